@@ -1,0 +1,224 @@
+"""Applying an import plan: every accepted row in one transaction, or nothing.
+
+``import_csv`` is the one call the CLI (and the benchmark) make: read the file, plan it, write the
+rejects CSV, and unless it is a dry run apply the plan with batched inserts in a single transaction.
+Any failure while applying rolls the whole import back and is reported as ``ImportRejected``.
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
+
+from outreach.audience.consent import Consent, event_row
+from outreach.audience.csv_read import Table, read_table
+from outreach.audience.db import transaction
+from outreach.audience.import_plan import ImportOptions, ImportPlan, KeptOut, plan_import
+from outreach.audience.schema import (
+    ConsentAction,
+    ConsentEvent,
+    ConsentMethod,
+    Subscriber,
+    SubscriberStatus,
+    SubscriberTag,
+    SubscriberTopic,
+)
+from outreach.audience.topics import TopicDefinition, sync_topics
+from outreach.clock import Clock
+from outreach.errors import ImportRejected
+
+BATCH = 2000
+
+
+@dataclass(frozen=True)
+class ImportReport:
+    """What an import did (or, for a dry run, would do)."""
+
+    path: Path
+    encoding: str
+    delimiter: str
+    rows: int
+    new: int
+    updated: int
+    unchanged: int
+    skipped_existing: int
+    kept_out: tuple[KeptOut, ...]
+    rejected: int
+    merged_duplicates: int
+    rejects_path: Path | None
+    dry_run: bool
+
+
+def default_rejects_path(path: Path) -> Path:
+    """``members.csv`` -> ``members.rejects.csv`` beside it."""
+    return path.with_name(f"{path.stem}.rejects.csv")
+
+
+def write_rejects(plan: ImportPlan, table: Table, target: Path) -> None:
+    """The rejected rows as they were, with their line number and reason in front."""
+    with target.open("w", encoding="utf-8", newline="") as out:
+        writer = csv.writer(out)
+        writer.writerow(["line", "reason", *table.header])
+        for reject in plan.rejects:
+            writer.writerow([reject.line, reject.reason, *reject.raw])
+
+
+def _chunks(rows: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+    return [rows[start : start + BATCH] for start in range(0, len(rows), BATCH)]
+
+
+def _insert(session: Session, table: sa.Table, rows: list[dict[str, Any]]) -> None:
+    for chunk in _chunks(rows):
+        session.execute(sa.insert(table), chunk)
+
+
+def _consent(options: ImportOptions, source: str) -> Consent:
+    return Consent(
+        method=ConsentMethod.IMPORT,
+        source=source,
+        notice_version=options.notice_version,
+        actor=options.actor,
+    )
+
+
+def apply_plan(session: Session, plan: ImportPlan, options: ImportOptions, clock: Clock) -> None:
+    """Write the plan with batched statements; the caller's transaction makes it all-or-nothing."""
+    now = clock.now()
+    subscribers: sa.Table = Subscriber.__table__  # type: ignore[assignment]
+    ids: dict[str, int] = {}
+    new_rows = [
+        {
+            "email": c.email,
+            "email_hash": c.email_hash,
+            "first_name": c.profile.get("first_name", ""),
+            "last_name": c.profile.get("last_name", ""),
+            "organisation": c.profile.get("organisation", ""),
+            "role": c.profile.get("role", ""),
+            "region": c.profile.get("region", ""),
+            "language": c.profile.get("language", "en"),
+            "time_zone": c.profile.get("time_zone"),
+            "status": SubscriberStatus.ACTIVE,
+            "attributes": c.attributes,
+            "signup_date": c.signup_date or now.date(),
+            "created_at": now,
+            "updated_at": now,
+        }
+        for c in plan.new
+    ]
+    for chunk in _chunks(new_rows):
+        result = session.execute(
+            sa.insert(subscribers).returning(subscribers.c.id, subscribers.c.email), chunk
+        )
+        ids.update((email, subscriber_id) for subscriber_id, email in result)
+    topic_rows: list[dict[str, Any]] = []
+    tag_rows: list[dict[str, Any]] = []
+    events: list[dict[str, Any]] = []
+    for c in plan.new:
+        sid = ids[c.email]
+        consent = _consent(options, c.consent)
+        events.append(
+            event_row(
+                subscriber_id=sid,
+                email_hash=c.email_hash,
+                action=ConsentAction.SUBSCRIBED,
+                consent=consent,
+                at=now,
+            )
+        )
+        for key in sorted(c.topics):
+            topic_rows.append({"subscriber_id": sid, "topic_key": key})
+            events.append(
+                event_row(
+                    subscriber_id=sid,
+                    email_hash=c.email_hash,
+                    topic_key=key,
+                    action=ConsentAction.TOPIC_ADDED,
+                    consent=consent,
+                    at=now,
+                )
+            )
+        tag_rows.extend({"subscriber_id": sid, "tag": tag} for tag in sorted(c.tags))
+    for update in plan.updates:
+        if update.values:
+            session.execute(
+                sa.update(subscribers)
+                .where(subscribers.c.id == update.subscriber_id)
+                .values(**update.values, updated_at=now)
+            )
+        consent = _consent(options, update.candidate.consent)
+        for key in sorted(update.new_topics):
+            topic_rows.append({"subscriber_id": update.subscriber_id, "topic_key": key})
+            events.append(
+                event_row(
+                    subscriber_id=update.subscriber_id,
+                    topic_key=key,
+                    email_hash=update.candidate.email_hash,
+                    at=now,
+                    action=ConsentAction.TOPIC_ADDED,
+                    consent=consent,
+                )
+            )
+        tag_rows.extend(
+            {"subscriber_id": update.subscriber_id, "tag": tag} for tag in sorted(update.new_tags)
+        )
+    _insert(session, SubscriberTopic.__table__, topic_rows)  # type: ignore[arg-type]
+    _insert(session, SubscriberTag.__table__, tag_rows)  # type: ignore[arg-type]
+    _insert(session, ConsentEvent.__table__, events)  # type: ignore[arg-type]
+
+
+def import_csv(
+    engine: Engine,
+    path: Path,
+    options: ImportOptions,
+    topics: tuple[TopicDefinition, ...],
+    clock: Clock,
+    *,
+    mapping: dict[str, str] | None = None,
+    dry_run: bool = False,
+    rejects_path: Path | None = None,
+) -> ImportReport:
+    """Read, plan and (unless ``dry_run``) apply one CSV export in one transaction."""
+    table = read_table(path, mapping)
+    if options.consent is None and "consent" not in table.columns:
+        raise ImportRejected(
+            f"{path}: every subscriber needs a consent basis; add a consent column or pass "
+            '--consent "Spring conference sign-up sheet, 2026-03"'
+        )
+    try:
+        with transaction(engine) as session:
+            sync_topics(session, topics)
+            plan = plan_import(session, table, options, topics)
+            if dry_run:
+                session.rollback()
+            else:
+                apply_plan(session, plan, options, clock)
+    except sa.exc.SQLAlchemyError as err:
+        raise ImportRejected(
+            f"{path}: the import failed while writing and was rolled back, nothing was changed: "
+            f"{type(err).__name__}: {getattr(err, 'orig', err)}"
+        ) from err
+    target = None
+    if plan.rejects:
+        target = rejects_path or default_rejects_path(path)
+        write_rejects(plan, table, target)
+    return ImportReport(
+        path=path,
+        encoding=table.encoding,
+        delimiter=table.delimiter,
+        rows=plan.rows,
+        new=len(plan.new),
+        updated=len(plan.updates),
+        unchanged=plan.unchanged,
+        skipped_existing=plan.skipped_existing,
+        kept_out=tuple(plan.kept_out),
+        rejected=len(plan.rejects),
+        merged_duplicates=plan.merged_duplicates,
+        rejects_path=target,
+        dry_run=dry_run,
+    )

@@ -1,0 +1,242 @@
+"""Reading the member exports people really have, before anything is validated or written.
+
+Spreadsheets and CRMs produce UTF-8 with or without a BOM, Windows-1252, UTF-16 ("Unicode text"),
+``,`` or ``;`` or tab separators, quoted fields with line breaks, blank lines, and headers spelled a
+dozen ways. This module turns such a file into records of (physical line, field -> text), mapping
+headers through an alias table or ``--map``; every other column becomes a custom attribute.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from outreach.errors import ImportRejected
+
+# The subscriber fields an import can fill; ``attributes.NAME`` and ``ignore`` are also mappable.
+FIELDS = (
+    "email",
+    "first_name",
+    "last_name",
+    "full_name",
+    "organisation",
+    "role",
+    "region",
+    "language",
+    "time_zone",
+    "topics",
+    "tags",
+    "consent",
+    "signup_date",
+)
+
+_ALIASES: dict[str, tuple[str, ...]] = {
+    "email": (
+        "email",
+        "emailaddress",
+        "mail",
+        "e-mail",
+        "emailadress",
+        "correo",
+        "correoelectronico",
+        "primaryemail",
+        "workemail",
+    ),
+    "first_name": ("firstname", "first", "givenname", "forename", "nombre", "fname"),
+    "last_name": ("lastname", "last", "surname", "familyname", "apellido", "apellidos", "lname"),
+    "full_name": ("name", "fullname", "contactname", "nombrecompleto"),
+    "organisation": (
+        "organisation",
+        "organization",
+        "org",
+        "company",
+        "agency",
+        "employer",
+        "program",
+        "organisationname",
+        "organizationname",
+        "companyname",
+    ),
+    "role": ("role", "profession", "occupation", "position", "jobtitle", "discipline"),
+    "region": ("region", "area", "regionofvirginia"),
+    "language": ("language", "preferredlanguage", "lang", "idioma"),
+    "time_zone": ("timezone", "tz"),
+    "topics": ("topics", "topic", "interests", "lists", "subscriptions", "newsletters"),
+    "tags": ("tags", "tag", "labels", "groups"),
+    "consent": (
+        "consent",
+        "consentbasis",
+        "consentsource",
+        "source",
+        "howsubscribed",
+        "optinsource",
+        "signupsource",
+    ),
+    "signup_date": (
+        "signupdate",
+        "joined",
+        "datejoined",
+        "membersince",
+        "subscribedon",
+        "optindate",
+        "signedup",
+    ),
+}
+HEADER_ALIASES: dict[str, str] = {
+    alias.replace("-", ""): field for field, aliases in _ALIASES.items() for alias in aliases
+}
+DELIMITERS = (",", ";", "\t")
+
+
+@dataclass(frozen=True)
+class Record:
+    """One data row: the physical line it starts on, mapped fields, and custom attributes."""
+
+    line: int
+    fields: Mapping[str, str]
+    attributes: Mapping[str, str]
+    raw: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Table:
+    """A whole file, read: its encoding, separator, header and how each column was mapped."""
+
+    encoding: str
+    delimiter: str
+    header: tuple[str, ...]
+    columns: tuple[str, ...]  # per column: a field, ``attributes.NAME`` or ``ignore``
+    records: tuple[Record, ...]
+
+
+def header_key(name: str) -> str:
+    """What a header is compared by: lower case, letters and digits only."""
+    return re.sub(r"[^0-9a-z]", "", name.casefold())
+
+
+def snake_case(name: str) -> str:
+    """A custom attribute's key from its column header: ``Renewal Date`` -> ``renewal_date``."""
+    return re.sub(r"[^0-9a-z]+", "_", name.casefold()).strip("_") or "column"
+
+
+def decode(data: bytes) -> tuple[str, str]:
+    """A file's text and encoding: BOMs first, then strict UTF-8, then Windows-1252."""
+    if data.startswith(codecs.BOM_UTF8):
+        return data.decode("utf-8-sig"), "utf-8-sig"
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return data.decode("utf-16"), "utf-16"
+    try:
+        return data.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError:
+        pass
+    try:
+        return data.decode("cp1252"), "cp1252"
+    except UnicodeDecodeError:
+        # Bytes Windows-1252 leaves undefined: Latin-1 maps every byte, so nothing is lost.
+        return data.decode("latin-1"), "latin-1"
+
+
+def sniff_delimiter(text: str) -> str:
+    """The separator used in the header line: whichever of , ; tab occurs most outside quotes."""
+    for line in text.splitlines():
+        if line.strip():
+            unquoted = re.sub(r'"[^"]*"', "", line)
+            counts = {d: unquoted.count(d) for d in DELIMITERS}
+            best = max(counts, key=lambda d: counts[d])
+            return best if counts[best] else ","
+    return ","
+
+
+def parse_mapping(items: list[str]) -> dict[str, str]:
+    """``--map "Col Name=field"`` options -> {header key: target}; the target is checked."""
+    mapping: dict[str, str] = {}
+    for item in items:
+        column, sep, target = item.partition("=")
+        target = target.strip()
+        if not sep or not column.strip() or not target:
+            raise ImportRejected(f'--map {item!r}: write it as "Column name=field"')
+        if (
+            target not in FIELDS
+            and target != "ignore"
+            and not (target.startswith("attributes.") and len(target) > len("attributes."))
+        ):
+            raise ImportRejected(
+                f"--map {item!r}: unknown field {target!r}; valid: {', '.join(FIELDS)}, "
+                "attributes.NAME, ignore"
+            )
+        mapping[header_key(column)] = target
+    return mapping
+
+
+def map_columns(header: tuple[str, ...], mapping: Mapping[str, str]) -> tuple[str, ...]:
+    """Each header's target: ``--map`` first, then the alias table, else a custom attribute."""
+    targets: list[str] = []
+    for name in header:
+        key = header_key(name)
+        target = mapping.get(key) or HEADER_ALIASES.get(key) or f"attributes.{snake_case(name)}"
+        if target != "ignore" and target in targets:
+            raise ImportRejected(
+                f"two columns map to {target!r} (the second is {name!r}); rename one or use "
+                f'--map "{name}=ignore"'
+            )
+        targets.append(target)
+    if "email" not in targets:
+        raise ImportRejected(
+            f"no email column among {', '.join(repr(h) for h in header)}; "
+            'name one with --map "Column name=email"'
+        )
+    return tuple(targets)
+
+
+def _rows(text: str, delimiter: str) -> Iterator[tuple[int, list[str]]]:
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    previous = 0
+    for row in reader:
+        start = previous + 1
+        previous = reader.line_num
+        if not row or all(not cell.strip() for cell in row):
+            continue
+        yield start, row
+
+
+def read_table(path: Path, mapping: Mapping[str, str] | None = None) -> Table:
+    """Read a CSV export into records; a file that cannot be read at all is ImportRejected."""
+    try:
+        data = path.read_bytes()
+    except OSError as err:
+        raise ImportRejected(f"cannot read {path}: {err.strerror}") from err
+    text, encoding = decode(data)
+    delimiter = sniff_delimiter(text)
+    rows = _rows(text, delimiter)
+    try:
+        first = next(rows)
+    except StopIteration:
+        raise ImportRejected(f"{path} is empty") from None
+    except csv.Error as err:
+        raise ImportRejected(f"{path}: not a CSV file: {err}") from err
+    header = tuple(cell.strip() for cell in first[1])
+    columns = map_columns(header, mapping or {})
+    records = []
+    try:
+        for line, row in rows:
+            fields: dict[str, str] = {}
+            attributes: dict[str, str] = {}
+            for target, cell in zip(columns, row, strict=False):
+                value = cell.strip()
+                if target == "ignore" or not value:
+                    continue
+                if target.startswith("attributes."):
+                    attributes[target.removeprefix("attributes.")] = value
+                else:
+                    fields[target] = value
+            if len(row) > len(columns) and any(c.strip() for c in row[len(columns) :]):
+                fields["__extra__"] = str(len(row))
+            records.append(Record(line, fields, attributes, tuple(row)))
+    except csv.Error as err:
+        raise ImportRejected(f"{path}: the CSV is malformed: {err}") from err
+    return Table(encoding, delimiter, header, columns, tuple(records))

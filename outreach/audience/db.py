@@ -1,0 +1,98 @@
+"""Engines, sessions and the schema version: the only place that knows how to reach the database.
+
+``make_engine`` turns a URL into an engine (SQLite gets foreign keys and WAL), ``upgrade`` runs the
+Alembic migrations shipped inside this package, and ``check_schema_current`` refuses to work on a
+database whose schema is behind the code, with a message that says what to run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config as AlembicConfig
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from outreach.errors import DatabaseError
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+BEHIND = "the database schema is behind; run `outreach db upgrade`"
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+def make_engine(url: str, **options: Any) -> Engine:
+    """An engine for ``url``; on SQLite, foreign keys are enforced and the journal is WAL."""
+    try:
+        engine = sa.create_engine(url, **options)
+    except (sa.exc.ArgumentError, ImportError) as err:
+        raise DatabaseError(f"cannot use database URL {url!r}: {err}") from err
+    if engine.dialect.name == "sqlite":
+        sa.event.listen(engine, "connect", _sqlite_pragmas)
+    return engine
+
+
+def make_sessions(engine: Engine) -> sessionmaker[Session]:
+    """A session factory; objects stay readable after commit (the CLI prints them)."""
+    return sessionmaker(engine, expire_on_commit=False)
+
+
+@contextmanager
+def transaction(engine: Engine) -> Iterator[Session]:
+    """One session in one transaction: committed if the block ends, rolled back if it raises."""
+    with make_sessions(engine).begin() as session:
+        yield session
+
+
+def _alembic_config(engine: Engine) -> AlembicConfig:
+    config = AlembicConfig()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.set_main_option("sqlalchemy.url", engine.url.render_as_string(hide_password=False))
+    return config
+
+
+def head_revision() -> str:
+    """The newest migration this code ships."""
+    head = ScriptDirectory.from_config(
+        _alembic_config(sa.create_engine("sqlite://"))
+    ).get_current_head()
+    assert head is not None
+    return head
+
+
+def current_revision(engine: Engine) -> str | None:
+    """The migration the database is at, or None for an empty database."""
+    try:
+        with engine.connect() as connection:
+            return MigrationContext.configure(connection).get_current_revision()
+    except sa.exc.OperationalError as err:
+        raise DatabaseError(f"cannot reach the database {engine.url!r}: {err.orig}") from err
+
+
+def upgrade(engine: Engine) -> tuple[str | None, str]:
+    """Bring the schema to the newest migration; returns (revision before, revision after)."""
+    before = current_revision(engine)
+    config = _alembic_config(engine)
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "head")
+    return before, head_revision()
+
+
+def check_schema_current(engine: Engine) -> None:
+    """Raise DatabaseError unless the database is at the newest migration."""
+    if current_revision(engine) != head_revision():
+        raise DatabaseError(BEHIND)

@@ -1,0 +1,31 @@
+"""Alembic environment: runs on the connection ``outreach.audience.db.upgrade`` hands in.
+
+No alembic.ini is needed; ``outreach db upgrade`` drives this programmatically. For autogenerate
+during development, the URL in the Alembic config is used instead.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import context
+
+from outreach.audience.schema import metadata
+
+config = context.config
+
+
+def run() -> None:
+    connection = config.attributes.get("connection")
+    if connection is not None:
+        context.configure(connection=connection, target_metadata=metadata, render_as_batch=True)
+        with context.begin_transaction():
+            context.run_migrations()
+        return
+    engine = sa.create_engine(config.get_main_option("sqlalchemy.url") or "sqlite://")
+    with engine.begin() as own:
+        context.configure(connection=own, target_metadata=metadata, render_as_batch=True)
+        with context.begin_transaction():
+            context.run_migrations()
+
+
+run()
