@@ -1,0 +1,40 @@
+"""The ``outreach`` command: thin commands over the library.
+
+Each command parses its arguments, loads the config once, calls one library function and formats
+the result. An ``OutreachError`` becomes one red line on stderr and exit code 2 (``check`` uses 1 for
+"the issue has errors"); a traceback is never shown to a user.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from outreach.cli import audience, authoring
+from outreach.cli.common import console_err
+from outreach.errors import OutreachError
+
+app = typer.Typer(
+    name="outreach",
+    help="The newsletter and outreach pipeline of the Virginia Association for Infant Mental Health.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode="rich",
+)
+authoring.register(app)
+audience.register(app)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of the console script; turns our errors into one readable line."""
+    try:
+        app(args=argv, standalone_mode=True)
+    except OutreachError as err:
+        for line in str(err).splitlines() or [type(err).__name__]:
+            console_err.print(f"[bold red]error:[/] {line}", highlight=False, markup=True)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        console_err.print("[yellow]interrupted[/]")
+        sys.exit(130)

@@ -1,0 +1,277 @@
+"""The site's settings: ``outreach.toml`` plus secrets from the environment, read once at an entry point.
+
+Only entry points (the CLI, the web service, the scheduler) call ``load_config``; everything else is
+handed a ``Config``. Unknown keys are refused by name so a typo never silently falls back to a default.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from outreach.errors import ConfigError
+
+CONFIG_FILE = "outreach.toml"
+DEFAULT_DATABASE_URL = "sqlite:///outreach.db"
+_HEX = re.compile(r"^#[0-9a-fA-F]{6}$")
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Organisation(_Section):
+    """Who sends: shown in every header and footer, and required by CAN-SPAM (the postal address)."""
+
+    name: str
+    short_name: str
+    website: str
+    postal_address: str
+    tagline: str = ""
+    logo_url: str = ""
+    logo_alt: str = ""
+    logo_width: int = 160
+
+
+class Sender(_Section):
+    """The envelope and header identity of every mail."""
+
+    from_name: str
+    from_address: str
+    reply_to: str = ""
+    list_id: str = Field(description="RFC 2919 List-Id, e.g. 'VAIMH News <news.vaimh.example>'")
+    message_id_domain: str
+    unsubscribe_mailto: str = ""
+
+
+class Brand(_Section):
+    """The layout's colours and fonts; ``outreach check`` verifies their contrast."""
+
+    font_family: str = "Helvetica, Arial, sans-serif"
+    heading_font_family: str = "Georgia, 'Times New Roman', serif"
+    page_background: str = "#f4f1ec"
+    body_background: str = "#ffffff"
+    text: str = "#26323a"
+    heading: str = "#1d4e56"
+    link: str = "#1d6470"
+    accent: str = "#c8553d"
+    button_background: str = "#1d6470"
+    button_text: str = "#ffffff"
+    callout_background: str = "#eaf3f1"
+    callout_text: str = "#26323a"
+    header_background: str = "#1d4e56"
+    header_text: str = "#ffffff"
+    footer_background: str = "#f4f1ec"
+    footer_text: str = "#4a5560"
+    dark_background: str = "#1b2226"
+    dark_text: str = "#e8ecee"
+    dark_link: str = "#8fd3d9"
+
+    @field_validator("*")
+    @classmethod
+    def _colour(cls, value: str, info: Any) -> str:
+        if info.field_name.endswith("font_family"):
+            return value
+        if not _HEX.match(value):
+            raise ValueError(f"colour must be written as #rrggbb, got {value!r}")
+        return value.lower()
+
+
+class Web(_Section):
+    """Where the subscriber-facing service lives; every link in every mail points there."""
+
+    base_url: str = "http://127.0.0.1:8000"
+
+    @field_validator("base_url")
+    @classmethod
+    def _no_trailing_slash(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("base_url must start with http:// or https://")
+        return value.rstrip("/")
+
+
+class Schedule(_Section):
+    """Time zone of staff-written times, the misfire grace and the send window."""
+
+    time_zone: str = "America/New_York"
+    grace_hours: float = 6.0
+    window_start: str = ""
+    window_end: str = ""
+
+    @field_validator("time_zone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as err:
+            raise ValueError(f"unknown time zone {value!r}; use an IANA name like America/New_York") from err
+        return value
+
+
+class Database(_Section):
+    url: str = DEFAULT_DATABASE_URL
+
+
+class Delivery(_Section):
+    """Which named transport sends by default, and the pace."""
+
+    transport: str = "outbox"
+    batch_size: int = 200
+    max_consecutive_errors: int = 20
+    max_attempts: int = 5
+
+
+class Transport(BaseModel):
+    """One named way out; ``backend`` picks the module, the other keys belong to it."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    backend: Literal["maildir", "memory", "smtp", "ses", "sendgrid", "postmark", "mailgun"]
+
+    @property
+    def options(self) -> dict[str, Any]:
+        return dict(self.model_extra or {})
+
+
+class Paths(_Section):
+    """Where the project's folders are, relative to outreach.toml."""
+
+    newsletters: str = "newsletters"
+    templates: str = "templates"
+    lists: str = "lists"
+    outbox: str = "outbox"
+
+
+class Settings(_Section):
+    organisation: Organisation
+    sender: Sender
+    brand: Brand = Brand()
+    web: Web = Web()
+    schedule: Schedule = Schedule()
+    database: Database = Database()
+    delivery: Delivery = Delivery()
+    paths: Paths = Paths()
+    transports: dict[str, Transport] = Field(
+        default_factory=lambda: {"outbox": Transport(backend="maildir")}
+    )
+
+
+class Config(BaseModel):
+    """Everything a run needs: the file's settings, the project root and the secrets."""
+
+    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
+
+    settings: Settings
+    root: Path
+    secret_key: str
+    database_url: str
+    environ: Mapping[str, str]
+
+    @property
+    def organisation(self) -> Organisation:
+        return self.settings.organisation
+
+    @property
+    def sender(self) -> Sender:
+        return self.settings.sender
+
+    @property
+    def brand(self) -> Brand:
+        return self.settings.brand
+
+    @property
+    def base_url(self) -> str:
+        return self.settings.web.base_url
+
+    @property
+    def time_zone(self) -> ZoneInfo:
+        return ZoneInfo(self.settings.schedule.time_zone)
+
+    def path(self, name: Literal["newsletters", "templates", "lists", "outbox"]) -> Path:
+        return self.root / getattr(self.settings.paths, name)
+
+    def transport(self, name: str | None = None) -> Transport:
+        wanted = name or self.settings.delivery.transport
+        try:
+            return self.settings.transports[wanted]
+        except KeyError:
+            known = ", ".join(sorted(self.settings.transports)) or "none"
+            raise ConfigError(
+                f"no transport named {wanted!r}; known: {known}. Add [transports.{wanted}] to outreach.toml",
+                key=f"transports.{wanted}",
+            ) from None
+
+    def secret(self, variable: str, purpose: str) -> str:
+        """A secret from the environment, or a ConfigError that says which variable to set."""
+        value = self.environ.get(variable, "")
+        if not value:
+            raise ConfigError(f"set the environment variable {variable} ({purpose})", key=variable)
+        return value
+
+
+# A fixed key is fine for a machine where nothing leaves (maildir): links still verify. Sending through a
+# real transport or serving on a public address requires OUTREACH_SECRET_KEY (checked there).
+DEVELOPMENT_SECRET_KEY = "outreach-development-key-not-for-production"
+
+
+def find_root(start: Path | None = None) -> Path:
+    """The nearest folder at or above ``start`` that holds outreach.toml."""
+    here = (start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        if (folder / CONFIG_FILE).is_file():
+            return folder
+    raise ConfigError(
+        f"no {CONFIG_FILE} in {here} or any folder above it; run outreach from the project folder"
+    )
+
+
+def parse_settings(data: Mapping[str, Any], path: str = CONFIG_FILE) -> Settings:
+    """Validate the TOML document; the first problem becomes a ConfigError naming its key."""
+    try:
+        return Settings.model_validate(data)
+    except ValidationError as err:
+        problems = []
+        for item in err.errors():
+            key = ".".join(str(p) for p in item["loc"])
+            if item["type"] == "extra_forbidden":
+                problems.append(f"[{key}] is not a setting outreach knows; check the spelling")
+            elif item["type"] == "missing":
+                problems.append(f"[{key}] is required")
+            else:
+                problems.append(f"[{key}] {item['msg']}")
+        error = ConfigError("; ".join(problems), path=path)
+        error.key = ".".join(str(p) for p in err.errors()[0]["loc"])
+        raise error from None
+
+
+def load_config(root: Path | None = None, environ: Mapping[str, str] | None = None) -> Config:
+    """Read outreach.toml and the environment once; called only by entry points."""
+    env = dict(os.environ if environ is None else environ)
+    folder = root.resolve() if root else find_root()
+    file = folder / CONFIG_FILE
+    try:
+        data = tomllib.loads(file.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{file} not found; run outreach from the project folder") from None
+    except tomllib.TOMLDecodeError as err:
+        raise ConfigError(f"not valid TOML: {err}", path=str(file)) from err
+    settings = parse_settings(data, str(file))
+    database_url = env.get("OUTREACH_DATABASE_URL") or settings.database.url
+    if database_url.startswith("sqlite:///") and not database_url.startswith("sqlite:////"):
+        relative = database_url.removeprefix("sqlite:///")
+        if relative and relative != ":memory:":
+            database_url = f"sqlite:///{folder / relative}"
+    return Config(
+        settings=settings,
+        root=folder,
+        secret_key=env.get("OUTREACH_SECRET_KEY") or DEVELOPMENT_SECRET_KEY,
+        database_url=database_url,
+        environ=env,
+    )

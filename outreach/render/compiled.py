@@ -1,0 +1,176 @@
+"""The per-issue pipeline: blocks -> MJML layout (Jinja2) -> HTML (mjml-python) -> inlined CSS.
+
+Per-recipient fields are tokens (see ``outreach.content.placeholders``) all the way through and become
+Jinja2 expressions again only in the final step, where the recipient-level templates are compiled.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from markupsafe import Markup, escape
+
+from outreach.config import Config
+from outreach.content.placeholders import EXPRESSION, restore, token_for
+from outreach.models import Block, Columns, Issue, Placeholder, Recipient, RecipientLinks
+from outreach.render.inline import inline_css
+from outreach.render.layouts import layout_environment, render_layout
+from outreach.render.mjml import compile_mjml
+from outreach.render.personal import Personalised, PersonalTemplates, escape_jinja
+
+LINK_EXPRESSIONS = {
+    "unsubscribe": "unsubscribe_url",
+    "preferences": "preferences_url",
+    "view_online": "view_online_url",
+}
+
+
+@dataclass(frozen=True)
+class CompiledIssue:
+    """An issue rendered once: the recipient-level templates plus what checks need to see."""
+
+    issue: Issue
+    templates: PersonalTemplates
+    mjml: str
+    placeholders: tuple[Placeholder, ...] = field(default=())
+
+    def personalise(self, recipient: Recipient, links: RecipientLinks) -> Personalised:
+        return self.templates.render(recipient, links)
+
+    @property
+    def html_source(self) -> str:
+        return self.templates.html_source
+
+    @property
+    def text_source(self) -> str:
+        return self.templates.text_source
+
+
+class _Personal:
+    """Hands layouts a token for any per-recipient expression they need (e.g. a greeting)."""
+
+    def __init__(self, issue: Issue) -> None:
+        self.placeholders: list[Placeholder] = list(issue.placeholders)
+
+    def __call__(self, expression: str) -> Markup:
+        token = token_for(len(self.placeholders))
+        self.placeholders.append(Placeholder(token=token, expression=expression, line=0))
+        return Markup(token)
+
+    def text(self, text: str) -> Markup:
+        """Escape ``text`` but keep its ``{{ ... }}`` expressions per recipient (e.g. a title)."""
+        parts: list[str] = []
+        last = 0
+        for match in EXPRESSION.finditer(text):
+            parts.append(str(escape(text[last:match.start()])))
+            parts.append(self(match.group(1).strip()))
+            last = match.end()
+        parts.append(str(escape(text[last:])))
+        return Markup("".join(parts))
+
+
+def render_issue(issue: Issue, config: Config, templates: Path | None = None) -> CompiledIssue:
+    """Render ``issue`` with its layout; all per-issue work happens here, once."""
+    folder = templates or config.path("templates")
+    env = layout_environment(folder)
+    personal = _Personal(issue)
+    links = {name: personal(expr) for name, expr in LINK_EXPRESSIONS.items()}
+    context = _layout_context(issue, config, links, personal)
+    mjml = render_layout(env, f"{issue.layout}.mjml.j2", context)
+    html = inline_css(compile_mjml(mjml, folder, f"{issue.layout}.mjml.j2"))
+    text = render_layout(env, f"{issue.layout}.txt.j2", context)
+    if issue.utm_campaign:
+        website = config.organisation.website
+        html = tag_campaign_links(html, website, issue.utm_campaign, in_html=True)
+        text = tag_campaign_links(text, website, issue.utm_campaign, in_html=False)
+    placeholders = tuple(personal.placeholders)
+    templates_ = PersonalTemplates(
+        subject=issue.subject,
+        html=restore(escape_jinja(html), placeholders),
+        text=restore(escape_jinja(_tidy_text(text)), placeholders),
+    )
+    return CompiledIssue(issue=issue, templates=templates_, mjml=mjml, placeholders=placeholders)
+
+
+def _layout_context(
+    issue: Issue, config: Config, links: dict[str, Markup], personal: _Personal
+) -> dict[str, Any]:
+    return {
+        "issue": issue,
+        "blocks": issue.blocks,
+        "org": config.organisation,
+        "sender": config.sender,
+        "brand": config.brand,
+        "links": links,
+        "personal": personal,
+        "base_url": config.base_url,
+        "heading": personal.text(issue.heading),
+        "issue_date": f"{issue.date:%B} {issue.date.day}, {issue.date:%Y}",
+        "issue_month": f"{issue.date:%B %Y}",
+        "kind": block_kind,
+        "group_sections": group_sections,
+        "plain": without_expressions,
+    }
+
+
+@dataclass(frozen=True)
+class SectionGroup:
+    """Consecutive single-column blocks share one MJML section; two columns get their own."""
+
+    blocks: tuple[Block, ...] = ()
+    columns: Columns | None = None
+
+
+def group_sections(blocks: tuple[Block, ...]) -> list[SectionGroup]:
+    groups: list[SectionGroup] = []
+    run: list[Block] = []
+    for block in blocks:
+        if isinstance(block, Columns):
+            if run:
+                groups.append(SectionGroup(blocks=tuple(run)))
+                run = []
+            groups.append(SectionGroup(columns=block))
+        else:
+            run.append(block)
+    if run:
+        groups.append(SectionGroup(blocks=tuple(run)))
+    return groups
+
+
+def block_kind(block: Block) -> str:
+    """The layout's name for a block: prose, button, callout, event, image, divider, columns."""
+    return type(block).__name__.lower()
+
+
+def without_expressions(text: str) -> str:
+    """Text with any ``{{ ... }}`` removed: for places that are the same for every reader."""
+    return " ".join(EXPRESSION.sub("", text).split())
+
+
+_HREF = re.compile(r"(https?://[^\s\"'<>()]+)")
+
+
+def tag_campaign_links(document: str, website: str, campaign: str, in_html: bool) -> str:
+    """Add utm_* parameters to links that point at the organisation's own website."""
+    host = urlsplit(website).hostname or ""
+
+    def tag(match: re.Match[str]) -> str:
+        url = match.group(1)
+        parts = urlsplit(url.replace("&amp;", "&"))
+        if parts.hostname != host:
+            return url
+        query = [(k, v) for k, v in parse_qsl(parts.query) if not k.startswith("utm_")]
+        query += [("utm_source", "newsletter"), ("utm_medium", "email"), ("utm_campaign", campaign)]
+        tagged = urlunsplit(parts._replace(query=urlencode(query)))
+        return tagged.replace("&", "&amp;") if in_html else tagged
+
+    return _HREF.sub(tag, document)
+
+
+def _tidy_text(text: str) -> str:
+    """Collapse runs of blank lines the layout leaves and end with one newline."""
+    return re.sub(r"\n{3,}", "\n\n", text).strip() + "\n"

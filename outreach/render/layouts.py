@@ -1,0 +1,71 @@
+"""The staff-facing Jinja2 environment over ``templates/``: strict, so a typo is an error, not a blank.
+
+Errors become ``TemplateError(template, line)`` so an operator editing a layout sees where it broke.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from markupsafe import Markup
+
+from outreach.errors import TemplateError
+
+
+def layout_environment(templates: Path) -> jinja2.Environment:
+    """Jinja2 over templates/ with StrictUndefined; ``.mjml.j2`` autoescapes, ``.txt.j2`` does not."""
+    if not templates.is_dir():
+        raise TemplateError(f"the templates folder {templates} does not exist", str(templates))
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(templates)),
+        undefined=jinja2.StrictUndefined,
+        autoescape=jinja2.select_autoescape(enabled_extensions=("mjml.j2", "html.j2", "mjml")),
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    env.filters["attr_safe"] = attr_safe
+    return env
+
+
+def attr_safe(value: Any) -> Markup:
+    """One line, quotes escaped: mjml-python mangles attributes holding newlines or quotes."""
+    text = " ".join(str(value).split())
+    return Markup(
+        text.replace("&", "&amp;").replace('"', "&quot;").replace("<", "&lt;").replace(">", "&gt;")
+    )
+
+
+def render_layout(env: jinja2.Environment, name: str, context: dict[str, Any]) -> str:
+    """Render one layout, turning Jinja2's errors into a TemplateError with template and line."""
+    try:
+        return env.get_template(name).render(context)
+    except jinja2.TemplateNotFound as err:
+        known = sorted(n for n in env.list_templates() if "/" not in n)
+        raise TemplateError(
+            f"no template {err.name!r} in templates/; known: {', '.join(known)}", err.name
+        ) from None
+    except jinja2.TemplateSyntaxError as err:
+        raise TemplateError(err.message or "syntax error", err.filename or err.name, err.lineno) from None
+    except jinja2.UndefinedError as err:
+        template, line = _failing_frame(err, env)
+        raise TemplateError(f"{err.message}", template, line) from None
+
+
+def _failing_frame(err: BaseException, env: jinja2.Environment) -> tuple[str | None, int | None]:
+    """Find the template line that raised, from Jinja2's rewritten traceback."""
+    tb = err.__traceback__
+    found: tuple[str | None, int | None] = (None, None)
+    loader = env.loader
+    root = Path(getattr(loader, "searchpath", ["."])[0])
+    while tb is not None:
+        filename = tb.tb_frame.f_code.co_filename
+        if filename.endswith(".j2"):
+            try:
+                found = (str(Path(filename).relative_to(root.resolve())), tb.tb_lineno)
+            except ValueError:
+                found = (filename, tb.tb_lineno)
+        tb = tb.tb_next
+    return found

@@ -1,0 +1,80 @@
+"""The per-recipient half of rendering: three compiled Jinja2 templates and nothing else.
+
+Everything expensive (Markdown, MJML, inlining) happened once per issue; what remains per recipient is
+filling a few placeholders. Autoescape is on for HTML, and subscriber data is passed as *data*: a name
+like ``{{ 7*7 }}`` or ``<script>`` is printed as text, never evaluated or interpreted.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import jinja2
+
+from outreach.models import Recipient, RecipientLinks
+
+RECIPIENT_VARIABLES = ("subscriber", "unsubscribe_url", "preferences_url", "view_online_url")
+
+_html_env = jinja2.Environment(autoescape=True, undefined=jinja2.ChainableUndefined)
+_text_env = jinja2.Environment(autoescape=False, undefined=jinja2.ChainableUndefined,
+                               keep_trailing_newline=True)
+
+
+@dataclass(frozen=True)
+class Personalised:
+    """One recipient's subject, HTML and text, ready to be framed as MIME."""
+
+    subject: str
+    html: str
+    text: str
+
+
+def recipient_context(recipient: Recipient, links: RecipientLinks) -> dict[str, Any]:
+    """The variables an issue may use per recipient; empty fields are left out so ``default`` works."""
+    subscriber: dict[str, Any] = {
+        name: value
+        for name in ("email", "first_name", "last_name", "full_name", "organisation", "role",
+                     "region", "language")
+        if (value := getattr(recipient, name))
+    }
+    subscriber["attributes"] = dict(recipient.attributes)
+    return {
+        "subscriber": subscriber,
+        "unsubscribe_url": links.unsubscribe,
+        "preferences_url": links.preferences,
+        "view_online_url": links.view_online,
+    }
+
+
+class PersonalTemplates:
+    """Compiled once per issue; ``render`` is the whole per-recipient cost."""
+
+    def __init__(self, subject: str, html: str, text: str) -> None:
+        self.subject_source = subject
+        self.html_source = html
+        self.text_source = text
+        self._subject = _text_env.from_string(subject)
+        self._html = _html_env.from_string(html)
+        self._text = _text_env.from_string(text)
+
+    def render(self, recipient: Recipient, links: RecipientLinks) -> Personalised:
+        context = recipient_context(recipient, links)
+        return self.render_context(context)
+
+    def render_context(self, context: dict[str, Any]) -> Personalised:
+        subject = " ".join(self._subject.render(context).split())
+        return Personalised(subject=subject, html=self._html.render(context),
+                            text=self._text.render(context))
+
+
+def escape_jinja(text: str) -> str:
+    """Make literal ``{{``, ``{%`` and ``{#`` in rendered output inert before compiling it."""
+    return (
+        text.replace("{{", "\x00OPEN_EXPR\x00")
+        .replace("{%", "\x00OPEN_STMT\x00")
+        .replace("{#", "\x00OPEN_COMMENT\x00")
+        .replace("\x00OPEN_EXPR\x00", "{{ '{{' }}")
+        .replace("\x00OPEN_STMT\x00", "{{ '{%' }}")
+        .replace("\x00OPEN_COMMENT\x00", "{{ '{#' }}")
+    )
