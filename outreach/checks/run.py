@@ -12,7 +12,7 @@ from outreach.checks.spam import SpamScore, spam_score
 from outreach.checks.writing import WRITING_CHECKS
 from outreach.config import Config
 from outreach.content import read_issue
-from outreach.delivery.message import build_message, envelope_for
+from outreach.delivery.message import build_message, envelope_for, message_bytes
 from outreach.errors import ContentError, ContentErrors, TemplateError
 from outreach.models import Finding, Severity
 from outreach.render import render_issue
@@ -83,7 +83,7 @@ def run_checks(path: Path, config: Config, spam: bool = True) -> CheckReport:
     if spam:
         envelope = envelope_for(issue, config, SAMPLE_RECIPIENT.email, datetime.now(UTC),
                                 SAMPLE_RECIPIENT.full_name)
-        message = build_message(envelope, mail, links, config).as_bytes()
+        message = message_bytes(build_message(envelope, mail, links, config))
         report.spam = spam_score(message)
         report.spam_checked = report.spam is not None
         if report.spam is not None:

@@ -13,7 +13,7 @@ from outreach.cli.common import RootOption, config_for, console
 from outreach.config import Config
 from outreach.content import read_issue
 from outreach.content.scaffold import scaffold_issue
-from outreach.delivery.message import build_message, envelope_for
+from outreach.delivery.message import build_message, envelope_for, message_bytes
 from outreach.models import Recipient, Severity
 from outreach.render import render_issue
 from outreach.render.sample import SAMPLE_RECIPIENT
@@ -63,7 +63,7 @@ def render_files(issue_path: Path, out: Path, to: str, config: Config) -> list[P
     files = {
         out / f"{issue.slug}.html": mail.html.encode("utf-8"),
         out / f"{issue.slug}.txt": mail.text.encode("utf-8"),
-        out / f"{issue.slug}.eml": message.as_bytes(),
+        out / f"{issue.slug}.eml": message_bytes(message),
     }
     for path, content in files.items():
         path.write_bytes(content)

@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-import yaml
 from markdown_it import MarkdownIt
 from markdown_it.token import Token
 from mdit_py_plugins.container import container_plugin
@@ -183,14 +182,14 @@ class _Reader:
             head.append(raw)
         rest = "\n".join(inner[len(head):]).strip("\n")
         rest_line = self.first_line + start + 1 + len(head) + 1
-        try:
-            data = yaml.safe_load("\n".join(head)) or {}
-        except yaml.YAMLError as err:
-            mark = getattr(err, "problem_mark", None)
-            at = self.first_line + start + 1 + (mark.line if mark else 0)
-            raise self.error("write each detail as 'name: value' on its own line", line=at) from None
-        if not isinstance(data, dict):
-            raise self.error("write each detail as 'name: value' on its own line", opening)
+        data: dict[str, Any] = {}
+        for offset, raw in enumerate(head):
+            name, colon, value = raw.partition(":")
+            at = self.first_line + start + 1 + offset
+            if not colon or not name.strip().replace("_", "").isalpha():
+                raise self.error(f"write each detail as 'name: value' on its own line, not {raw.strip()!r}",
+                                 line=at)
+            data[name.strip().lower()] = _value(value.strip())
         unknown = sorted(set(map(str, data)) - set(allowed))
         if unknown:
             raise self.error(
@@ -278,6 +277,17 @@ class _Reader:
                 f"':::: columns' needs exactly two '::: column' blocks, found {len(halves)}", opening
             )
         return Columns(left=tuple(halves[0]), right=tuple(halves[1]), line=self.line(opening))
+
+
+def _value(text: str) -> Any:
+    """A detail's value: quotes removed, yes/no and whole numbers understood, the rest as written."""
+    if len(text) >= 2 and text[0] == text[-1] and text[0] in "\"'":
+        return text[1:-1]
+    if text.lower() in ("true", "yes"):
+        return True
+    if text.lower() in ("false", "no"):
+        return False
+    return int(text) if text.isdigit() else text
 
 
 def _closing(tokens: Sequence[Token], index: int) -> int:

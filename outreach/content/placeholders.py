@@ -16,7 +16,7 @@ from outreach.errors import ContentError
 from outreach.models import Placeholder
 
 EXPRESSION = re.compile(r"\{\{(.*?)\}\}", re.DOTALL)
-STATEMENT = re.compile(r"\{%|\{#")
+STATEMENT = re.compile(r"\{%")
 TOKEN = re.compile(r"XQOUTREACH(\d{4})QX")
 
 _syntax = Environment(autoescape=False)

@@ -18,8 +18,15 @@ from outreach.config import Config
 from outreach.models import Issue, RecipientLinks
 from outreach.render.personal import Personalised
 
-# Long unsubscribe URLs must not be folded into encoded words; lines stay under SMTP's 998 octets.
-POLICY = email.policy.SMTP.clone(max_line_length=998)
+# Parts are encoded under SMTP's policy (quoted-printable lines of 76); the message is serialised with
+# a 998-octet header limit so a long List-Unsubscribe is never folded into an RFC 2047 encoded word.
+POLICY = email.policy.SMTP
+SERIALISE_POLICY = email.policy.SMTP.clone(max_line_length=998)
+
+
+def message_bytes(message: EmailMessage) -> bytes:
+    """Serialise with CRLF line ends and unfolded List-* headers."""
+    return message.as_bytes(policy=SERIALISE_POLICY)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,54 @@
+"""Shared fixtures: a throwaway project (outreach.toml, templates, an issue) and its config."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from outreach.config import Config, load_config
+
+REPO = Path(__file__).resolve().parent.parent
+EXAMPLE_ISSUE = REPO / "newsletters" / "2026-12-holding-the-holidays.md"
+TEST_SECRET = "test-secret-key"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--update-golden", action="store_true",
+                     help="rewrite tests/golden/ from the current rendering")
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    """A copy of the project's settings, layouts and lists in a temp folder."""
+    shutil.copy(REPO / "outreach.toml", tmp_path / "outreach.toml")
+    shutil.copytree(REPO / "templates", tmp_path / "templates")
+    (tmp_path / "newsletters").mkdir()
+    if (REPO / "lists").is_dir():
+        shutil.copytree(REPO / "lists", tmp_path / "lists")
+    return tmp_path
+
+
+@pytest.fixture
+def config(project: Path) -> Config:
+    return load_config(project, environ={"OUTREACH_SECRET_KEY": TEST_SECRET})
+
+
+@pytest.fixture
+def write_issue(project: Path) -> Callable[..., Path]:
+    """Write an issue file into the temp project: write_issue(body, **front_matter)."""
+
+    def write(body: str = "Hello.\n", name: str = "2026-12-test.md", raw_front: str | None = None,
+              **fields: str) -> Path:
+        front = {"subject": "A test issue", "preheader": "A preheader long enough to pass the check",
+                 "date": "2026-12-01"}
+        front.update(fields)
+        header = raw_front if raw_front is not None else "\n".join(
+            f"{key}: {value}" for key, value in front.items())
+        path = project / "newsletters" / name
+        path.write_text(f"---\n{header}\n---\n{body}", encoding="utf-8")
+        return path
+
+    return write
