@@ -5,6 +5,7 @@ Errors become ``TemplateError(template, line)`` so an operator editing a layout 
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,7 @@ def layout_environment(templates: Path) -> jinja2.Environment:
         keep_trailing_newline=True,
     )
     env.filters["attr_safe"] = attr_safe
+    env.filters["css"] = css_value
     return env
 
 
@@ -36,6 +38,11 @@ def attr_safe(value: Any) -> Markup:
     return Markup(
         text.replace("&", "&amp;").replace('"', "&quot;").replace("<", "&lt;").replace(">", "&gt;")
     )
+
+
+def css_value(value: Any) -> Markup:
+    """A value from outreach.toml placed in a stylesheet: quotes kept, no way out of the rule."""
+    return Markup(re.sub(r"[<>{};\\]", "", " ".join(str(value).split())))
 
 
 def render_layout(env: jinja2.Environment, name: str, context: dict[str, Any]) -> str:
