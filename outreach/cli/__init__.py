@@ -10,6 +10,7 @@ from __future__ import annotations
 import sys
 
 import typer
+from rich.markup import escape
 
 from outreach.cli import audience, authoring
 from outreach.cli.common import console_err
@@ -33,7 +34,8 @@ def main(argv: list[str] | None = None) -> None:
         app(args=argv, standalone_mode=True)
     except OutreachError as err:
         for line in str(err).splitlines() or [type(err).__name__]:
-            console_err.print(f"[bold red]error:[/] {line}", highlight=False, markup=True)
+            console_err.print(f"[bold red]error:[/] {escape(line)}", highlight=False, markup=True,
+                              soft_wrap=True)
         sys.exit(2)
     except KeyboardInterrupt:
         console_err.print("[yellow]interrupted[/]")
