@@ -158,9 +158,7 @@ class Settings(_Section):
     database: Database = Database()
     delivery: Delivery = Delivery()
     paths: Paths = Paths()
-    transports: dict[str, Transport] = Field(
-        default_factory=lambda: {"outbox": Transport(backend="maildir")}
-    )
+    transports: dict[str, Transport] = Field(default_factory=lambda: {"outbox": Transport(backend="maildir")})
 
 
 class Config(BaseModel):
@@ -195,7 +193,8 @@ class Config(BaseModel):
         return ZoneInfo(self.settings.schedule.time_zone)
 
     def path(self, name: Literal["newsletters", "templates", "lists", "outbox"]) -> Path:
-        return self.root / getattr(self.settings.paths, name)
+        folder: str = getattr(self.settings.paths, name)
+        return self.root / folder
 
     def transport(self, name: str | None = None) -> Transport:
         wanted = name or self.settings.delivery.transport

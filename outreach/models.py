@@ -191,8 +191,17 @@ class Recipient:
         return " ".join(p for p in (self.first_name, self.last_name) if p)
 
 
-RECIPIENT_FIELDS = ("email", "first_name", "last_name", "full_name", "organisation", "role",
-                    "region", "language", "attributes")
+RECIPIENT_FIELDS = (
+    "email",
+    "first_name",
+    "last_name",
+    "full_name",
+    "organisation",
+    "role",
+    "region",
+    "language",
+    "attributes",
+)
 
 
 @dataclass(frozen=True)

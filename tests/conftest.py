@@ -16,8 +16,11 @@ TEST_SECRET = "test-secret-key"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    parser.addoption("--update-golden", action="store_true",
-                     help="rewrite tests/golden/ from the current rendering")
+    parser.addoption(
+        "--update-golden",
+        action="store_true",
+        help="rewrite tests/golden/ from the current rendering",
+    )
 
 
 @pytest.fixture
@@ -40,13 +43,23 @@ def config(project: Path) -> Config:
 def write_issue(project: Path) -> Callable[..., Path]:
     """Write an issue file into the temp project: write_issue(body, **front_matter)."""
 
-    def write(body: str = "Hello.\n", name: str = "2026-12-test.md", raw_front: str | None = None,
-              **fields: str) -> Path:
-        front = {"subject": "A test issue", "preheader": "A preheader long enough to pass the check",
-                 "date": "2026-12-01"}
+    def write(
+        body: str = "Hello.\n",
+        name: str = "2026-12-test.md",
+        raw_front: str | None = None,
+        **fields: str,
+    ) -> Path:
+        front = {
+            "subject": "A test issue",
+            "preheader": "A preheader long enough to pass the check",
+            "date": "2026-12-01",
+        }
         front.update(fields)
-        header = raw_front if raw_front is not None else "\n".join(
-            f"{key}: {value}" for key, value in front.items())
+        header = (
+            raw_front
+            if raw_front is not None
+            else "\n".join(f"{key}: {value}" for key, value in front.items())
+        )
         path = project / "newsletters" / name
         path.write_text(f"---\n{header}\n---\n{body}", encoding="utf-8")
         return path

@@ -41,18 +41,31 @@ def test_every_command_has_an_example() -> None:
 
 
 def test_new_writes_a_starter_issue(project: Path) -> None:
-    result = runner.invoke(app, ["new", "December 2026: Holding the Holidays", "--root", str(project)],
-                           env=ENV)
+    result = runner.invoke(
+        app, ["new", "December 2026: Holding the Holidays", "--root", str(project)], env=ENV
+    )
     assert result.exit_code == 0, result.output
     path = project / "newsletters" / "2026-12-holding-the-holidays.md"
     assert path.is_file()
-    assert "subject: \"Holding the Holidays\"" in path.read_text()
+    assert 'subject: "Holding the Holidays"' in path.read_text()
 
 
 def test_render_writes_html_text_and_a_complete_eml(project: Path, tmp_path: Path) -> None:
     out = tmp_path / "out"
-    result = runner.invoke(app, ["render", str(EXAMPLE_ISSUE), "--out", str(out),
-                                 "--to", "reader@example.org", "--root", str(project)], env=ENV)
+    result = runner.invoke(
+        app,
+        [
+            "render",
+            str(EXAMPLE_ISSUE),
+            "--out",
+            str(out),
+            "--to",
+            "reader@example.org",
+            "--root",
+            str(project),
+        ],
+        env=ENV,
+    )
     assert result.exit_code == 0, result.output
     slug = EXAMPLE_ISSUE.stem
     assert (out / f"{slug}.html").read_text().lower().startswith("<!doctype html>")
@@ -75,8 +88,18 @@ def test_content_error_is_one_red_line_without_traceback(
 ) -> None:
     path = write_issue(raw_front="subjet: Oops")
     result = subprocess.run(
-        [sys.executable, "-c", "from outreach.cli import main; main()", "render", str(path),
-         "--root", str(project)], capture_output=True, text=True, env={**ENV, "PATH": "/usr/bin"},
+        [
+            sys.executable,
+            "-c",
+            "from outreach.cli import main; main()",
+            "render",
+            str(path),
+            "--root",
+            str(project),
+        ],
+        capture_output=True,
+        text=True,
+        env={**ENV, "PATH": "/usr/bin"},
     )
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
@@ -97,8 +120,11 @@ def test_unknown_config_keys_are_refused(project: Path, mistake: str) -> None:
     from outreach.errors import ConfigError
 
     toml = project / "outreach.toml"
-    toml.write_text(toml.read_text().replace("[organisation]", mistake.split("\n")[0], 1)
-                    if "nmae" in mistake else toml.read_text() + "\n" + mistake + "\n")
+    toml.write_text(
+        toml.read_text().replace("[organisation]", mistake.split("\n")[0], 1)
+        if "nmae" in mistake
+        else toml.read_text() + "\n" + mistake + "\n"
+    )
     if "nmae" in mistake:
         toml.write_text(toml.read_text().replace('name = "Virginia', "nmae = 'x'\nname = \"Virginia", 1))
     with pytest.raises(ConfigError, match="is not a setting outreach knows"):

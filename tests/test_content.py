@@ -11,7 +11,6 @@ from outreach.content import read_issue
 from outreach.content.scaffold import issue_file_name, scaffold_issue
 from outreach.errors import ContentError, ContentErrors
 from outreach.models import Button, Callout, Columns, Divider, Event, Image, Layout, Prose
-
 from tests.conftest import EXAMPLE_ISSUE
 
 
@@ -27,7 +26,9 @@ def test_example_issue_reads_into_every_kind_of_block() -> None:
     assert events[0].online and events[0].url.startswith("https://")
 
 
-def test_unknown_front_matter_field_names_line_and_valid_fields(write_issue: Callable[..., Path]) -> None:
+def test_unknown_front_matter_field_names_line_and_valid_fields(
+    write_issue: Callable[..., Path],
+) -> None:
     path = write_issue(subjet="Typo")
     with pytest.raises(ContentError) as caught:
         read_issue(path)
@@ -36,7 +37,9 @@ def test_unknown_front_matter_field_names_line_and_valid_fields(write_issue: Cal
     assert "valid fields: subject" in str(caught.value)
 
 
-def test_missing_subject_and_bad_template_are_reported_together(write_issue: Callable[..., Path]) -> None:
+def test_missing_subject_and_bad_template_are_reported_together(
+    write_issue: Callable[..., Path],
+) -> None:
     path = write_issue(raw_front="preheader: hi\ntemplate: magazine")
     with pytest.raises(ContentErrors) as caught:
         read_issue(path)
@@ -100,7 +103,9 @@ def test_links_pictures_and_headings_keep_their_lines(write_issue: Callable[...,
     assert issue.headings == ((2, 8),)
 
 
-def test_per_recipient_link_in_markdown_becomes_a_placeholder(write_issue: Callable[..., Path]) -> None:
+def test_per_recipient_link_in_markdown_becomes_a_placeholder(
+    write_issue: Callable[..., Path],
+) -> None:
     issue = read_issue(write_issue("[Your preferences]({{ preferences_url }})\n"))
     assert [p.expression for p in issue.placeholders] == ["preferences_url"]
     prose = issue.blocks[0]

@@ -28,7 +28,7 @@ def _channel(value: int) -> float:
 
 
 def luminance(colour: str) -> float:
-    red, green, blue = (int(colour[i:i + 2], 16) for i in (1, 3, 5))
+    red, green, blue = (int(colour[i : i + 2], 16) for i in (1, 3, 5))
     return 0.2126 * _channel(red) + 0.7152 * _channel(green) + 0.0722 * _channel(blue)
 
 
@@ -42,10 +42,14 @@ def check_contrast(brand: Brand, config_path: str) -> list[Finding]:
     for fore, back, where in PAIRS:
         ratio = contrast_ratio(getattr(brand, fore), getattr(brand, back))
         if ratio < MINIMUM:
-            findings.append(Finding(
-                "contrast", Severity.ERROR,
-                f"{where}: [brand] {fore} {getattr(brand, fore)} on {back} {getattr(brand, back)} "
-                f"has contrast {ratio:.2f}:1, below {MINIMUM}:1; darken the text or lighten the background",
-                config_path,
-            ))
+            findings.append(
+                Finding(
+                    "contrast",
+                    Severity.ERROR,
+                    f"{where}: [brand] {fore} {getattr(brand, fore)} on {back} {getattr(brand, back)} "
+                    f"has contrast {ratio:.2f}:1, below {MINIMUM}:1; "
+                    "darken the text or lighten the background",
+                    config_path,
+                )
+            )
     return findings

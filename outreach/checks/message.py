@@ -27,8 +27,9 @@ def _words(text: str) -> list[str]:
     return re.findall(r"[A-Za-zÀ-ÿ0-9']{2,}", text)
 
 
-def check_message(issue: Issue, mail: Personalised, links: RecipientLinks,
-                  postal_address: str) -> list[Finding]:
+def check_message(
+    issue: Issue, mail: Personalised, links: RecipientLinks, postal_address: str
+) -> list[Finding]:
     where = str(issue.path or "")
     found: list[Finding] = []
 
@@ -37,11 +38,20 @@ def check_message(issue: Issue, mail: Personalised, links: RecipientLinks,
 
     size = len(mail.html.encode("utf-8"))
     if size > CLIP_BYTES:
-        error("html-size", f"the HTML is {size / 1024:.0f} KB; Gmail clips mail over 102 KB and hides "
-                           "the footer with the unsubscribe link; shorten the issue or split it")
+        error(
+            "html-size",
+            f"the HTML is {size / 1024:.0f} KB; Gmail clips mail over 102 KB and hides "
+            "the footer with the unsubscribe link; shorten the issue or split it",
+        )
     elif size >= WARN_BYTES:
-        found.append(Finding("html-size", Severity.WARNING,
-                             f"the HTML is {size / 1024:.0f} KB, close to Gmail's 102 KB clipping", where))
+        found.append(
+            Finding(
+                "html-size",
+                Severity.WARNING,
+                f"the HTML is {size / 1024:.0f} KB, close to Gmail's 102 KB clipping",
+                where,
+            )
+        )
 
     hrefs = {htmllib.unescape(h) for h in re.findall(r'href="([^"]*)"', mail.html)}
     for label, url in (("unsubscribe", links.unsubscribe), ("preferences", links.preferences)):
@@ -52,8 +62,11 @@ def check_message(issue: Issue, mail: Personalised, links: RecipientLinks,
     html_text = visible_text(mail.html)
     for part, content in (("HTML", html_text), ("text", " ".join(mail.text.split()))):
         if " ".join(postal_address.split()) not in content:
-            error("missing-address", f"the {part} part lacks the postal address (CAN-SPAM); "
-                                     "set [organisation] postal_address and keep it in the layout")
+            error(
+                "missing-address",
+                f"the {part} part lacks the postal address (CAN-SPAM); "
+                "set [organisation] postal_address and keep it in the layout",
+            )
 
     tree = lxml.html.document_fromstring(mail.html)
     lang = (tree.get("lang") or "").strip()
@@ -65,6 +78,9 @@ def check_message(issue: Issue, mail: Personalised, links: RecipientLinks,
 
     html_words, text_words = _words(html_text), _words(mail.text)
     if len(text_words) < TEXT_SHARE_MIN * len(html_words):
-        error("text-stub", f"the text part has {len(text_words)} words against {len(html_words)} in "
-                           "the HTML; it must carry the whole content, not a 'view in browser' stub")
+        error(
+            "text-stub",
+            f"the text part has {len(text_words)} words against {len(html_words)} in "
+            "the HTML; it must carry the whole content, not a 'view in browser' stub",
+        )
     return found

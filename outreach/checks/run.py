@@ -49,8 +49,13 @@ class CheckReport:
             "html_bytes": self.html_bytes,
             "spam_score": self.spam.score if self.spam else None,
             "findings": [
-                {"code": f.code, "severity": str(f.severity), "message": f.message,
-                 "path": f.path, "line": f.line}
+                {
+                    "code": f.code,
+                    "severity": str(f.severity),
+                    "message": f.message,
+                    "path": f.path,
+                    "line": f.line,
+                }
                 for f in self.findings
             ],
         }
@@ -73,16 +78,16 @@ def run_checks(path: Path, config: Config, spam: bool = True) -> CheckReport:
     try:
         compiled = render_issue(issue, config)
     except TemplateError as err:
-        report.findings.append(Finding("template", Severity.ERROR, err.message,
-                                       err.template or "", err.line))
+        report.findings.append(Finding("template", Severity.ERROR, err.message, err.template or "", err.line))
         return report
     links = recipient_links(config.base_url, config.secret_key, "sample", issue.slug)
     mail = compiled.personalise(SAMPLE_RECIPIENT, links)
     report.html_bytes = len(mail.html.encode("utf-8"))
     report.findings += check_message(issue, mail, links, config.organisation.postal_address)
     if spam:
-        envelope = envelope_for(issue, config, SAMPLE_RECIPIENT.email, datetime.now(UTC),
-                                SAMPLE_RECIPIENT.full_name)
+        envelope = envelope_for(
+            issue, config, SAMPLE_RECIPIENT.email, datetime.now(UTC), SAMPLE_RECIPIENT.full_name
+        )
         message = message_bytes(build_message(envelope, mail, links, config))
         report.spam = spam_score(message)
         report.spam_checked = report.spam is not None
@@ -94,15 +99,25 @@ def run_checks(path: Path, config: Config, spam: bool = True) -> CheckReport:
 def _spam_findings(score: SpamScore, where: str) -> list[Finding]:
     rules = ", ".join(score.tests[:8])
     if score.score >= SPAM_ERROR:
-        return [Finding("spam-score", Severity.ERROR,
-                        f"SpamAssassin scores this mail {score.score} (spam from {score.required}); "
-                        f"rules: {rules}", where)]
+        return [
+            Finding(
+                "spam-score",
+                Severity.ERROR,
+                f"SpamAssassin scores this mail {score.score} (spam from {score.required}); rules: {rules}",
+                where,
+            )
+        ]
     if score.score >= SPAM_WARNING:
-        return [Finding("spam-score", Severity.WARNING,
-                        f"SpamAssassin scores this mail {score.score}; rules: {rules}", where)]
+        return [
+            Finding(
+                "spam-score",
+                Severity.WARNING,
+                f"SpamAssassin scores this mail {score.score}; rules: {rules}",
+                where,
+            )
+        ]
     return []
 
 
 def _as_finding(err: ContentError) -> Finding:
-    return Finding("content", Severity.ERROR,
-                   err.message, err.path or "", err.line)
+    return Finding("content", Severity.ERROR, err.message, err.path or "", err.line)

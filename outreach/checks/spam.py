@@ -10,7 +10,9 @@ import shutil
 import subprocess
 from dataclasses import dataclass
 
-SCORE = re.compile(r"score=(-?\d+(?:\.\d+)?)\s+required=(-?\d+(?:\.\d+)?)(?:\s+tests=([^\n]*(?:\n\t[^\n]*)*))?")
+SCORE = re.compile(
+    r"score=(-?\d+(?:\.\d+)?)\s+required=(-?\d+(?:\.\d+)?)(?:\s+tests=([^\n]*(?:\n\t[^\n]*)*))?"
+)
 
 
 @dataclass(frozen=True)
@@ -30,8 +32,9 @@ def spam_score(message: bytes, timeout: float = 60.0) -> SpamScore | None:
     if binary is None:
         return None
     try:
-        result = subprocess.run([binary, "-t", "-L"], input=message, capture_output=True,
-                                timeout=timeout, check=False)
+        result = subprocess.run(
+            [binary, "-t", "-L"], input=message, capture_output=True, timeout=timeout, check=False
+        )
     except subprocess.TimeoutExpired:
         return None
     match = SCORE.search(result.stdout.decode("utf-8", "replace"))

@@ -39,19 +39,34 @@ def check_links(issue: Issue) -> list[Finding]:
         if scheme in ("mailto", "tel"):
             pass
         elif scheme not in ("http", "https") or not host:
-            found.append(_error(
-                "link-not-absolute",
-                f"the link '{url}' is not a full web address; write it as https://...", issue, link.line))
+            found.append(
+                _error(
+                    "link-not-absolute",
+                    f"the link '{url}' is not a full web address; write it as https://...",
+                    issue,
+                    link.line,
+                )
+            )
         elif host.startswith(LOCAL_HOSTS) or host.endswith((".local", ".localhost")):
-            found.append(_error(
-                "link-localhost", f"the link '{url}' points to this computer; readers cannot open it",
-                issue, link.line))
+            found.append(
+                _error(
+                    "link-localhost",
+                    f"the link '{url}' points to this computer; readers cannot open it",
+                    issue,
+                    link.line,
+                )
+            )
         text = re.sub(r"[^\w\s]", "", link.text).strip().lower()
         if text in VAGUE_LINK_TEXT:
-            found.append(_error(
-                "link-text",
-                f"the link text '{link.text}' says nothing out of context (screen readers list links "
-                "alone); describe where it goes, e.g. 'Register for the training'", issue, link.line))
+            found.append(
+                _error(
+                    "link-text",
+                    f"the link text '{link.text}' says nothing out of context (screen readers list links "
+                    "alone); describe where it goes, e.g. 'Register for the training'",
+                    issue,
+                    link.line,
+                )
+            )
     return found
 
 
@@ -59,16 +74,25 @@ def check_images(issue: Issue) -> list[Finding]:
     found: list[Finding] = []
     for picture in issue.pictures:
         if not picture.alt.strip():
-            found.append(_error(
-                "image-alt",
-                f"the image '{picture.src}' has no alt text; describe it for readers who cannot see it "
-                "(![description](url) or 'alt:' in an image block)", issue, picture.line))
+            found.append(
+                _error(
+                    "image-alt",
+                    f"the image '{picture.src}' has no alt text; describe it for readers who cannot see it "
+                    "(![description](url) or 'alt:' in an image block)",
+                    issue,
+                    picture.line,
+                )
+            )
         scheme = urlsplit(picture.src).scheme.lower()
         if scheme not in ("http", "https"):
-            found.append(_error(
-                "image-not-absolute",
-                f"the image '{picture.src}' must be a full https:// address to show in mail",
-                issue, picture.line))
+            found.append(
+                _error(
+                    "image-not-absolute",
+                    f"the image '{picture.src}' must be a full https:// address to show in mail",
+                    issue,
+                    picture.line,
+                )
+            )
     return found
 
 
@@ -79,9 +103,14 @@ def check_markers(issue: Issue) -> list[Finding]:
             continue  # a comment in the front matter
         match = MARKER.search(line)
         if match:
-            found.append(_error(
-                "leftover-marker", f"'{match.group(1)}' left in the text: {line.strip()[:70]}",
-                issue, number))
+            found.append(
+                _error(
+                    "leftover-marker",
+                    f"'{match.group(1)}' left in the text: {line.strip()[:70]}",
+                    issue,
+                    number,
+                )
+            )
     return found
 
 
@@ -92,26 +121,43 @@ def check_subject_and_preheader(issue: Issue) -> list[Finding]:
     if not plain:
         found.append(_error("subject-empty", "the subject is empty", issue, subject_line))
     elif len(plain) > SUBJECT_MAX:
-        found.append(_warning(
-            "subject-long",
-            f"the subject is {len(plain)} characters; inboxes cut it after ~60 and over {SUBJECT_MAX} "
-            "it folds; shorten it", issue, subject_line))
+        found.append(
+            _warning(
+                "subject-long",
+                f"the subject is {len(plain)} characters; inboxes cut it after ~60 and over {SUBJECT_MAX} "
+                "it folds; shorten it",
+                issue,
+                subject_line,
+            )
+        )
     preheader_line = issue.line_of("preheader") or 2
     if not issue.preheader:
-        found.append(_warning(
-            "preheader-missing",
-            "no preheader: inboxes will show the first words of the mail instead; add 'preheader:'",
-            issue, 2))
+        found.append(
+            _warning(
+                "preheader-missing",
+                "no preheader: inboxes will show the first words of the mail instead; add 'preheader:'",
+                issue,
+                2,
+            )
+        )
     elif len(issue.preheader) > PREHEADER_MAX:
-        found.append(_warning(
-            "preheader-long",
-            f"the preheader is {len(issue.preheader)} characters; keep it under {PREHEADER_MAX}",
-            issue, preheader_line))
+        found.append(
+            _warning(
+                "preheader-long",
+                f"the preheader is {len(issue.preheader)} characters; keep it under {PREHEADER_MAX}",
+                issue,
+                preheader_line,
+            )
+        )
     elif len(issue.preheader) < PREHEADER_MIN:
-        found.append(_warning(
-            "preheader-short",
-            f"the preheader is only {len(issue.preheader)} characters; aim for 40-110",
-            issue, preheader_line))
+        found.append(
+            _warning(
+                "preheader-short",
+                f"the preheader is only {len(issue.preheader)} characters; aim for 40-110",
+                issue,
+                preheader_line,
+            )
+        )
     return found
 
 
@@ -120,14 +166,23 @@ def check_headings(issue: Issue) -> list[Finding]:
     previous = 1  # the layout's title is the h1
     for level, line in issue.headings:
         if level == 1:
-            found.append(_error(
-                "heading-order", "use '##' for sections: the issue's title is already the top heading",
-                issue, line))
+            found.append(
+                _error(
+                    "heading-order",
+                    "use '##' for sections: the issue's title is already the top heading",
+                    issue,
+                    line,
+                )
+            )
         elif level > previous + 1:
-            found.append(_warning(
-                "heading-order",
-                f"this heading skips from level {previous} to {level}; use {'#' * (previous + 1)}",
-                issue, line))
+            found.append(
+                _warning(
+                    "heading-order",
+                    f"this heading skips from level {previous} to {level}; use {'#' * (previous + 1)}",
+                    issue,
+                    line,
+                )
+            )
         previous = level
     return found
 
@@ -140,21 +195,39 @@ def check_variables(issue: Issue) -> list[Finding]:
         tree = _parser.parse("{{ " + expression + " }}")
         for name in sorted({n.name for n in tree.find_all(nodes.Name)}):
             if name not in RECIPIENT_VARIABLES:
-                found.append(_error(
-                    "unknown-variable",
-                    f"unknown variable '{name}' in {{{{ {expression} }}}}; known: "
-                    f"{', '.join(RECIPIENT_VARIABLES)}", issue, line))
+                found.append(
+                    _error(
+                        "unknown-variable",
+                        f"unknown variable '{name}' in {{{{ {expression} }}}}; known: "
+                        f"{', '.join(RECIPIENT_VARIABLES)}",
+                        issue,
+                        line,
+                    )
+                )
         for getattr_node in tree.find_all(nodes.Getattr):
             target = getattr_node.node
-            if isinstance(target, nodes.Name) and target.name == "subscriber" \
-                    and getattr_node.attr not in RECIPIENT_FIELDS:
-                found.append(_error(
-                    "unknown-variable",
-                    f"subscribers have no field '{getattr_node.attr}'; known: "
-                    f"{', '.join(RECIPIENT_FIELDS)} (custom fields: subscriber.attributes.NAME)",
-                    issue, line))
+            if (
+                isinstance(target, nodes.Name)
+                and target.name == "subscriber"
+                and getattr_node.attr not in RECIPIENT_FIELDS
+            ):
+                found.append(
+                    _error(
+                        "unknown-variable",
+                        f"subscribers have no field '{getattr_node.attr}'; known: "
+                        f"{', '.join(RECIPIENT_FIELDS)} (custom fields: subscriber.attributes.NAME)",
+                        issue,
+                        line,
+                    )
+                )
     return found
 
 
-WRITING_CHECKS = (check_links, check_images, check_markers, check_subject_and_preheader,
-                  check_headings, check_variables)
+WRITING_CHECKS = (
+    check_links,
+    check_images,
+    check_markers,
+    check_subject_and_preheader,
+    check_headings,
+    check_variables,
+)

@@ -34,8 +34,9 @@ def main(argv: list[str] | None = None) -> None:
         app(args=argv, standalone_mode=True)
     except OutreachError as err:
         for line in str(err).splitlines() or [type(err).__name__]:
-            console_err.print(f"[bold red]error:[/] {escape(line)}", highlight=False, markup=True,
-                              soft_wrap=True)
+            console_err.print(
+                f"[bold red]error:[/] {escape(line)}", highlight=False, markup=True, soft_wrap=True
+            )
         sys.exit(2)
     except KeyboardInterrupt:
         console_err.print("[yellow]interrupted[/]")

@@ -30,8 +30,10 @@ def new(
     """
     config = config_for(root)
     path = scaffold_issue(config.path("newsletters"), title, date.today())
-    console.print(f"Created [bold]{_show(path, config)}[/]. Edit it, then run "
-                  f"[bold]outreach preview {_show(path, config)}[/].")
+    console.print(
+        f"Created [bold]{_show(path, config)}[/]. Edit it, then run "
+        f"[bold]outreach preview {_show(path, config)}[/]."
+    )
 
 
 def render(
@@ -93,8 +95,12 @@ def _print_report(report: CheckReport) -> None:
     for finding in report.findings:
         colour = "red" if finding.severity is Severity.ERROR else "yellow"
         where = f"{finding.where}: " if finding.where else ""
-        console.print(f"{where}[{colour}]{finding.severity}[/] [dim]{finding.code}[/] {finding.message}",
-                      markup=True, highlight=False, soft_wrap=True)
+        console.print(
+            f"{where}[{colour}]{finding.severity}[/] [dim]{finding.code}[/] {finding.message}",
+            markup=True,
+            highlight=False,
+            soft_wrap=True,
+        )
     figures = []
     if report.html_bytes is not None:
         figures.append(f"HTML {report.html_bytes / 1024:.1f} KB")
@@ -103,8 +109,10 @@ def _print_report(report: CheckReport) -> None:
     elif report.html_bytes is not None:
         figures.append("SpamAssassin not run (apt-get install spamassassin)")
     verdict = "[red]errors[/]" if report.errors else "[green]ok[/]"
-    console.print(f"{report.path}: {verdict}: {len(report.errors)} error(s), "
-                  f"{len(report.warnings)} warning(s); {', '.join(figures)}")
+    console.print(
+        f"{report.path}: {verdict}: {len(report.errors)} error(s), "
+        f"{len(report.warnings)} warning(s); {', '.join(figures)}"
+    )
 
 
 def preview(

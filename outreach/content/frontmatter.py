@@ -67,8 +67,20 @@ class FrontMatter(BaseModel):
         return "-".join([parts[0].lower(), *(p.upper() if len(p) == 2 else p for p in parts[1:])])
 
 
-FIELD_NAMES = ("subject", "preheader", "title", "date", "template", "audience", "send_at", "from",
-               "reply_to", "language", "utm_campaign", "status")
+FIELD_NAMES = (
+    "subject",
+    "preheader",
+    "title",
+    "date",
+    "template",
+    "audience",
+    "send_at",
+    "from",
+    "reply_to",
+    "language",
+    "utm_campaign",
+    "status",
+)
 
 
 def split_front_matter(source: str, path: str) -> tuple[str, str, int]:
@@ -79,11 +91,12 @@ def split_front_matter(source: str, path: str) -> tuple[str, str, int]:
         raise ContentError(
             "the issue must start with front matter between two '---' lines "
             "(run `outreach new` for a starter file)",
-            path, 1,
+            path,
+            1,
         )
     for index in range(1, len(lines)):
         if lines[index].strip() in (FENCE, "..."):
-            return "".join(lines[1:index]), "".join(lines[index + 1:]), index + 2
+            return "".join(lines[1:index]), "".join(lines[index + 1 :]), index + 2
     raise ContentError("the front matter is never closed: add a line with '---' after it", path, 1)
 
 
@@ -96,9 +109,7 @@ def _field_lines(yaml_text: str) -> dict[str, int]:
     return lines
 
 
-def parse_front_matter(
-    yaml_text: str, path: str, zone: ZoneInfo
-) -> tuple[FrontMatter, dict[str, int]]:
+def parse_front_matter(yaml_text: str, path: str, zone: ZoneInfo) -> tuple[FrontMatter, dict[str, int]]:
     """Validate the YAML; every problem is reported with the line of its field."""
     try:
         data = yaml.safe_load(yaml_text) or {}

@@ -21,8 +21,9 @@ def read_issue(path: Path, zone: ZoneInfo | None = None) -> Issue:
     try:
         source = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise ContentError(f"no such issue file; `outreach new \"Title\"` makes one in newsletters/",
-                           str(path)) from None
+        raise ContentError(
+            'no such issue file; `outreach new "Title"` makes one in newsletters/', str(path)
+        ) from None
     except UnicodeDecodeError as err:
         raise ContentError(f"the file is not UTF-8 (byte {err.start}); save it as UTF-8", str(path)) from None
     return read_issue_text(source, path, zone)

@@ -12,6 +12,7 @@ Every block keeps its source line so that checks and errors can say ``path:line`
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -85,7 +86,7 @@ class _Reader:
             if token.type.startswith("container_") and token.nesting == 1:
                 end = _closing(tokens, index)
                 self._flush(prose, out)
-                out.append(self.component(token, tokens[index + 1:end]))
+                out.append(self.component(token, tokens[index + 1 : end]))
                 index = end + 1
                 continue
             if token.type == "hr":
@@ -122,7 +123,8 @@ class _Reader:
             name = token.content.strip(": \n").split(" ")[0] or "(nothing)"
             raise self.error(
                 f"unknown block '{name}' after ':::'; known: {', '.join(COMPONENTS)} "
-                "(each block needs a closing ':::' line)", token,
+                "(each block needs a closing ':::' line)",
+                token,
             )
         line = self.line(token)
         href: str | None = None
@@ -149,7 +151,8 @@ class _Reader:
             label = " ".join(inline_text(t).strip() for t in inner if t.type == "inline").strip()
             if not argument.startswith(("http", "XQOUTREACH")) or not label:
                 raise self.error(
-                    "a button needs a link and a label:\n::: button https://...\nLabel\n:::", opening
+                    "a button needs a link and a label:\n::: button https://...\nLabel\n:::",
+                    opening,
                 )
             self.body.links.append(Link(url=argument, text=label, line=line))
             return Button(label=label, url=argument, line=line)
@@ -174,27 +177,27 @@ class _Reader:
     def fields(self, opening: Token, allowed: Sequence[str]) -> tuple[dict[str, Any], str, int]:
         """Read the ``key: value`` lines of a component; the rest after a blank line is Markdown."""
         start, end = opening.map or (0, 0)
-        inner = self.lines[start + 1:end]
+        inner = self.lines[start + 1 : end]
         head: list[str] = []
         for raw in inner:
             if not raw.strip():
                 break
             head.append(raw)
-        rest = "\n".join(inner[len(head):]).strip("\n")
+        rest = "\n".join(inner[len(head) :]).strip("\n")
         rest_line = self.first_line + start + 1 + len(head) + 1
         data: dict[str, Any] = {}
         for offset, raw in enumerate(head):
             name, colon, value = raw.partition(":")
             at = self.first_line + start + 1 + offset
             if not colon or not name.strip().replace("_", "").isalpha():
-                raise self.error(f"write each detail as 'name: value' on its own line, not {raw.strip()!r}",
-                                 line=at)
+                raise self.error(
+                    f"write each detail as 'name: value' on its own line, not {raw.strip()!r}",
+                    line=at,
+                )
             data[name.strip().lower()] = _value(value.strip())
         unknown = sorted(set(map(str, data)) - set(allowed))
         if unknown:
-            raise self.error(
-                f"unknown detail '{unknown[0]}'; valid: {', '.join(allowed)}", opening
-            )
+            raise self.error(f"unknown detail '{unknown[0]}'; valid: {', '.join(allowed)}", opening)
         return {str(k): v for k, v in data.items()}, rest, rest_line
 
     def event(self, opening: Token) -> Event:
@@ -204,12 +207,10 @@ class _Reader:
         if not data.get("title"):
             raise self.error("an event needs a 'title:'", opening)
         starts = data.get("starts")
-        if isinstance(starts, str):
-            try:
+        if isinstance(starts, str) and starts:
+            with suppress(ValueError):  # if it stays a string it is refused just below, with the line
                 starts = datetime.fromisoformat(starts)
-            except ValueError:
-                starts = None if not starts else starts
-        if starts is not None and not isinstance(starts, datetime):
+        if starts and not isinstance(starts, datetime):
             raise self.error("'starts:' must be a date and time like 2027-01-14 09:00", opening)
         when = str(data.get("when") or "")
         if not when and isinstance(starts, datetime):
@@ -229,12 +230,18 @@ class _Reader:
             html = _MD.renderer.render(tokens, _MD.options, {})
             text = render_text(tokens)
         if url:
-            self.body.links.append(Link(url=url, text=str(data.get("link_label") or "Details"),
-                                        line=line))
+            self.body.links.append(Link(url=url, text=str(data.get("link_label") or "Details"), line=line))
         return Event(
-            title=str(data["title"]), when=when, line=line, where=where, online=online, url=url,
+            title=str(data["title"]),
+            when=when,
+            line=line,
+            where=where,
+            online=online,
+            url=url,
             link_label=str(data.get("link_label") or "Details and registration"),
-            html=html, text=text, starts=starts,
+            html=html,
+            text=text,
+            starts=starts if isinstance(starts, datetime) else None,
         )
 
     def picture_block(self, fields: dict[str, Any], line: int) -> Image:
@@ -244,8 +251,11 @@ class _Reader:
         if width is not None and not isinstance(width, int):
             raise self.error("'width:' is a number of pixels, like 560", line=line)
         picture = Picture(
-            src=str(fields["src"]), alt=str(fields.get("alt") or "").strip(), line=line,
-            caption=str(fields.get("caption") or ""), link=str(fields.get("link") or ""),
+            src=str(fields["src"]),
+            alt=str(fields.get("alt") or "").strip(),
+            line=line,
+            caption=str(fields.get("caption") or ""),
+            link=str(fields.get("link") or ""),
             width=width,
         )
         self.body.pictures.append(picture)
@@ -255,8 +265,11 @@ class _Reader:
 
     def lone_image(self, inline: Token) -> Image:
         image = (inline.children or [])[0]
-        fields = {"src": image.attrs.get("src", ""), "alt": image.content,
-                  "caption": image.attrs.get("title", "")}
+        fields = {
+            "src": image.attrs.get("src", ""),
+            "alt": image.content,
+            "caption": image.attrs.get("title", ""),
+        }
         return self.picture_block(fields, self.line(inline))
 
     def columns(self, opening: Token, inner: Sequence[Token]) -> Columns:
@@ -266,7 +279,7 @@ class _Reader:
             token = inner[index]
             if token.type == "container_column_open":
                 end = _closing(inner, index)
-                halves.append(self.blocks(inner[index + 1:end]))
+                halves.append(self.blocks(inner[index + 1 : end]))
                 index = end + 1
                 continue
             if token.type != "container_column_close" and token.level == opening.level + 1:
@@ -274,7 +287,8 @@ class _Reader:
             index += 1
         if len(halves) != 2:
             raise self.error(
-                f"':::: columns' needs exactly two '::: column' blocks, found {len(halves)}", opening
+                f"':::: columns' needs exactly two '::: column' blocks, found {len(halves)}",
+                opening,
             )
         return Columns(left=tuple(halves[0]), right=tuple(halves[1]), line=self.line(opening))
 
@@ -302,7 +316,9 @@ def _closing(tokens: Sequence[Token], index: int) -> int:
 def _lone_image(tokens: Sequence[Token], index: int) -> bool:
     if index + 2 >= len(tokens) or tokens[index + 1].type != "inline":
         return False
-    children = [c for c in tokens[index + 1].children or [] if not (c.type == "text" and not c.content.strip())]
+    children = [
+        c for c in tokens[index + 1].children or [] if not (c.type == "text" and not c.content.strip())
+    ]
     return len(children) == 1 and children[0].type == "image"
 
 
@@ -322,5 +338,6 @@ def _check_closed(tokens: Sequence[Token], reader: _Reader) -> None:
             end = token.map[1]
             if end >= len(reader.lines) or not reader.lines[end].strip().startswith(":::"):
                 name = token.type.removeprefix("container_").removesuffix("_open")
-                raise reader.error(f"this '::: {name}' block is never closed: add a ':::' line after it",
-                                   token)
+                raise reader.error(
+                    f"this '::: {name}' block is never closed: add a ':::' line after it", token
+                )

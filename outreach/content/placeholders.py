@@ -36,9 +36,7 @@ def check_expression(expression: str, path: str, line: int) -> None:
         ) from None
 
 
-def extract(
-    text: str, path: str, first_line: int, start: int = 0
-) -> tuple[str, tuple[Placeholder, ...]]:
+def extract(text: str, path: str, first_line: int, start: int = 0) -> tuple[str, tuple[Placeholder, ...]]:
     """Replace every ``{{ ... }}`` in ``text`` with a token; ``first_line`` is the text's line 1."""
     found: list[Placeholder] = []
     statement = STATEMENT.search(text)
@@ -47,7 +45,8 @@ def extract(
         raise ContentError(
             "only {{ ... }} expressions can be used in an issue; "
             "for mail that differs by reader, send to separate segments",
-            path, line,
+            path,
+            line,
         )
 
     def swap(match: re.Match[str]) -> str:

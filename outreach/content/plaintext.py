@@ -47,8 +47,15 @@ def _wrap(text: str, prefix: str = "", first: str | None = None) -> str:
     for index, part in enumerate(text.split("\n")):
         initial = first if (first is not None and index == 0) else prefix
         lines.append(
-            textwrap.fill(part, WIDTH, initial_indent=initial, subsequent_indent=prefix,
-                          break_long_words=False, break_on_hyphens=False) or initial.rstrip()
+            textwrap.fill(
+                part,
+                WIDTH,
+                initial_indent=initial,
+                subsequent_indent=prefix,
+                break_long_words=False,
+                break_on_hyphens=False,
+            )
+            or initial.rstrip()
         )
     return "\n".join(lines)
 

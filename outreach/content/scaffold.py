@@ -9,9 +9,26 @@ from pathlib import Path
 
 from outreach.errors import ContentError
 
-_MONTHS = {m.lower(): i for i, m in enumerate(
-    ["January", "February", "March", "April", "May", "June", "July", "August", "September",
-     "October", "November", "December"], start=1)}
+_MONTHS = {
+    m.lower(): i
+    for i, m in enumerate(
+        [
+            "January",
+            "February",
+            "March",
+            "April",
+            "May",
+            "June",
+            "July",
+            "August",
+            "September",
+            "October",
+            "November",
+            "December",
+        ],
+        start=1,
+    )
+}
 
 
 def slugify(text: str) -> str:
@@ -34,7 +51,7 @@ def issue_file_name(title: str, today: date) -> tuple[str, str, date]:
     return f"{when:%Y-%m}-{slug}.md", subject, when
 
 
-STARTER = '''---
+STARTER = """---
 # The subject line: what readers see in their inbox (keep it under ~60 characters).
 # You may greet readers by name: "{{{{ subscriber.first_name | default('Friend') }}}}, ..."
 subject: "{subject}"
@@ -89,7 +106,7 @@ caption: TODO optional caption
 
 With warm regards,
 The VAIMH team
-'''
+"""
 
 
 def scaffold_issue(folder: Path, title: str, today: date) -> Path:
@@ -100,8 +117,7 @@ def scaffold_issue(folder: Path, title: str, today: date) -> Path:
         raise ContentError("this issue already exists; edit it or choose another title", str(target))
     folder.mkdir(parents=True, exist_ok=True)
     target.write_text(
-        STARTER.format(subject=subject.replace('"', '\\"'), date=when.isoformat(),
-                       slug=Path(name).stem),
+        STARTER.format(subject=subject.replace('"', '\\"'), date=when.isoformat(), slug=Path(name).stem),
         encoding="utf-8",
     )
     return target

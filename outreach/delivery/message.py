@@ -42,8 +42,14 @@ class Envelope:
     to_name: str = ""
 
 
-def envelope_for(issue: Issue, config: Config, to_address: str, when: datetime,
-                 to_name: str = "", message_id: str | None = None) -> Envelope:
+def envelope_for(
+    issue: Issue,
+    config: Config,
+    to_address: str,
+    when: datetime,
+    to_name: str = "",
+    message_id: str | None = None,
+) -> Envelope:
     """Sender from the issue's overrides or outreach.toml; a Message-ID on the sending domain."""
     sender = config.sender
     return Envelope(

@@ -66,7 +66,7 @@ class _Personal:
         parts: list[str] = []
         last = 0
         for match in EXPRESSION.finditer(text):
-            parts.append(str(escape(text[last:match.start()])))
+            parts.append(str(escape(text[last : match.start()])))
             parts.append(self(match.group(1).strip()))
             last = match.end()
         parts.append(str(escape(text[last:])))

@@ -35,9 +35,7 @@ def layout_environment(templates: Path) -> jinja2.Environment:
 def attr_safe(value: Any) -> Markup:
     """One line, quotes escaped: mjml-python mangles attributes holding newlines or quotes."""
     text = " ".join(str(value).split())
-    return Markup(
-        text.replace("&", "&amp;").replace('"', "&quot;").replace("<", "&lt;").replace(">", "&gt;")
-    )
+    return Markup(text.replace("&", "&amp;").replace('"', "&quot;").replace("<", "&lt;").replace(">", "&gt;"))
 
 
 def css_value(value: Any) -> Markup:
@@ -52,7 +50,7 @@ def render_layout(env: jinja2.Environment, name: str, context: dict[str, Any]) -
     except jinja2.TemplateNotFound as err:
         known = sorted(n for n in env.list_templates() if "/" not in n)
         raise TemplateError(
-            f"no template {err.name!r} in templates/; known: {', '.join(known)}", err.name
+            f"no template {err.name!r} in templates/; known: {', '.join(known)}", str(err.name)
         ) from None
     except jinja2.TemplateSyntaxError as err:
         raise TemplateError(err.message or "syntax error", err.filename or err.name, err.lineno) from None

@@ -17,8 +17,9 @@ from outreach.models import Recipient, RecipientLinks
 RECIPIENT_VARIABLES = ("subscriber", "unsubscribe_url", "preferences_url", "view_online_url")
 
 _html_env = jinja2.Environment(autoescape=True, undefined=jinja2.ChainableUndefined)
-_text_env = jinja2.Environment(autoescape=False, undefined=jinja2.ChainableUndefined,
-                               keep_trailing_newline=True)
+_text_env = jinja2.Environment(
+    autoescape=False, undefined=jinja2.ChainableUndefined, keep_trailing_newline=True
+)
 
 
 @dataclass(frozen=True)
@@ -34,8 +35,16 @@ def recipient_context(recipient: Recipient, links: RecipientLinks) -> dict[str, 
     """The variables an issue may use per recipient; empty fields are left out so ``default`` works."""
     subscriber: dict[str, Any] = {
         name: value
-        for name in ("email", "first_name", "last_name", "full_name", "organisation", "role",
-                     "region", "language")
+        for name in (
+            "email",
+            "first_name",
+            "last_name",
+            "full_name",
+            "organisation",
+            "role",
+            "region",
+            "language",
+        )
         if (value := getattr(recipient, name))
     }
     subscriber["attributes"] = dict(recipient.attributes)
@@ -64,8 +73,7 @@ class PersonalTemplates:
 
     def render_context(self, context: dict[str, Any]) -> Personalised:
         subject = " ".join(self._subject.render(context).split())
-        return Personalised(subject=subject, html=self._html.render(context),
-                            text=self._text.render(context))
+        return Personalised(subject=subject, html=self._html.render(context), text=self._text.render(context))
 
 
 def escape_jinja(text: str) -> str:
