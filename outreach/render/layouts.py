@@ -5,6 +5,7 @@ Errors become ``TemplateError(template, line)`` so an operator editing a layout 
 
 from __future__ import annotations
 
+import functools
 import re
 from pathlib import Path
 from typing import Any
@@ -16,9 +17,18 @@ from outreach.errors import TemplateError
 
 
 def layout_environment(templates: Path) -> jinja2.Environment:
-    """Jinja2 over templates/ with StrictUndefined; ``.mjml.j2`` autoescapes, ``.txt.j2`` does not."""
+    """Jinja2 over templates/ with StrictUndefined; ``.mjml.j2`` autoescapes, ``.txt.j2`` does not.
+
+    One environment per folder, kept for the process: compiled layouts are cached, and Jinja2 checks
+    each file's modification time, so an edited layout is still picked up (the preview relies on it).
+    """
     if not templates.is_dir():
         raise TemplateError(f"the templates folder {templates} does not exist", str(templates))
+    return _environment(templates.resolve())
+
+
+@functools.lru_cache(maxsize=8)
+def _environment(templates: Path) -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(templates)),
         undefined=jinja2.StrictUndefined,
