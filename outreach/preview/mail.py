@@ -110,7 +110,7 @@ def render_sample(issue_path: Path, config: Config, templates: Path, clock: Cloc
 
 
 def problems_of(error: OutreachError) -> tuple[Problem, ...]:
-    """Each mistake an error carries, as ``where`` and ``message`` (several for ``ContentErrors``)."""
+    """Each mistake an error carries as ``where`` and ``message``; ``ContentErrors`` has several."""
     if isinstance(error, ContentErrors):
         return tuple(problem for each in error.errors for problem in problems_of(each))
     if isinstance(error, ContentError):
