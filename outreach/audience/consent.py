@@ -37,7 +37,7 @@ def event_row(
     action: ConsentAction,
     consent: Consent,
     at: datetime,
-    topic_key: str | None = None,
+    topics: str | None = None,
 ) -> dict[str, Any]:
     """One event as a plain row, for bulk inserts (imports write thousands at once)."""
     return {
@@ -45,7 +45,7 @@ def event_row(
         "email_hash": email_hash,
         "at": at,
         "action": action,
-        "topic_key": topic_key,
+        "topics": topics,
         "method": consent.method,
         "source": consent.source,
         "notice_version": consent.notice_version,
@@ -63,7 +63,7 @@ def record(
     action: ConsentAction,
     consent: Consent,
     clock: Clock,
-    topic_key: str | None = None,
+    topics: str | None = None,
 ) -> None:
     """Append one event to the log."""
     session.execute(
@@ -75,7 +75,7 @@ def record(
                 action=action,
                 consent=consent,
                 at=clock.now(),
-                topic_key=topic_key,
+                topics=topics,
             )
         ],
     )

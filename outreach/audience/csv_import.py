@@ -111,38 +111,32 @@ def apply_plan(session: Session, plan: ImportPlan, options: ImportOptions, clock
         }
         for c in plan.new
     ]
+    # Plain executemany, then one indexed lookup per chunk for the new ids: several times faster
+    # on SQLite than INSERT ... RETURNING, and the same on PostgreSQL.
     for chunk in _chunks(new_rows):
-        result = session.execute(
-            sa.insert(subscribers).returning(subscribers.c.id, subscribers.c.email), chunk
+        session.execute(sa.insert(subscribers), chunk)
+        emails = [row["email"] for row in chunk]
+        found = session.execute(
+            sa.select(subscribers.c.email, subscribers.c.id).where(subscribers.c.email.in_(emails))
         )
-        ids.update((email, subscriber_id) for subscriber_id, email in result)
+        ids.update((email, subscriber_id) for email, subscriber_id in found)
     topic_rows: list[dict[str, Any]] = []
     tag_rows: list[dict[str, Any]] = []
     events: list[dict[str, Any]] = []
     for c in plan.new:
         sid = ids[c.email]
-        consent = _consent(options, c.consent)
+        # One event per new subscriber: subscribed, to these topics, by this import.
         events.append(
             event_row(
                 subscriber_id=sid,
                 email_hash=c.email_hash,
                 action=ConsentAction.SUBSCRIBED,
-                consent=consent,
+                consent=_consent(options, c.consent),
                 at=now,
+                topics=" ".join(sorted(c.topics)) or None,
             )
         )
-        for key in sorted(c.topics):
-            topic_rows.append({"subscriber_id": sid, "topic_key": key})
-            events.append(
-                event_row(
-                    subscriber_id=sid,
-                    email_hash=c.email_hash,
-                    topic_key=key,
-                    action=ConsentAction.TOPIC_ADDED,
-                    consent=consent,
-                    at=now,
-                )
-            )
+        topic_rows.extend({"subscriber_id": sid, "topic_key": key} for key in sorted(c.topics))
         tag_rows.extend({"subscriber_id": sid, "tag": tag} for tag in sorted(c.tags))
     for update in plan.updates:
         if update.values:
@@ -151,17 +145,18 @@ def apply_plan(session: Session, plan: ImportPlan, options: ImportOptions, clock
                 .where(subscribers.c.id == update.subscriber_id)
                 .values(**update.values, updated_at=now)
             )
-        consent = _consent(options, update.candidate.consent)
-        for key in sorted(update.new_topics):
-            topic_rows.append({"subscriber_id": update.subscriber_id, "topic_key": key})
+        if update.new_topics:
+            topic_rows.extend(
+                {"subscriber_id": update.subscriber_id, "topic_key": key} for key in sorted(update.new_topics)
+            )
             events.append(
                 event_row(
                     subscriber_id=update.subscriber_id,
-                    topic_key=key,
                     email_hash=update.candidate.email_hash,
-                    at=now,
                     action=ConsentAction.TOPIC_ADDED,
-                    consent=consent,
+                    consent=_consent(options, update.candidate.consent),
+                    at=now,
+                    topics=" ".join(sorted(update.new_topics)),
                 )
             )
         tag_rows.extend(

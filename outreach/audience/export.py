@@ -74,8 +74,6 @@ def export_csv(session: Session, out: TextIO, rule: Rule | None, today: date) ->
             "tags": ";".join(sorted(t.tag for t in subscriber.tags)),
             "signup_date": subscriber.signup_date.isoformat(),
         }
-        writer.writerow(
-            [values[c] for c in COLUMNS] + [subscriber.attributes.get(k, "") for k in attributes]
-        )
+        writer.writerow([values[c] for c in COLUMNS] + [subscriber.attributes.get(k, "") for k in attributes])
         count += 1
     return count

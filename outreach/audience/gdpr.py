@@ -42,7 +42,7 @@ def export_person(session: Session, address: str) -> dict[str, Any]:
             {
                 "at": event.at.isoformat(),
                 "action": event.action.value,
-                "topic": event.topic_key,
+                "topics": event.topics,
                 "method": event.method.value,
                 "source": event.source,
                 "notice_version": event.notice_version,
@@ -82,9 +82,7 @@ def erase(session: Session, address: str, *, consent: Consent, clock: Clock) -> 
         subscriber.updated_at = now
     # The one permitted change to the consent log: personal data in it goes, the record stays.
     session.execute(
-        sa.update(ConsentEvent)
-        .where(ConsentEvent.email_hash == hashed)
-        .values(ip=None, user_agent=None)
+        sa.update(ConsentEvent).where(ConsentEvent.email_hash == hashed).values(ip=None, user_agent=None)
     )
     entry = session.get(Suppression, hashed)
     if entry is None:

@@ -156,9 +156,7 @@ def _split(text: str) -> list[str]:
     return [part.strip() for part in _LIST_SPLIT.split(text) if part.strip()]
 
 
-def _topics(
-    record: Record, options: ImportOptions, topics: tuple[TopicDefinition, ...]
-) -> set[str]:
+def _topics(record: Record, options: ImportOptions, topics: tuple[TopicDefinition, ...]) -> set[str]:
     names = _split(record.fields.get("topics", ""))
     if not names:
         return set(options.topics or (t.key for t in topics if t.default))
@@ -186,8 +184,7 @@ def _profile(fields: Mapping[str, str]) -> dict[str, str]:
             ZoneInfo(profile["time_zone"])
         except (ZoneInfoNotFoundError, ValueError):
             raise _RowError(
-                f"unknown time zone {profile['time_zone']!r}; "
-                "use an IANA name like America/New_York"
+                f"unknown time zone {profile['time_zone']!r}; use an IANA name like America/New_York"
             ) from None
     return profile
 
@@ -203,9 +200,7 @@ def _attributes(record: Record) -> dict[str, str]:
     return attributes
 
 
-def validate(
-    record: Record, options: ImportOptions, topics: tuple[TopicDefinition, ...]
-) -> Candidate:
+def validate(record: Record, options: ImportOptions, topics: tuple[TopicDefinition, ...]) -> Candidate:
     """One record -> a Candidate, or _RowError with the reason it is rejected."""
     if "__extra__" in record.fields:
         raise _RowError("the row has more cells than the header has columns")
@@ -238,9 +233,7 @@ def _existing(session: Session, emails: list[str]) -> dict[str, Subscriber]:
     for start in range(0, len(emails), CHUNK):
         chunk = emails[start : start + CHUNK]
         for subscriber in session.scalars(
-            sa.select(Subscriber)
-            .where(Subscriber.email.in_(chunk))
-            .execution_options(populate_existing=True)
+            sa.select(Subscriber).where(Subscriber.email.in_(chunk)).execution_options(populate_existing=True)
         ):
             assert subscriber.email is not None
             found[subscriber.email] = subscriber
@@ -252,9 +245,7 @@ def _existing_light(session: Session, emails: list[str]) -> dict[str, tuple[int,
     for start in range(0, len(emails), CHUNK):
         chunk = emails[start : start + CHUNK]
         rows = session.execute(
-            sa.select(Subscriber.email, Subscriber.id, Subscriber.status).where(
-                Subscriber.email.in_(chunk)
-            )
+            sa.select(Subscriber.email, Subscriber.id, Subscriber.status).where(Subscriber.email.in_(chunk))
         )
         for email, subscriber_id, status in rows:
             if email is not None:

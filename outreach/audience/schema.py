@@ -93,12 +93,7 @@ class Subscriber(Base):
     """One person, known by one normalised address. Erasure blanks the row and keeps the hash."""
 
     __tablename__ = "subscribers"
-    __table_args__ = (
-        sa.Index("ix_subscribers_status_role_region", "status", "role", "region"),
-        sa.Index("ix_subscribers_region", "region"),
-        sa.Index("ix_subscribers_language", "language"),
-        sa.Index("ix_subscribers_signup_date", "signup_date"),
-    )
+    __table_args__ = (sa.Index("ix_subscribers_status_role_region", "status", "role", "region"),)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     email: Mapped[str | None] = mapped_column(sa.String(320), unique=True)
@@ -152,16 +147,12 @@ class SubscriberTopic(Base):
     """Presence means the subscriber receives the topic; absence means they do not."""
 
     __tablename__ = "subscriber_topics"
-    __table_args__ = (
-        sa.Index("ix_subscriber_topics_topic_key_subscriber_id", "topic_key", "subscriber_id"),
-    )
+    __table_args__ = (sa.Index("ix_subscriber_topics_topic_key_subscriber_id", "topic_key", "subscriber_id"),)
 
     subscriber_id: Mapped[int] = mapped_column(
         BigId, sa.ForeignKey("subscribers.id", ondelete="CASCADE"), primary_key=True
     )
-    topic_key: Mapped[str] = mapped_column(
-        sa.String(64), sa.ForeignKey("topics.key"), primary_key=True
-    )
+    topic_key: Mapped[str] = mapped_column(sa.String(64), sa.ForeignKey("topics.key"), primary_key=True)
 
 
 class ConsentEvent(Base):
@@ -176,7 +167,8 @@ class ConsentEvent(Base):
     email_hash: Mapped[str] = mapped_column(sa.String(64), index=True)
     at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True))
     action: Mapped[ConsentAction] = mapped_column(_enum(ConsentAction, "consent_action"))
-    topic_key: Mapped[str | None] = mapped_column(sa.String(64))
+    # The topic keys the change concerns, space-separated ("monthly-newsletter trainings-events").
+    topics: Mapped[str | None] = mapped_column(sa.Text)
     method: Mapped[ConsentMethod] = mapped_column(_enum(ConsentMethod, "consent_method"))
     source: Mapped[str] = mapped_column(sa.Text, default="")
     notice_version: Mapped[str] = mapped_column(sa.String(64), default="")
@@ -193,9 +185,7 @@ class Suppression(Base):
     email_hash: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
     # Kept so admins can read the list; blank after an erasure, when only the hash may remain.
     email: Mapped[str | None] = mapped_column(sa.String(320))
-    reason: Mapped[SuppressionReason] = mapped_column(
-        _enum(SuppressionReason, "suppression_reason")
-    )
+    reason: Mapped[SuppressionReason] = mapped_column(_enum(SuppressionReason, "suppression_reason"))
     note: Mapped[str] = mapped_column(sa.Text, default="")
     created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True))
 

@@ -68,9 +68,7 @@ class _Compiler:
             case TagCondition(mode, tags):
                 return self.members(SubscriberTag.subscriber_id, SubscriberTag.tag, mode, tags)
             case TopicCondition(mode, topics):
-                return self.members(
-                    SubscriberTopic.subscriber_id, SubscriberTopic.topic_key, mode, topics
-                )
+                return self.members(SubscriberTopic.subscriber_id, SubscriberTopic.topic_key, mode, topics)
             case StatusCondition(statuses):
                 return Subscriber.status.in_(statuses)
             case EngagementCondition():
@@ -86,9 +84,7 @@ class _Compiler:
                 return self.field(rule)
         raise AssertionError(f"unknown rule {rule!r}")
 
-    def members(
-        self, owner: Any, column: Any, mode: str, names: tuple[str, ...]
-    ) -> sa.ColumnElement[bool]:
+    def members(self, owner: Any, column: Any, mode: str, names: tuple[str, ...]) -> sa.ColumnElement[bool]:
         def having(wanted: Any) -> sa.ColumnElement[bool]:
             return Subscriber.id.in_(sa.select(owner).where(wanted))
 
@@ -149,9 +145,7 @@ class _Compiler:
     def column_date(self, column: Expr, op: str, value: Any) -> sa.ColumnElement[bool]:
         return _known(column, self.compare_dates(column, op, value, iso=False))
 
-    def compare_dates(
-        self, expr: Expr, op: str, value: Any, *, iso: bool
-    ) -> sa.ColumnElement[bool]:
+    def compare_dates(self, expr: Expr, op: str, value: Any, *, iso: bool) -> sa.ColumnElement[bool]:
         def day(v: DateValue) -> Any:
             resolved = _day(v, self.today)
             return resolved.isoformat() if iso else resolved
@@ -169,9 +163,7 @@ class _Compiler:
         return result
 
 
-def compile_rule(
-    rule: Rule, today: date, engagement: EngagementHook | None = None
-) -> sa.ColumnElement[bool]:
+def compile_rule(rule: Rule, today: date, engagement: EngagementHook | None = None) -> sa.ColumnElement[bool]:
     """The WHERE clause (over ``subscribers``) of a rule; relative dates resolved against today."""
     return _Compiler(today, engagement).rule(rule)
 

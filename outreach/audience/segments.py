@@ -248,16 +248,13 @@ class _Parser:
         if not isinstance(node, MappingNode) or not node.value:
             raise self.fail(
                 node,
-                f"'{name}' takes a value or {{operator: value}}; "
-                f"valid operators: {', '.join(valid)}",
+                f"'{name}' takes a value or {{operator: value}}; valid operators: {', '.join(valid)}",
             )
         conditions: list[Rule] = []
         for op_node, value_node in node.value:
             op = self.scalar(op_node, "an operator")
             if op not in valid:
-                raise self.fail(
-                    op_node, f"unknown operator {op!r} for '{name}'; valid: {', '.join(valid)}"
-                )
+                raise self.fail(op_node, f"unknown operator {op!r} for '{name}'; valid: {', '.join(valid)}")
             conditions.append(FieldCondition(name, op, self.value(value_node, name, op)))
         return conditions[0] if len(conditions) == 1 else AllOf(tuple(conditions))
 
@@ -350,15 +347,11 @@ def load_segments(
         unknown = set(parts) - {"description", "rule"}
         if unknown:
             key_node = parts[sorted(unknown)[0]][0]
-            raise parser.fail(
-                key_node, f"unknown key {sorted(unknown)[0]!r}; valid: description, rule"
-            )
+            raise parser.fail(key_node, f"unknown key {sorted(unknown)[0]!r}; valid: description, rule")
         if "rule" not in parts:
             raise parser.fail(body, "missing 'rule'")
         description = (
-            parser.scalar(parts["description"][1], "description")
-            if ("description" in parts)
-            else ""
+            parser.scalar(parts["description"][1], "description") if ("description" in parts) else ""
         )
         segments[name] = Segment(name, description, parser.rule(parts["rule"][1]), shown, line)
     return segments

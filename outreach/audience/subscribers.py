@@ -57,9 +57,7 @@ class Profile:
 
 def mailable_clause() -> sa.ColumnElement[bool]:
     """SQL for "may be mailed": active and not on the suppression list."""
-    suppressed = sa.select(Suppression.email_hash).where(
-        Suppression.email_hash == Subscriber.email_hash
-    )
+    suppressed = sa.select(Suppression.email_hash).where(Suppression.email_hash == Subscriber.email_hash)
     return sa.and_(Subscriber.status == SubscriberStatus.ACTIVE, ~suppressed.exists())
 
 
@@ -141,17 +139,8 @@ def add_subscriber(
         action=ConsentAction.SUBSCRIBED,
         consent=consent,
         clock=clock,
+        topics=" ".join(wanted_topics) or None,
     )
-    for key in wanted_topics:
-        record(
-            session,
-            subscriber_id=subscriber.id,
-            email_hash=hashed,
-            action=ConsentAction.TOPIC_ADDED,
-            consent=consent,
-            clock=clock,
-            topic_key=key,
-        )
     return subscriber
 
 
@@ -189,16 +178,12 @@ def unsubscribe(
 ) -> None:
     """Leave one topic (``topic``) or everything (no topic: status unsubscribed, suppressed)."""
     if topic is None:
-        stop_mailing(
-            session, subscriber_id, SuppressionReason.UNSUBSCRIBED, consent=consent, clock=clock
-        )
+        stop_mailing(session, subscriber_id, SuppressionReason.UNSUBSCRIBED, consent=consent, clock=clock)
     else:
         remove_topic(session, subscriber_id, topic, consent=consent, clock=clock)
 
 
-def add_topic(
-    session: Session, subscriber_id: int, topic: str, *, consent: Consent, clock: Clock
-) -> bool:
+def add_topic(session: Session, subscriber_id: int, topic: str, *, consent: Consent, clock: Clock) -> bool:
     """Subscribe to one more topic; False if already in it. Refused for non-active subscribers."""
     subscriber = get_subscriber(session, subscriber_id)
     if subscriber.status not in (SubscriberStatus.ACTIVE, SubscriberStatus.UNCONFIRMED):
@@ -206,9 +191,7 @@ def add_topic(
             f"subscriber {subscriber_id} is {subscriber.status.value}; topics cannot be added"
         )
     if topic not in known_topics(session):
-        raise AudienceError(
-            f"unknown topic {topic!r}; known: {', '.join(sorted(known_topics(session)))}"
-        )
+        raise AudienceError(f"unknown topic {topic!r}; known: {', '.join(sorted(known_topics(session)))}")
     if any(t.topic_key == topic for t in subscriber.topics):
         return False
     subscriber.topics.append(SubscriberTopic(topic_key=topic))
@@ -220,15 +203,13 @@ def add_topic(
         action=ConsentAction.TOPIC_ADDED,
         consent=consent,
         clock=clock,
-        topic_key=topic,
+        topics=topic,
     )
     session.flush()
     return True
 
 
-def remove_topic(
-    session: Session, subscriber_id: int, topic: str, *, consent: Consent, clock: Clock
-) -> bool:
+def remove_topic(session: Session, subscriber_id: int, topic: str, *, consent: Consent, clock: Clock) -> bool:
     """Leave one topic; False if not in it."""
     subscriber = get_subscriber(session, subscriber_id)
     kept = [t for t in subscriber.topics if t.topic_key != topic]
@@ -243,7 +224,7 @@ def remove_topic(
         action=ConsentAction.TOPIC_REMOVED,
         consent=consent,
         clock=clock,
-        topic_key=topic,
+        topics=topic,
     )
     session.flush()
     return True
@@ -273,9 +254,7 @@ def set_tags(
 
 def is_mailable(session: Session, subscriber_id: int) -> bool:
     """True if the subscriber is active and not suppressed."""
-    found = session.scalar(
-        sa.select(Subscriber.id).where(Subscriber.id == subscriber_id, mailable_clause())
-    )
+    found = session.scalar(sa.select(Subscriber.id).where(Subscriber.id == subscriber_id, mailable_clause()))
     return found is not None
 
 

@@ -44,13 +44,9 @@ def suppress_hash(
     """Put a hash on the list (idempotent: an existing entry is kept, not duplicated)."""
     entry = session.get(Suppression, hashed)
     if entry is None:
-        entry = Suppression(
-            email_hash=hashed, email=email, reason=reason, note=note, created_at=clock.now()
-        )
+        entry = Suppression(email_hash=hashed, email=email, reason=reason, note=note, created_at=clock.now())
         session.add(entry)
-    subscriber = session.scalars(
-        sa.select(Subscriber).where(Subscriber.email_hash == hashed)
-    ).one_or_none()
+    subscriber = session.scalars(sa.select(Subscriber).where(Subscriber.email_hash == hashed)).one_or_none()
     if subscriber is not None and subscriber.status in (
         SubscriberStatus.ACTIVE,
         SubscriberStatus.UNCONFIRMED,
@@ -92,9 +88,7 @@ def unsuppress(session: Session, address: str, *, consent: Consent, clock: Clock
     if entry is None:
         raise AudienceError(f"{address} is not on the suppression list")
     if entry.reason is SuppressionReason.ERASED:
-        raise AudienceError(
-            f"{address} was erased at the person's request; the suppression entry stays"
-        )
+        raise AudienceError(f"{address} was erased at the person's request; the suppression entry stays")
     session.delete(entry)
     subscriber = session.scalars(
         sa.select(Subscriber.id).where(Subscriber.email_hash == hashed)
@@ -131,8 +125,6 @@ def suppressed_hashes(session: Session, hashes: list[str]) -> set[str]:
     for start in range(0, len(hashes), 500):
         chunk = hashes[start : start + 500]
         found.update(
-            session.scalars(
-                sa.select(Suppression.email_hash).where(Suppression.email_hash.in_(chunk))
-            )
+            session.scalars(sa.select(Suppression.email_hash).where(Suppression.email_hash.in_(chunk)))
         )
     return found

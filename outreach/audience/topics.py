@@ -45,16 +45,13 @@ def load_topics(path: Path) -> tuple[TopicDefinition, ...]:
     topics = []
     for key, body in document.items():
         if not isinstance(key, str) or not _KEY.match(key):
-            raise AudienceError(
-                f"{path}: topic key {key!r} must be lower-case letters, digits and dashes"
-            )
+            raise AudienceError(f"{path}: topic key {key!r} must be lower-case letters, digits and dashes")
         if not isinstance(body, dict) or not isinstance(body.get("name"), str):
             raise AudienceError(f"{path}: topic {key!r} needs at least a 'name'")
         unknown = set(body) - {"name", "description", "default"}
         if unknown:
             raise AudienceError(
-                f"{path}: topic {key!r} has unknown keys {sorted(unknown)}; "
-                "valid: name, description, default"
+                f"{path}: topic {key!r} has unknown keys {sorted(unknown)}; valid: name, description, default"
             )
         topics.append(
             TopicDefinition(
@@ -73,9 +70,7 @@ def sync_topics(session: Session, topics: tuple[TopicDefinition, ...]) -> None:
     for definition in topics:
         row = known.get(definition.key)
         if row is None:
-            session.add(
-                Topic(key=definition.key, name=definition.name, description=definition.description)
-            )
+            session.add(Topic(key=definition.key, name=definition.name, description=definition.description))
         else:
             row.name = definition.name
             row.description = definition.description

@@ -50,9 +50,7 @@ def snapshot(engine: Engine) -> dict[str, list[tuple[object, ...]]]:
     """Every row of every audience table, for 'nothing changed' assertions."""
     tables = {
         "subscribers": sa.select(Subscriber.__table__).order_by(Subscriber.id),
-        "tags": sa.select(SubscriberTag.__table__).order_by(
-            SubscriberTag.subscriber_id, SubscriberTag.tag
-        ),
+        "tags": sa.select(SubscriberTag.__table__).order_by(SubscriberTag.subscriber_id, SubscriberTag.tag),
         "topics": sa.select(SubscriberTopic.__table__).order_by(
             SubscriberTopic.subscriber_id, SubscriberTopic.topic_key
         ),

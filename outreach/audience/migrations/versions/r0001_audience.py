@@ -61,12 +61,7 @@ def upgrade() -> None:
         sa.UniqueConstraint("email", name="uq_subscribers_email"),
     )
     op.create_index("ix_subscribers_email_hash", "subscribers", ["email_hash"])
-    op.create_index(
-        "ix_subscribers_status_role_region", "subscribers", ["status", "role", "region"]
-    )
-    op.create_index("ix_subscribers_region", "subscribers", ["region"])
-    op.create_index("ix_subscribers_language", "subscribers", ["language"])
-    op.create_index("ix_subscribers_signup_date", "subscribers", ["signup_date"])
+    op.create_index("ix_subscribers_status_role_region", "subscribers", ["status", "role", "region"])
 
     op.create_table(
         "subscriber_tags",
@@ -80,9 +75,7 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("subscriber_id", "tag", name="pk_subscriber_tags"),
     )
-    op.create_index(
-        "ix_subscriber_tags_tag_subscriber_id", "subscriber_tags", ["tag", "subscriber_id"]
-    )
+    op.create_index("ix_subscriber_tags_tag_subscriber_id", "subscriber_tags", ["tag", "subscriber_id"])
 
     op.create_table(
         "topics",
@@ -102,9 +95,7 @@ def upgrade() -> None:
             ondelete="CASCADE",
             name="fk_subscriber_topics_subscriber_id_subscribers",
         ),
-        sa.ForeignKeyConstraint(
-            ["topic_key"], ["topics.key"], name="fk_subscriber_topics_topic_key_topics"
-        ),
+        sa.ForeignKeyConstraint(["topic_key"], ["topics.key"], name="fk_subscriber_topics_topic_key_topics"),
         sa.PrimaryKeyConstraint("subscriber_id", "topic_key", name="pk_subscriber_topics"),
     )
     op.create_index(
@@ -120,7 +111,7 @@ def upgrade() -> None:
         sa.Column("email_hash", sa.String(64), nullable=False),
         sa.Column("at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("action", _enum("consent_action", *ACTION), nullable=False),
-        sa.Column("topic_key", sa.String(64), nullable=True),
+        sa.Column("topics", sa.Text(), nullable=True),
         sa.Column("method", _enum("consent_method", *METHOD), nullable=False),
         sa.Column("source", sa.Text(), nullable=False),
         sa.Column("notice_version", sa.String(64), nullable=False),
