@@ -138,10 +138,6 @@ def test_bad_yaml_names_the_line(write_issue: WriteIssue, config: Config, raw_fr
     assert "not valid YAML" in finding.message
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "outreach/content/frontmatter.py parse_front_matter uses err.problem_mark, which for an "
-    "unclosed quote is the end of the YAML (the closing '---' line), not the line of the quote; "
-    "err.context_mark holds the right line"))
 def test_unclosed_quote_names_the_line_of_the_quote(write_issue: WriteIssue,
                                                       config: Config) -> None:
     path = write_issue(raw_front='subject: "Holding the holidays\ndate: 2026-12-01\n'
@@ -503,3 +499,11 @@ def test_cli_check_of_a_missing_file_exits_1(project: Path) -> None:
     assert code == 1 and document["ok"] is False
     findings = document["findings"]
     assert isinstance(findings, list) and [f["code"] for f in findings] == ["content"]
+
+
+def test_raw_html_in_the_body_is_flagged_where_it_is(write_issue: WriteIssue, config: Config) -> None:
+    path = write_issue("Fine text.\n\nWith warm regards,<br>\nThe team\n\n`<code>` in backticks is fine\n")
+    [finding] = only(check(path, config), "raw-html")
+    assert finding.severity is Severity.WARNING
+    assert finding.line == line_of(path, "<br>")
+    assert "<br>" in finding.message

@@ -225,9 +225,6 @@ def test_every_visible_text_has_contrast(open_example: Any, scheme: str) -> None
     assert background < 0.05 if scheme == "dark" else background > 0.9
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "newsletters/2026-12-holding-the-holidays.md line 124 writes 'With warm regards,<br>'; the "
-    "Markdown renderer (html: False) escapes it, so readers see a literal '<br>' in both parts"))
 def test_readers_see_no_raw_markup(open_example: Any) -> None:
     page = open_example(600)
     shown = page.inner_text("body")

@@ -114,6 +114,30 @@ def check_markers(issue: Issue) -> list[Finding]:
     return found
 
 
+RAW_HTML = re.compile(r"</?[a-zA-Z][a-zA-Z0-9]*(\s[^<>]*)?/?>")
+
+
+def check_raw_html(issue: Issue) -> list[Finding]:
+    """Raw HTML is shown to readers as text (it is never passed through), so it is a mistake."""
+    found: list[Finding] = []
+    fenced = False
+    for number, line in enumerate(issue.source.splitlines()[issue.body_line - 1 :], start=issue.body_line):
+        if line.lstrip().startswith(("```", "~~~")):
+            fenced = not fenced
+        match = None if fenced else RAW_HTML.search(re.sub(r"`[^`]*`", "", line))
+        if match:
+            found.append(
+                _warning(
+                    "raw-html",
+                    f"readers will see '{match.group(0)}' as text: write Markdown instead "
+                    "(a line break is a backslash at the end of the line)",
+                    issue,
+                    number,
+                )
+            )
+    return found
+
+
 def check_subject_and_preheader(issue: Issue) -> list[Finding]:
     found: list[Finding] = []
     subject_line = issue.line_of("subject") or 2
@@ -224,6 +248,7 @@ def check_variables(issue: Issue) -> list[Finding]:
 
 
 WRITING_CHECKS = (
+    check_raw_html,
     check_links,
     check_images,
     check_markers,

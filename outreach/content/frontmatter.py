@@ -115,7 +115,8 @@ def parse_front_matter(yaml_text: str, path: str, zone: ZoneInfo) -> tuple[Front
         data = yaml.safe_load(yaml_text) or {}
         lines = _field_lines(yaml_text)
     except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
+        # An unclosed quote is noticed at the end of the YAML; the context mark is where it opened.
+        mark = getattr(err, "context_mark", None) or getattr(err, "problem_mark", None)
         line = mark.line + 2 if mark else 1
         problem = getattr(err, "problem", None) or str(err)
         raise ContentError(

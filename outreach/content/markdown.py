@@ -120,7 +120,7 @@ class _Reader:
         if token.type != "inline":
             return
         if token.content.lstrip().startswith(":::"):
-            name = token.content.strip(": \n").split(" ")[0] or "(nothing)"
+            name = (token.content.strip(": \n").split() or ["(nothing)"])[0]
             raise self.error(
                 f"unknown block '{name}' after ':::'; known: {', '.join(COMPONENTS)} "
                 "(each block needs a closing ':::' line)",

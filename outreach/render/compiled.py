@@ -90,7 +90,7 @@ def render_issue(issue: Issue, config: Config, templates: Path | None = None) ->
     placeholders = tuple(personal.placeholders)
     templates_ = PersonalTemplates(
         subject=issue.subject,
-        html=restore(escape_jinja(html), placeholders),
+        html=restore(escape_jinja(wrap_long_lines(html)), placeholders),
         text=restore(escape_jinja(_tidy_text(text)), placeholders),
     )
     return CompiledIssue(issue=issue, templates=templates_, mjml=mjml, placeholders=placeholders)
@@ -169,6 +169,49 @@ def tag_campaign_links(document: str, website: str, campaign: str, in_html: bool
         return tagged.replace("&", "&amp;") if in_html else tagged
 
     return _HREF.sub(tag, document)
+
+
+# Lines stay far enough under SMTP's 998 octets that per-recipient values (capped in
+# outreach.render.personal) can never push them over, so bodies can be sent as 8bit.
+LINE_LIMIT = 600
+
+
+def wrap_long_lines(html: str, limit: int = LINE_LIMIT) -> str:
+    """Break lines longer than ``limit`` at a space outside any quoted attribute value.
+
+    A newline is whitespace to HTML wherever a space is (outside <pre>, which layouts do not use),
+    so rendering is unchanged.
+    """
+    lines = html.split("\n")
+    if max(map(len, lines)) <= limit:
+        return html
+    return "\n".join(_wrap_line(line, limit) if len(line) > limit else line for line in lines)
+
+
+def _wrap_line(line: str, limit: int) -> str:
+    out: list[str] = []
+    start = 0
+    last_space = -1
+    quote = ""
+    in_tag = False
+    for index, char in enumerate(line):
+        if quote:
+            if char == quote:
+                quote = ""
+        elif char == "<":
+            in_tag = True
+        elif char == ">":
+            in_tag = False
+        elif in_tag and char in "\"'":
+            quote = char
+        elif char == " ":
+            last_space = index
+        if index - start >= limit and last_space > start:
+            out.append(line[start:last_space])
+            start = last_space + 1
+            last_space = -1
+    out.append(line[start:])
+    return "\n".join(out)
 
 
 def _tidy_text(text: str) -> str:

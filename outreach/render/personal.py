@@ -14,6 +14,10 @@ import jinja2
 
 from outreach.models import Recipient, RecipientLinks
 
+# A subscriber's field is data of our own database; anything longer than this is not a name but a
+# mistake, and capping it keeps every line of the message within SMTP's 998 octets.
+FIELD_LIMIT = 120
+
 RECIPIENT_VARIABLES = ("subscriber", "unsubscribe_url", "preferences_url", "view_online_url")
 
 _html_env = jinja2.Environment(autoescape=True, undefined=jinja2.ChainableUndefined)
@@ -34,7 +38,7 @@ class Personalised:
 def recipient_context(recipient: Recipient, links: RecipientLinks) -> dict[str, Any]:
     """The variables an issue may use per recipient; empty fields are left out so ``default`` works."""
     subscriber: dict[str, Any] = {
-        name: value
+        name: value[:FIELD_LIMIT]
         for name in (
             "email",
             "first_name",
@@ -47,7 +51,7 @@ def recipient_context(recipient: Recipient, links: RecipientLinks) -> dict[str, 
         )
         if (value := getattr(recipient, name))
     }
-    subscriber["attributes"] = dict(recipient.attributes)
+    subscriber["attributes"] = {k: v[:FIELD_LIMIT] for k, v in recipient.attributes}
     return {
         "subscriber": subscriber,
         "unsubscribe_url": links.unsubscribe,
