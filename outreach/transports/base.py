@@ -1,0 +1,138 @@
+"""The transport contract: a composed message goes in, one ``SendResult`` per message comes out.
+
+Like Django's mail backends, a transport only moves bytes: it never composes, personalises or decides
+what a failure means for the campaign. It reports, per message, one of a closed set of outcomes and
+the ledger acts on it. A transport raises ``TransportError`` only when it cannot be used at all (a
+missing folder it cannot create, a broken client library); everything about one message or one
+server reply is a result, never an exception, so one bad address never stops a batch.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from types import TracebackType
+from typing import Self
+
+
+@dataclass(frozen=True, slots=True)
+class OutgoingMessage:
+    """One recipient's message, already composed; transports move it, never compose it."""
+
+    key: str  # the ledger row's id as text; results are matched by it
+    message_id: str  # "<...@vaimh.example>", already in `raw`
+    envelope_from: str  # return path (may be a VERP address)
+    recipient: str  # envelope recipient
+    raw: bytes  # the complete RFC 5322 message, CRLF line ends (SMTP, maildir, SES raw, Mailgun MIME)
+    from_header: str  # e.g. 'VAIMH News <news@vaimh.example>' (for JSON APIs)
+    to_header: str
+    subject: str
+    text: str
+    html: str
+    # extra headers for JSON APIs: Reply-To, List-Id, List-Unsubscribe, List-Unsubscribe-Post, Message-ID
+    headers: tuple[tuple[str, str], ...] = field(default=())
+
+    def header(self, name: str) -> str:
+        """The first extra header called ``name`` (any case), or ''."""
+        wanted = name.lower()
+        return next((value for key, value in self.headers if key.lower() == wanted), "")
+
+
+class Outcome(StrEnum):
+    """What happened to one message; the ledger maps each to a row state and an action."""
+
+    SENT = "sent"  # accepted (by the SMTP server or the provider)
+    RETRY = "retry"  # transient: 4xx, 429, 5xx HTTP, timeout, dropped connection; retry later
+    BOUNCED = "bounced"  # permanent, about this recipient (5.1.x...): fail the row, suppress the address
+    REJECTED = (
+        "rejected"  # permanent, about this message (552, 5.6.x, validation): fail the row, keep address
+    )
+    BLOCKED = "blocked"  # sender-side policy (5.7.x, 401/403 from a provider): pause the whole campaign
+
+
+@dataclass(frozen=True, slots=True)
+class SendResult:
+    """The fate of one ``OutgoingMessage``, matched to it by ``key``.
+
+    ``uncertain`` is set when the message was handed over completely but the answer was lost (the
+    connection dropped after DATA, an HTTP read timeout): the message may have been delivered, so the
+    ledger must mark the row ``unknown`` instead of retrying it. ``attempted`` is False for messages a
+    transport did not even try because an earlier reply in the same batch made trying pointless (a 421,
+    a 429, a blocked account); they cost the row no attempt.
+    """
+
+    key: str
+    outcome: Outcome
+    code: str = ""  # "250 2.0.0", "550 5.1.1", "HTTP 429", ...
+    detail: str = ""  # the server's text, one line
+    provider_id: str = (
+        ""  # SES MessageId, SendGrid X-Message-Id, Postmark MessageID, Mailgun id, SMTP queue id
+    )
+    retry_after: float | None = None  # seconds, from Retry-After or a 421
+    uncertain: bool = False
+    attempted: bool = True
+
+
+def one_line(text: str, limit: int = 500) -> str:
+    """Server text as one line of bounded length: replies may be multi-line or enormous HTML pages."""
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+def not_attempted(message: OutgoingMessage, because: SendResult) -> SendResult:
+    """RETRY for a message left untried after ``because`` ended the batch early."""
+    return SendResult(
+        key=message.key,
+        outcome=Outcome.RETRY,
+        code=because.code,
+        detail=f"not attempted: {because.detail or because.outcome.value}",
+        retry_after=because.retry_after,
+        attempted=False,
+    )
+
+
+class Transport(abc.ABC):
+    """A way out. Subclasses implement ``send``; ``open``/``close`` hold connections between calls.
+
+    ``send`` opens the transport if it is not open, so a caller may skip ``open``; ``close`` may be
+    called any number of times. Instances are safe to share between threads unless a subclass says
+    otherwise: the delivery workers call ``send`` concurrently.
+    """
+
+    name: str
+    backend: str = ""
+    max_batch: int = 1
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def open(self) -> None:  # noqa: B027 - optional hook: most transports have nothing to open
+        """Acquire what sending needs (folders, clients); harmless when already open."""
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release connections and clients; harmless when already closed."""
+
+    @abc.abstractmethod
+    def send(self, messages: Sequence[OutgoingMessage]) -> list[SendResult]:
+        """Send ``messages``; exactly one result per message, in the same order.
+
+        ``max_batch`` is the batch that fits one request or one connection turn; a longer sequence is
+        accepted and split, but the caller gets the best pacing by handing over ``max_batch`` at a time.
+        """
+
+    def __enter__(self) -> Self:
+        self.open()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.name!r}>"

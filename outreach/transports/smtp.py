@@ -1,0 +1,431 @@
+"""SMTP: a pool of reused connections to one relay, each reply classified by its RFC 3463 code.
+
+One message has one envelope recipient, so a refused RCPT is that message's outcome and nothing else's.
+``send`` takes one connection from the pool for the whole batch (threads never share one), connecting,
+securing (STARTTLS or implicit TLS) and authenticating lazily; a connection that breaks is dropped and
+replaced on the next need.
+
+Never sending twice matters more than never failing: nothing is retried inside the transport once the
+message's bytes may have reached the server. The only internal retry is reconnecting when a pooled,
+idle connection turns out to be closed before MAIL FROM got any answer. When the final reply to DATA
+is lost, the result is RETRY with ``uncertain=True``: the ledger marks the row ``unknown``.
+"""
+
+from __future__ import annotations
+
+import re
+import smtplib
+import ssl
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+from outreach.transports.base import Outcome, OutgoingMessage, SendResult, Transport, not_attempted, one_line
+from outreach.transports.smtp_codes import classify_smtp, reply_code
+
+Security = Literal["none", "starttls", "tls"]
+
+_QUEUE_ID = (
+    re.compile(r"queued as ([A-Za-z0-9._-]+)", re.IGNORECASE),  # Postfix
+    re.compile(r"\bid=([A-Za-z0-9._-]+)"),  # Exim
+    re.compile(r"^2\.\d\.\d+\s+([A-Za-z0-9]{6,})\s+Message accepted", re.IGNORECASE),  # Sendmail
+)
+_WAIT = re.compile(r"(\d+)\s*(s|secs?|seconds?|m|mins?|minutes?)\b", re.IGNORECASE)
+_DOT_START = re.compile(rb"^\.", re.MULTILINE)
+_Call = Callable[[], tuple[int, bytes]]
+
+
+@dataclass(frozen=True, slots=True)
+class SmtpSettings:
+    """Where and how to connect; built by the factory from ``[transports.NAME]`` and the environment."""
+
+    host: str
+    port: int = 587
+    security: Security = "starttls"
+    username: str = ""
+    password: str = ""
+    timeout: float = 30.0
+    connections: int = 4
+    tls_verify: bool = True
+    local_hostname: str | None = None
+    max_batch: int = 50
+
+
+class _Lost(Exception):
+    """The connection is unusable; ``uncertain`` when the message's bytes may have been accepted."""
+
+    def __init__(
+        self,
+        stage: str,
+        detail: str,
+        *,
+        uncertain: bool = False,
+        stalled: bool = False,
+        reply: tuple[int, str] | None = None,
+    ) -> None:
+        super().__init__(detail)
+        self.reply = reply
+        self.stage = stage
+        self.detail = detail
+        self.uncertain = uncertain
+        self.stalled = stalled
+
+
+class _Refused(Exception):
+    """Connecting, securing or logging in failed with a result that applies to every message."""
+
+    def __init__(self, result: SendResult) -> None:
+        super().__init__(result.detail)
+        self.result = result
+
+
+class _Connection:
+    """One open, greeted, secured and authenticated SMTP session and what its server offers."""
+
+    def __init__(self, client: smtplib.SMTP) -> None:
+        self.client = client
+        self.used = False  # has carried a transaction: the server may have closed it while idle
+        self.smtputf8 = client.has_extn("smtputf8")
+        self.eight_bit = client.has_extn("8bitmime")
+        size = client.esmtp_features.get("size", "").strip()
+        self.size_limit = int(size) if size.isdigit() and int(size) > 0 else None
+
+    def close(self) -> None:
+        try:
+            self.client.quit()
+        except (smtplib.SMTPException, OSError):
+            self.client.close()
+
+
+class SmtpTransport(Transport):
+    """Sends through one SMTP relay with up to ``settings.connections`` concurrent sessions."""
+
+    backend = "smtp"
+
+    def __init__(self, name: str, settings: SmtpSettings, ssl_context: ssl.SSLContext | None = None) -> None:
+        super().__init__(name)
+        self.settings = settings
+        self.max_batch = settings.max_batch
+        self.endpoint = f"{settings.host}:{settings.port}"
+        self._context = ssl_context or _tls_context(settings.tls_verify)
+        self._slots = threading.BoundedSemaphore(settings.connections)
+        self._lock = threading.Lock()
+        self._idle: list[_Connection] = []
+        self._generation = 0
+
+    def open(self) -> None:
+        """Connections open lazily, one per concurrent ``send``; there is nothing to do up front."""
+
+    def close(self) -> None:
+        with self._lock:
+            idle, self._idle = self._idle, []
+            self._generation += 1  # connections in use now are closed when handed back
+        for connection in idle:
+            connection.close()
+
+    def send(self, messages: Sequence[OutgoingMessage]) -> list[SendResult]:
+        with self._slots:
+            connection, generation = self._take()
+            try:
+                results, connection = self._send_batch(connection, messages)
+            finally:
+                self._give(connection, generation)
+        return results
+
+    def _take(self) -> tuple[_Connection | None, int]:
+        with self._lock:
+            return (self._idle.pop() if self._idle else None), self._generation
+
+    def _give(self, connection: _Connection | None, generation: int) -> None:
+        if connection is None:
+            return
+        with self._lock:
+            if generation == self._generation:
+                self._idle.append(connection)
+                return
+        connection.close()
+
+    def _send_batch(
+        self, connection: _Connection | None, messages: Sequence[OutgoingMessage]
+    ) -> tuple[list[SendResult], _Connection | None]:
+        results: list[SendResult] = []
+        halt: SendResult | None = None
+        for message in messages:
+            if halt is not None:
+                results.append(not_attempted(message, halt))
+                continue
+            result, connection, stop = self._send_one(connection, message)
+            results.append(result)
+            if stop:
+                halt = result
+        return results, connection
+
+    def _send_one(
+        self, connection: _Connection | None, message: OutgoingMessage
+    ) -> tuple[SendResult, _Connection | None, bool]:
+        """One message's result, the connection to go on with, and whether to stop the batch."""
+        for attempt in range(2):
+            if connection is None:
+                try:
+                    connection = self._connect()
+                except _Refused as refused:
+                    return _rekey(refused.result, message.key), None, True
+            was_used, connection.used = connection.used, True
+            try:
+                result = self._transaction(connection, message)
+            except _Lost as lost:
+                connection.client.close()
+                connection = None
+                if attempt == 0 and was_used and lost.stage == "MAIL" and not lost.stalled:
+                    continue  # closed while idle in the pool; MAIL FROM got no answer, so nothing was sent
+                if lost.reply is not None:
+                    code, text = lost.reply
+                    closing = SendResult(message.key, Outcome.RETRY, reply_code(code, text), lost.detail)
+                    return _with_retry_after(closing, _retry_after(text)), None, True
+                return self._lost_result(message, lost), None, lost.stalled
+            if result.code.startswith("421"):
+                connection.client.close()
+                return result, None, True
+            return result, connection, result.outcome is Outcome.BLOCKED
+        raise AssertionError("unreachable")
+
+    def _lost_result(self, message: OutgoingMessage, lost: _Lost) -> SendResult:
+        return SendResult(
+            key=message.key,
+            outcome=Outcome.RETRY,
+            code="timeout" if lost.stalled else "disconnected",
+            detail=f"{self.endpoint}: {lost.detail}",
+            uncertain=lost.uncertain,
+        )
+
+    # -- one transaction ------------------------------------------------------------------------------
+
+    def _transaction(self, connection: _Connection, message: OutgoingMessage) -> SendResult:
+        prepared = _prepare(connection, message)
+        if isinstance(prepared, SendResult):
+            return prepared
+        sender, recipient, options = prepared
+        client = connection.client
+        code, text = self._command("MAIL", lambda: client.mail(sender, options))
+        if code == 421:
+            raise _Lost("MAIL", f"MAIL FROM: {text}", reply=(code, text))
+        if code != 250:
+            return self._failed(connection, message, code, text, "MAIL FROM")
+        code, text = self._command("RCPT", lambda: client.rcpt(recipient))
+        if code not in (250, 251):
+            return self._failed(connection, message, code, text, "RCPT TO")
+        code, text = self._command("DATA", lambda: client.docmd("DATA"))
+        if code != 354:
+            return self._failed(connection, message, code, text, "DATA")
+        code, text = self._payload(client, message.raw)
+        if code != 250:
+            return self._failed(connection, message, code, text, "end of DATA")
+        return SendResult(message.key, Outcome.SENT, reply_code(code, text), text, _queue_id(text))
+
+    def _command(self, stage: str, call: _Call) -> tuple[int, str]:
+        try:
+            code, reply = call()
+        except smtplib.SMTPServerDisconnected as err:
+            stalled = isinstance(err.__context__, TimeoutError)
+            raise _Lost(stage, self._lost_detail(stage, err, stalled), stalled=stalled) from err
+        except OSError as err:
+            stalled = isinstance(err, TimeoutError)
+            raise _Lost(stage, self._lost_detail(stage, err, stalled), stalled=stalled) from err
+        return code, one_line(reply.decode("utf-8", "replace"))
+
+    def _lost_detail(self, stage: str, err: Exception, stalled: bool) -> str:
+        if stalled:
+            return f"{stage}: no answer within {self.settings.timeout:g} s"
+        return f"{stage}: connection lost ({err})"
+
+    def _payload(self, client: smtplib.SMTP, raw: bytes) -> tuple[int, str]:
+        """Send the dot-stuffed message and read the final reply; a lost reply is uncertain."""
+        data = _DOT_START.sub(b"..", raw)
+        if not data.endswith(b"\r\n"):
+            data += b"\r\n"
+        try:
+            client.send(data + b".\r\n")
+        except (smtplib.SMTPServerDisconnected, OSError) as err:
+            # Not everything reached the server, so the terminating dot did not: nothing was delivered.
+            raise _Lost("DATA", f"DATA: connection lost while sending the message ({err})") from err
+        try:
+            code, reply = client.getreply()
+        except (smtplib.SMTPServerDisconnected, OSError) as err:
+            stalled = isinstance(err, TimeoutError) or isinstance(err.__context__, TimeoutError)
+            raise _Lost(
+                "DATA",
+                "connection lost after DATA: the message may have been delivered",
+                uncertain=True,
+                stalled=stalled,
+            ) from err
+        return code, one_line(reply.decode("utf-8", "replace"))
+
+    def _failed(
+        self, connection: _Connection, message: OutgoingMessage, code: int, text: str, stage: str
+    ) -> SendResult:
+        """A refused step: classify it and RSET so the connection can carry the next message."""
+        result = SendResult(
+            key=message.key,
+            outcome=classify_smtp(code, text),
+            code=reply_code(code, text),
+            detail=f"{stage}: {text}",
+            retry_after=_retry_after(text) if code == 421 else None,
+        )
+        if code != 421:
+            try:
+                connection.client.rset()
+            except (smtplib.SMTPException, OSError):
+                connection.client.close()
+                return _with_code(result, result.code + " (connection closed)")
+        return result
+
+    # -- connecting -----------------------------------------------------------------------------------
+
+    def _connect(self) -> _Connection:
+        settings = self.settings
+        try:
+            client = self._open_client()
+            code, text = client.ehlo()
+            if code != 250:
+                code, text = client.helo()
+            if code != 250:
+                raise _Refused(self._refused(code, text.decode("utf-8", "replace"), "EHLO"))
+            if settings.security == "starttls":
+                self._starttls(client)
+            if settings.username:
+                self._login(client)
+        except smtplib.SMTPConnectError as err:
+            raise _Refused(self._refused(err.smtp_code, _text(err.smtp_error), "greeting")) from err
+        except ssl.SSLCertVerificationError as err:
+            hint = "install its CA or, for a test server only, set tls_verify = false"
+            raise _Refused(
+                self._blocked(f"TLS certificate not trusted ({err.verify_message}); {hint}")
+            ) from err
+        except ssl.SSLError as err:
+            raise _Refused(self._blocked(f"TLS failed ({err.reason}); check security and port")) from err
+        except (smtplib.SMTPServerDisconnected, OSError) as err:
+            raise _Refused(self._unreachable(err)) from err
+        return _Connection(client)
+
+    def _open_client(self) -> smtplib.SMTP:
+        s = self.settings
+        if s.security == "tls":
+            return smtplib.SMTP_SSL(
+                s.host, s.port, local_hostname=s.local_hostname, timeout=s.timeout, context=self._context
+            )
+        return smtplib.SMTP(s.host, s.port, local_hostname=s.local_hostname, timeout=s.timeout)
+
+    def _starttls(self, client: smtplib.SMTP) -> None:
+        if not client.has_extn("starttls"):
+            raise _Refused(
+                self._blocked('the server does not offer STARTTLS; set security = "tls" or "none"')
+            )
+        code, text = client.starttls(context=self._context)
+        if code != 220:
+            raise _Refused(self._refused(code, _text(text), "STARTTLS"))
+        client.ehlo()
+
+    def _login(self, client: smtplib.SMTP) -> None:
+        if not client.has_extn("auth"):
+            hint = "" if self.settings.security != "none" else " (most servers offer it only after STARTTLS)"
+            raise _Refused(self._blocked(f"the server does not offer AUTH{hint}"))
+        try:
+            client.login(self.settings.username, self.settings.password)
+        except smtplib.SMTPAuthenticationError as err:
+            raise _Refused(self._refused(err.smtp_code, _text(err.smtp_error), "AUTH")) from err
+        except smtplib.SMTPException as err:
+            raise _Refused(self._blocked(f"AUTH failed: {err}")) from err
+
+    def _refused(self, code: int, text: str, stage: str) -> SendResult:
+        """A refusal before any message: transient if 4xx, otherwise about us (pause), never the address."""
+        outcome = Outcome.RETRY if 400 <= code < 500 else Outcome.BLOCKED
+        retry_after = _retry_after(text) if code == 421 else None
+        detail = f"{self.endpoint}: {stage}: {one_line(text)}"
+        return SendResult("", outcome, reply_code(code, text), detail, retry_after=retry_after)
+
+    def _blocked(self, detail: str) -> SendResult:
+        return SendResult("", Outcome.BLOCKED, "config", f"{self.endpoint}: {detail}")
+
+    def _unreachable(self, err: BaseException) -> SendResult:
+        if isinstance(err, TimeoutError) or isinstance(err.__context__, TimeoutError):
+            detail = f"{self.endpoint}: no answer within {self.settings.timeout:g} s"
+            return SendResult("", Outcome.RETRY, "timeout", detail)
+        return SendResult("", Outcome.RETRY, "connect", f"{self.endpoint}: cannot connect ({err})")
+
+
+def _prepare(connection: _Connection, message: OutgoingMessage) -> tuple[str, str, list[str]] | SendResult:
+    """Envelope addresses and MAIL FROM parameters, or the reason this server cannot take the message."""
+    options: list[str] = []
+    sender, recipient = _ascii_domain(message.envelope_from), _ascii_domain(message.recipient)
+    if not (sender.isascii() and recipient.isascii()):
+        if not connection.smtputf8:
+            address = recipient if not recipient.isascii() else sender
+            detail = f"address {address!r} needs SMTPUTF8, which the server does not offer"
+            return SendResult(message.key, Outcome.REJECTED, "SMTPUTF8", detail)
+        options.append("SMTPUTF8")
+    if not message.raw.isascii():
+        if not (connection.eight_bit or "SMTPUTF8" in options):
+            detail = "the message has 8-bit bytes and the server does not offer 8BITMIME"
+            return SendResult(message.key, Outcome.REJECTED, "8BITMIME", detail)
+        options.append("BODY=8BITMIME")
+    if connection.size_limit is not None:
+        if len(message.raw) > connection.size_limit:
+            detail = (
+                f"the message is {len(message.raw)} bytes; the server takes at most {connection.size_limit}"
+            )
+            return SendResult(message.key, Outcome.REJECTED, "552 5.3.4", detail)
+        options.append(f"SIZE={len(message.raw)}")
+    return sender, recipient, options
+
+
+def _ascii_domain(address: str) -> str:
+    """IDNA-encode a non-ASCII domain, which needs no SMTPUTF8; a non-ASCII local part still does."""
+    local, at, domain = address.rpartition("@")
+    if not at or domain.isascii():
+        return address
+    try:
+        return f"{local}@{domain.encode('idna').decode('ascii')}"
+    except UnicodeError:
+        return address
+
+
+def _queue_id(text: str) -> str:
+    for pattern in _QUEUE_ID:
+        match = pattern.search(text)
+        if match:
+            return match.group(1)
+    return ""
+
+
+def _retry_after(text: str) -> float | None:
+    """Seconds to wait when a 421 says so ("try again in 5 minutes"); None when it does not."""
+    match = _WAIT.search(text)
+    if not match:
+        return None
+    amount = float(match.group(1))
+    return amount * 60 if match.group(2).lower().startswith("m") else amount
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else value
+
+
+def _rekey(result: SendResult, key: str) -> SendResult:
+    return SendResult(key, result.outcome, result.code, result.detail, result.provider_id, result.retry_after)
+
+
+def _with_code(result: SendResult, code: str) -> SendResult:
+    return SendResult(result.key, result.outcome, code, result.detail, result.provider_id, result.retry_after)
+
+
+def _with_retry_after(result: SendResult, seconds: float | None) -> SendResult:
+    return SendResult(result.key, result.outcome, result.code, result.detail, result.provider_id, seconds)
+
+
+def _tls_context(verify: bool) -> ssl.SSLContext:
+    context = ssl.create_default_context()
+    if not verify:
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    return context
