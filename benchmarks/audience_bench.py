@@ -32,18 +32,34 @@ from outreach.audience.segments import load_segments  # noqa: E402
 from outreach.audience.topics import load_topics, sync_topics  # noqa: E402
 from outreach.clock import FixedClock  # noqa: E402
 
-ROLES = ["parent or caregiver", "home visitor", "pediatric clinician", "early educator",
-         "mental-health clinician", "student"]
-REGIONS = ["Hampton Roads", "Northern Virginia", "Richmond/Central", "Shenandoah Valley",
-           "Roanoke/New River Valley", "Southwest", "Southside", "Eastern Shore"]
+ROLES = [
+    "parent or caregiver",
+    "home visitor",
+    "pediatric clinician",
+    "early educator",
+    "mental-health clinician",
+    "student",
+]
+REGIONS = [
+    "Hampton Roads",
+    "Northern Virginia",
+    "Richmond/Central",
+    "Shenandoah Valley",
+    "Roanoke/New River Valley",
+    "Southwest",
+    "Southside",
+    "Eastern Shore",
+]
 TODAY = date(2026, 3, 1)
 NOW = datetime(2026, 3, 1, 12, tzinfo=UTC)
 
 
 def _line(name: str, seconds: float, budget: float, extra: str = "") -> bool:
     ok = seconds <= budget
-    print(f"{name:<58} {seconds:7.2f} s  (budget <= {budget:g} s)  {'PASS' if ok else 'FAIL'}"
-          f"{'  ' + extra if extra else ''}")
+    print(
+        f"{name:<58} {seconds:7.2f} s  (budget <= {budget:g} s)  {'PASS' if ok else 'FAIL'}"
+        f"{'  ' + extra if extra else ''}"
+    )
     return ok
 
 
@@ -62,18 +78,30 @@ def fill(url: str, total: int) -> None:
             for i in range(start + 1, min(total, start + batch) + 1):
                 email = f"person{i}@example.org"
                 endorsed = rng.random() < 0.2
-                people.append({
-                    "id": i, "email": email, "email_hash": email_hash(email),
-                    "first_name": "Pat", "last_name": f"Member{i}", "organisation": "",
-                    "role": rng.choice(ROLES), "region": rng.choice(REGIONS),
-                    "language": "es" if rng.random() < 0.1 else "en", "time_zone": None,
-                    "status": "active" if rng.random() < 0.95 else "unsubscribed",
-                    "attributes": {"renewal_date": (TODAY + timedelta(rng.randint(-100, 400)))
-                                   .isoformat(), "years_in_field": str(rng.randint(0, 30))}
-                    if endorsed else {},
-                    "signup_date": TODAY - timedelta(rng.randint(0, 3000)),
-                    "created_at": NOW, "updated_at": NOW,
-                })
+                people.append(
+                    {
+                        "id": i,
+                        "email": email,
+                        "email_hash": email_hash(email),
+                        "first_name": "Pat",
+                        "last_name": f"Member{i}",
+                        "organisation": "",
+                        "role": rng.choice(ROLES),
+                        "region": rng.choice(REGIONS),
+                        "language": "es" if rng.random() < 0.1 else "en",
+                        "time_zone": None,
+                        "status": "active" if rng.random() < 0.95 else "unsubscribed",
+                        "attributes": {
+                            "renewal_date": (TODAY + timedelta(rng.randint(-100, 400))).isoformat(),
+                            "years_in_field": str(rng.randint(0, 30)),
+                        }
+                        if endorsed
+                        else {},
+                        "signup_date": TODAY - timedelta(rng.randint(0, 3000)),
+                        "created_at": NOW,
+                        "updated_at": NOW,
+                    }
+                )
                 topics.append({"subscriber_id": i, "topic_key": "monthly-newsletter"})
                 if rng.random() < 0.4:
                     topics.append({"subscriber_id": i, "topic_key": "trainings-events"})
@@ -95,15 +123,24 @@ def bench_count(folder: Path, total: int = 1_000_000) -> bool:
     segments = load_segments(ROOT / "lists" / "segments.yaml", topics)
     engine = make_engine(url)
     ok = True
-    for name in ("all", "clinicians-hampton-roads", "endorsement-renewal-due", "home-visitors",
-                 "early-educators-outside-nova"):
+    for name in (
+        "all",
+        "clinicians-hampton-roads",
+        "endorsement-renewal-due",
+        "home-visitors",
+        "early-educators-outside-nova",
+    ):
         rule = None if name == "all" else segments[name].rule
         with transaction(engine) as session:
             started = time.perf_counter()
             result = count_segment(session, rule, TODAY)
             seconds = time.perf_counter() - started
-        ok &= _line(f"segments count {name} ({total:,} subscribers)", seconds, 2.0,
-                    f"{result.matching:,} match, {result.mailable:,} mailable")
+        ok &= _line(
+            f"segments count {name} ({total:,} subscribers)",
+            seconds,
+            2.0,
+            f"{result.matching:,} match, {result.mailable:,} mailable",
+        )
     engine.dispose()
     return ok
 
@@ -112,15 +149,35 @@ def write_csv(path: Path, rows: int) -> None:
     rng = random.Random(2)
     with path.open("w", encoding="utf-8", newline="") as out:
         writer = csv.writer(out)
-        writer.writerow(["Email", "First Name", "Last Name", "Organisation", "Role", "Region",
-                         "Topics", "Tags", "Renewal Date", "Consent"])
+        writer.writerow(
+            [
+                "Email",
+                "First Name",
+                "Last Name",
+                "Organisation",
+                "Role",
+                "Region",
+                "Topics",
+                "Tags",
+                "Renewal Date",
+                "Consent",
+            ]
+        )
         for i in range(rows):
-            writer.writerow([
-                f"Member.{i}@Example.org", "Pat", f"Member{i}", "Healthy Families",
-                rng.choice(ROLES), rng.choice(REGIONS), "monthly-newsletter; trainings-events",
-                "member" if i % 3 else "", "04/15/2026" if i % 5 == 0 else "",
-                "Membership database export",
-            ])
+            writer.writerow(
+                [
+                    f"Member.{i}@Example.org",
+                    "Pat",
+                    f"Member{i}",
+                    "Healthy Families",
+                    rng.choice(ROLES),
+                    rng.choice(REGIONS),
+                    "monthly-newsletter; trainings-events",
+                    "member" if i % 3 else "",
+                    "04/15/2026" if i % 5 == 0 else "",
+                    "Membership database export",
+                ]
+            )
 
 
 def bench_import(folder: Path, rows: int = 100_000) -> bool:
@@ -132,12 +189,20 @@ def bench_import(folder: Path, rows: int = 100_000) -> bool:
     started = time.perf_counter()
     report = import_csv(engine, path, ImportOptions(), topics, FixedClock(NOW))
     seconds = time.perf_counter() - started
-    ok = _line(f"lists import {rows:,} rows (SQLite)", seconds, 10.0,
-               f"{report.new:,} new, {report.rejected} rejected")
+    ok = _line(
+        f"lists import {rows:,} rows (SQLite)",
+        seconds,
+        10.0,
+        f"{report.new:,} new, {report.rejected} rejected",
+    )
     started = time.perf_counter()
     again = import_csv(engine, path, ImportOptions(), topics, FixedClock(NOW))
-    _line(f"lists import {rows:,} rows again (all existing)", time.perf_counter() - started, 10.0,
-          f"{again.skipped_existing:,} skipped")
+    _line(
+        f"lists import {rows:,} rows again (all existing)",
+        time.perf_counter() - started,
+        10.0,
+        f"{again.skipped_existing:,} skipped",
+    )
     engine.dispose()
     return ok
 

@@ -67,7 +67,7 @@ class MessageFrame:
         extra_headers: Sequence[tuple[str, str]] = (),
         boundary: str | None = None,
     ) -> None:
-        self.templates = templates
+        self.templates = templates.with_line_ends(CRLF)  # compiled once, CRLF as SMTP wants
         self.boundary = boundary or f"=_outreach_{secrets.token_hex(16)}"
         self.from_header = address_header(from_name, from_address)
         self.unsubscribe_mailto = unsubscribe_mailto
@@ -81,7 +81,7 @@ class MessageFrame:
             f"MIME-Version: 1.0{CRLF}"
             f'Content-Type: multipart/alternative; boundary="{self.boundary}"{CRLF}{CRLF}'
         )
-        self._part = f"--{self.boundary}{CRLF}Content-Type: text/%s; charset=\"utf-8\"{CRLF}"
+        self._part = f'--{self.boundary}{CRLF}Content-Type: text/%s; charset="utf-8"{CRLF}'
         self._end = f"{CRLF}--{self.boundary}--{CRLF}"
 
     def list_unsubscribe(self, links: RecipientLinks) -> str:
@@ -90,9 +90,7 @@ class MessageFrame:
             value += f", <mailto:{self.unsubscribe_mailto}?subject=unsubscribe>"
         return value
 
-    def stamp(
-        self, recipient: Recipient, links: RecipientLinks, message_id: str, date: datetime
-    ) -> Stamped:
+    def stamp(self, recipient: Recipient, links: RecipientLinks, message_id: str, date: datetime) -> Stamped:
         """Personalise and serialise one recipient's message: the whole per-recipient cost."""
         mail = self.templates.render(recipient, links)
         to_header = address_header(recipient.full_name, recipient.email)
@@ -117,6 +115,6 @@ class MessageFrame:
         return Stamped(raw=raw.encode("utf-8"), subject=mail.subject, mail=mail, to_header=to_header)
 
     def _body(self, subtype: str, content: str) -> str:
+        # The templates already end lines with CRLF and subscriber values are single lines.
         encoding = "7bit" if content.isascii() else "8bit"
-        body = content.replace("\r\n", "\n").replace("\r", "\n").replace("\n", CRLF)
-        return f"{self._part % subtype}Content-Transfer-Encoding: {encoding}{CRLF}{CRLF}{body}"
+        return f"{self._part % subtype}Content-Transfer-Encoding: {encoding}{CRLF}{CRLF}{content}"

@@ -90,7 +90,7 @@ def render_issue(issue: Issue, config: Config, templates: Path | None = None) ->
     placeholders = tuple(personal.placeholders)
     templates_ = PersonalTemplates(
         subject=issue.subject,
-        html=restore(escape_jinja(wrap_long_lines(html)), placeholders),
+        html=restore(escape_jinja(wrap_long_lines(ascii_html(html))), placeholders),
         text=restore(escape_jinja(_tidy_text(text)), placeholders),
     )
     return CompiledIssue(issue=issue, templates=templates_, mjml=mjml, placeholders=placeholders)
@@ -169,6 +169,12 @@ def tag_campaign_links(document: str, website: str, campaign: str, in_html: bool
         return tagged.replace("&", "&amp;") if in_html else tagged
 
     return _HREF.sub(tag, document)
+
+
+def ascii_html(html: str) -> str:
+    """Non-ASCII characters as numeric references (``&#183;``): the same page to a browser, but an
+    ASCII-only string is cheaper at every per-recipient step (render, join, UTF-8 encode)."""
+    return html.encode("ascii", "xmlcharrefreplace").decode("ascii")
 
 
 # Lines stay far enough under SMTP's 998 octets that per-recipient values (capped in

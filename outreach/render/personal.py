@@ -20,10 +20,18 @@ FIELD_LIMIT = 120
 
 RECIPIENT_VARIABLES = ("subscriber", "unsubscribe_url", "preferences_url", "view_online_url")
 
-_html_env = jinja2.Environment(autoescape=True, undefined=jinja2.ChainableUndefined)
-_text_env = jinja2.Environment(
-    autoescape=False, undefined=jinja2.ChainableUndefined, keep_trailing_newline=True
-)
+
+def _environments(newline: str) -> tuple[jinja2.Environment, jinja2.Environment]:
+    """(html, text) environments; Jinja2 rewrites every line end to ``newline`` when compiling."""
+    common: dict[str, Any] = {
+        "undefined": jinja2.ChainableUndefined,
+        "newline_sequence": newline,
+        "keep_trailing_newline": True,
+    }
+    return jinja2.Environment(autoescape=True, **common), jinja2.Environment(autoescape=False, **common)
+
+
+_ENVIRONMENTS = {"\n": _environments("\n"), "\r\n": _environments("\r\n")}
 
 
 @dataclass(frozen=True)
@@ -38,7 +46,7 @@ class Personalised:
 def recipient_context(recipient: Recipient, links: RecipientLinks) -> dict[str, Any]:
     """The variables an issue may use per recipient; empty fields are left out so ``default`` works."""
     subscriber: dict[str, Any] = {
-        name: value[:FIELD_LIMIT]
+        name: _one_line(value)
         for name in (
             "email",
             "first_name",
@@ -51,7 +59,7 @@ def recipient_context(recipient: Recipient, links: RecipientLinks) -> dict[str, 
         )
         if (value := getattr(recipient, name))
     }
-    subscriber["attributes"] = {k: v[:FIELD_LIMIT] for k, v in recipient.attributes}
+    subscriber["attributes"] = {k: _one_line(v) for k, v in recipient.attributes}
     return {
         "subscriber": subscriber,
         "unsubscribe_url": links.unsubscribe,
@@ -60,16 +68,27 @@ def recipient_context(recipient: Recipient, links: RecipientLinks) -> dict[str, 
     }
 
 
+def _one_line(value: str) -> str:
+    """Subscriber data as one short line: no line breaks in the message, no lines over 998 octets."""
+    return " ".join(value[: FIELD_LIMIT * 2].split())[:FIELD_LIMIT]
+
+
 class PersonalTemplates:
     """Compiled once per issue; ``render`` is the whole per-recipient cost."""
 
-    def __init__(self, subject: str, html: str, text: str) -> None:
+    def __init__(self, subject: str, html: str, text: str, newline: str = "\n") -> None:
         self.subject_source = subject
         self.html_source = html
         self.text_source = text
-        self._subject = _text_env.from_string(subject)
-        self._html = _html_env.from_string(html)
-        self._text = _text_env.from_string(text)
+        html_env, text_env = _ENVIRONMENTS[newline]
+        self.newline = newline
+        self._subject = text_env.from_string(subject)
+        self._html = html_env.from_string(html)
+        self._text = text_env.from_string(text)
+
+    def with_line_ends(self, ending: str) -> PersonalTemplates:
+        """The same templates with other line ends: the MIME frame compiles a CRLF copy once."""
+        return PersonalTemplates(self.subject_source, self.html_source, self.text_source, newline=ending)
 
     def render(self, recipient: Recipient, links: RecipientLinks) -> Personalised:
         context = recipient_context(recipient, links)
