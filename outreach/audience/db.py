@@ -62,7 +62,9 @@ def transaction(engine: Engine) -> Iterator[Session]:
 def _alembic_config(engine: Engine) -> AlembicConfig:
     config = AlembicConfig()
     config.set_main_option("script_location", str(MIGRATIONS))
-    config.set_main_option("sqlalchemy.url", engine.url.render_as_string(hide_password=False))
+    # ConfigParser interpolation: a literal % (e.g. in ?options=-csearch_path%3D...) must be doubled.
+    url = engine.url.render_as_string(hide_password=False).replace("%", "%%")
+    config.set_main_option("sqlalchemy.url", url)
     return config
 
 

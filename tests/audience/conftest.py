@@ -54,7 +54,9 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _pg_engine(schema: str) -> Engine:
-    return make_engine(PG_URL, connect_args={"options": f"-csearch_path={schema}"})
+    # In the URL (not connect_args) so that CLI tests given engine.url land in the same schema.
+    separator = "&" if "?" in PG_URL else "?"
+    return make_engine(f"{PG_URL}{separator}options=-csearch_path%3D{schema}")
 
 
 @pytest.fixture(params=BACKENDS)
@@ -77,8 +79,8 @@ def engine(backend: str, tmp_path: Path, sqlite_template: Path) -> Iterator[Engi
     with admin.begin() as connection:
         connection.execute(sa.schema.CreateSchema(schema))
     pg = _pg_engine(schema)
-    upgrade(pg)
     try:
+        upgrade(pg)
         yield pg
     finally:
         pg.dispose()
