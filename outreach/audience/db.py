@@ -22,7 +22,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from outreach.errors import DatabaseError
 
-MIGRATIONS = Path(__file__).parent / "migrations"
+# The migrations cover every stage's tables (audience and delivery), so they live beside the stages.
+MIGRATIONS = Path(__file__).parent.parent / "migrations"
 BEHIND = "the database schema is behind; run `outreach db upgrade`"
 
 

@@ -7,7 +7,7 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy.engine import Engine
 
 from outreach.audience.db import check_schema_current, current_revision, head_revision
-from outreach.audience.schema import metadata
+from outreach.delivery.schema import metadata  # audience and delivery tables share one metadata
 
 
 def test_migrations_match_the_models(engine: Engine) -> None:

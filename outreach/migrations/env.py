@@ -9,7 +9,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import context
 
-from outreach.audience.schema import metadata
+from outreach.delivery.schema import metadata  # audience and delivery tables share one metadata
 
 config = context.config
 

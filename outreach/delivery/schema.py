@@ -1,0 +1,113 @@
+"""The delivery tables: campaigns, the delivery ledger (one row per recipient) and campaign history.
+
+The ledger is the reliability contract of DESIGN.md section 4: a row is ``sending`` (with its
+Message-ID) before a transport is called and ``sent``/``failed`` after, so a crash in between leaves a
+visible ``unknown`` and never a silent gap or an automatic resend. ``(campaign_id, subscriber_id)`` is
+unique, so nobody can be queued twice for one campaign.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column
+
+from outreach.audience.schema import Base, BigId, JsonDocument, _enum
+
+
+class CampaignStatus(StrEnum):
+    """Where a campaign stands. Workers send only ``sending`` campaigns."""
+
+    SCHEDULED = "scheduled"
+    SENDING = "sending"
+    PAUSED = "paused"
+    DONE = "done"
+    CANCELLED = "cancelled"
+    MISSED = "missed"
+
+
+class DeliveryState(StrEnum):
+    """pending -> sending -> sent | failed(reason) | skipped(reason) | unknown."""
+
+    PENDING = "pending"
+    SENDING = "sending"
+    SENT = "sent"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+    UNKNOWN = "unknown"
+
+
+class Campaign(Base):
+    """An issue sent to an audience, with the rendered content frozen at creation.
+
+    The compiled templates are stored so that a resumed campaign, or a worker on another machine,
+    sends exactly what was planned even if the Markdown file changes afterwards.
+    """
+
+    __tablename__ = "campaigns"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    issue_slug: Mapped[str] = mapped_column(sa.String(200), index=True)
+    issue_path: Mapped[str] = mapped_column(sa.Text, default="")
+    subject: Mapped[str] = mapped_column(sa.Text)
+    status: Mapped[CampaignStatus] = mapped_column(_enum(CampaignStatus, "campaign_status"))
+    audience: Mapped[dict[str, Any]] = mapped_column(JsonDocument, default=dict)
+    transport: Mapped[str] = mapped_column(sa.String(100))
+    subject_source: Mapped[str] = mapped_column(sa.Text)
+    html_source: Mapped[str] = mapped_column(sa.Text)
+    text_source: Mapped[str] = mapped_column(sa.Text)
+    from_name: Mapped[str] = mapped_column(sa.String(200))
+    from_address: Mapped[str] = mapped_column(sa.String(320))
+    reply_to: Mapped[str] = mapped_column(sa.String(320), default="")
+    list_id: Mapped[str] = mapped_column(sa.String(300))
+    message_id_domain: Mapped[str] = mapped_column(sa.String(253))
+    pause_reason: Mapped[str] = mapped_column(sa.Text, default="")
+    send_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True))
+    started_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+
+
+class Delivery(Base):
+    """One recipient of one campaign: the ledger row."""
+
+    __tablename__ = "deliveries"
+    __table_args__ = (
+        sa.UniqueConstraint("campaign_id", "subscriber_id"),
+        sa.Index("ix_deliveries_campaign_id_state_next_attempt_at", "campaign_id", "state",
+                 "next_attempt_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    campaign_id: Mapped[int] = mapped_column(BigId, sa.ForeignKey("campaigns.id", ondelete="CASCADE"))
+    subscriber_id: Mapped[int] = mapped_column(
+        BigId, sa.ForeignKey("subscribers.id", ondelete="CASCADE"), index=True
+    )
+    state: Mapped[DeliveryState] = mapped_column(_enum(DeliveryState, "delivery_state"))
+    reason: Mapped[str] = mapped_column(sa.Text, default="")
+    message_id: Mapped[str | None] = mapped_column(sa.String(250), unique=True)
+    provider_id: Mapped[str] = mapped_column(sa.String(250), default="")
+    attempts: Mapped[int] = mapped_column(sa.Integer, default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    claimed_by: Mapped[str] = mapped_column(sa.String(200), default="")
+    updated_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+
+
+class CampaignEvent(Base):
+    """The campaign's history: created, scheduled, started, paused (and why), resumed, finished..."""
+
+    __tablename__ = "campaign_events"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    campaign_id: Mapped[int] = mapped_column(
+        BigId, sa.ForeignKey("campaigns.id", ondelete="CASCADE"), index=True
+    )
+    at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True))
+    kind: Mapped[str] = mapped_column(sa.String(40))
+    detail: Mapped[str] = mapped_column(sa.Text, default="")
+
+
+metadata = Base.metadata
