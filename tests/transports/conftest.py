@@ -130,7 +130,7 @@ class SmtpRecorder:
         if self.mail_reply:
             reply, self.mail_reply = self.mail_reply, ""
             if reply.startswith("421"):
-                _close_soon(session)
+                _close_soon(server)
             return reply
         envelope.mail_from = address
         envelope.mail_options.extend(options)
@@ -143,7 +143,7 @@ class SmtpRecorder:
         if fault == "stall":
             await asyncio.sleep(3)
         if fault.startswith("421"):
-            _close_soon(session)
+            _close_soon(server)
             return fault
         if fault[:1] in ("4", "5"):
             return fault
@@ -154,8 +154,8 @@ class SmtpRecorder:
         recipient = envelope.rcpt_tos[0]
         fault = self.faults.get(recipient, "")
         if fault == "drop-after-data":
-            assert session.transport is not None
-            session.transport.abort()
+            assert server.transport is not None
+            server.transport.abort()
             return "250 never seen"
         if fault.startswith("data:"):
             return fault.removeprefix("data:")
@@ -169,8 +169,8 @@ class SmtpRecorder:
         return [arrival_from_raw(rcpts[0], raw) for _, rcpts, raw, _ in self.received]
 
 
-def _close_soon(session: Session) -> None:
-    transport = session.transport
+def _close_soon(server: SMTP) -> None:
+    transport = server.transport
     assert transport is not None
     asyncio.get_running_loop().call_soon(transport.close)
 

@@ -1,4 +1,4 @@
-"""The one contract every transport passes, each against a real local server (Django's shared backend tests)."""
+"""The one contract every transport passes, each against a real local server (as Django's shared tests)."""
 
 from __future__ import annotations
 
