@@ -174,6 +174,10 @@ class SmtpTransport(Transport):
             was_used, connection.used = connection.used, True
             try:
                 result = self._transaction(connection, message)
+            except smtplib.SMTPException as err:  # nothing smtplib should raise here; fail safe, not twice
+                connection.client.close()
+                detail = f"{self.endpoint}: {type(err).__name__}: {err}"
+                return SendResult(message.key, Outcome.RETRY, "error", detail), None, True
             except _Lost as lost:
                 connection.client.close()
                 connection = None
@@ -306,6 +310,8 @@ class SmtpTransport(Transport):
             raise _Refused(self._blocked(f"TLS failed ({err.reason}); check security and port")) from err
         except (smtplib.SMTPServerDisconnected, OSError) as err:
             raise _Refused(self._unreachable(err)) from err
+        except smtplib.SMTPException as err:  # an odd reply while setting up: try again later
+            raise _Refused(SendResult("", Outcome.RETRY, "setup", f"{self.endpoint}: {err}")) from err
         return _Connection(client)
 
     def _open_client(self) -> smtplib.SMTP:
