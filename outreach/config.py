@@ -140,6 +140,14 @@ class Transport(BaseModel):
         return dict(self.model_extra or {})
 
 
+class Dkim(_Section):
+    """DKIM signing of every bulk message; off unless ``key_file`` is set."""
+
+    domain: str = ""
+    selector: str = ""
+    key_file: str = ""
+
+
 class Paths(_Section):
     """Where the project's folders are, relative to outreach.toml."""
 
@@ -158,6 +166,7 @@ class Settings(_Section):
     database: Database = Database()
     delivery: Delivery = Delivery()
     paths: Paths = Paths()
+    dkim: Dkim = Dkim()
     transports: dict[str, Transport] = Field(default_factory=lambda: {"outbox": Transport(backend="maildir")})
 
 

@@ -12,7 +12,7 @@ import sys
 import typer
 from rich.markup import escape
 
-from outreach.cli import audience, authoring, demo
+from outreach.cli import audience, authoring, delivery, demo
 from outreach.cli.common import console_err
 from outreach.errors import OutreachError
 
@@ -26,6 +26,7 @@ app = typer.Typer(
 )
 authoring.register(app)
 audience.register(app)
+delivery.register(app)
 demo.register(app)
 
 

@@ -77,8 +77,9 @@ class Delivery(Base):
     __tablename__ = "deliveries"
     __table_args__ = (
         sa.UniqueConstraint("campaign_id", "subscriber_id"),
-        sa.Index("ix_deliveries_campaign_id_state_next_attempt_at", "campaign_id", "state",
-                 "next_attempt_at"),
+        sa.Index(
+            "ix_deliveries_campaign_id_state_next_attempt_at", "campaign_id", "state", "next_attempt_at"
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)

@@ -1,0 +1,239 @@
+"""Campaigns: plan one, create it (snapshotting the audience into the ledger), and change its course.
+
+Creating a campaign freezes two things: the rendered content (so a resume sends what was planned) and
+the audience (one ledger row per recipient, inserted by one INSERT ... SELECT, so a million rows never
+pass through Python).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from outreach.audience import Segment, mailable_clause
+from outreach.audience.schema import Subscriber
+from outreach.clock import Clock
+from outreach.delivery.audience import audience_clause, exclusion_reason
+from outreach.delivery.schema import Campaign, CampaignEvent, CampaignStatus, Delivery, DeliveryState
+from outreach.errors import DeliveryError
+from outreach.models import Audience
+from outreach.render import CompiledIssue
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What ``outreach send`` would do, shown before anything is sent."""
+
+    recipients: int
+    excluded: dict[str, int]
+    audience: Audience
+
+
+@dataclass(frozen=True)
+class Sender:
+    """The identity a campaign's messages carry."""
+
+    from_name: str
+    from_address: str
+    reply_to: str
+    list_id: str
+    message_id_domain: str
+
+
+def already_has(slug: str) -> sa.ColumnElement[bool]:
+    """The subscriber already has (or may have) this issue from an earlier campaign."""
+    earlier = (
+        sa.select(Delivery.id)
+        .join(Campaign, Campaign.id == Delivery.campaign_id)
+        .where(
+            Delivery.subscriber_id == Subscriber.id,
+            Campaign.issue_slug == slug,
+            Delivery.state.in_(
+                [DeliveryState.PENDING, DeliveryState.SENDING, DeliveryState.SENT, DeliveryState.UNKNOWN]
+            ),
+        )
+    )
+    return earlier.exists()
+
+
+def plan(
+    session: Session,
+    audience: Audience,
+    segments: dict[str, Segment],
+    today: date,
+    slug: str,
+    limit: int | None = None,
+) -> Plan:
+    """Count who would receive the campaign and who is left out, and why."""
+    why = sa.case((already_has(slug), sa.literal("already sent this issue")), else_=exclusion_reason())
+    matching = sa.select(why.label("why")).where(audience_clause(audience, segments, today))
+    sub = matching.subquery()
+    found: dict[str, int] = {
+        str(k): int(v) for k, v in session.execute(sa.select(sub.c.why, sa.func.count()).group_by(sub.c.why))
+    }
+    recipients = int(found.pop("", 0))
+    if limit is not None:
+        recipients = min(recipients, limit)
+    return Plan(recipients=recipients, excluded={str(k): int(v) for k, v in found.items()}, audience=audience)
+
+
+def log(session: Session, campaign_id: int, kind: str, clock: Clock, detail: str = "") -> None:
+    """Add a line to the campaign's history."""
+    session.add(CampaignEvent(campaign_id=campaign_id, at=clock.now(), kind=kind, detail=detail))
+
+
+def create_campaign(
+    session: Session,
+    compiled: CompiledIssue,
+    sender: Sender,
+    audience: Audience,
+    segments: dict[str, Segment],
+    transport: str,
+    clock: Clock,
+    *,
+    limit: int | None = None,
+    status: CampaignStatus = CampaignStatus.SENDING,
+) -> Campaign:
+    """Create the campaign and its ledger rows in the caller's transaction."""
+    issue = compiled.issue
+    now = clock.now()
+    campaign = Campaign(
+        issue_slug=issue.slug,
+        issue_path=str(issue.path or ""),
+        subject=issue.subject,
+        status=status,
+        audience={"topics": list(audience.topics), "segments": list(audience.segments)},
+        transport=transport,
+        subject_source=compiled.templates.subject_source,
+        html_source=compiled.templates.html_source,
+        text_source=compiled.templates.text_source,
+        from_name=sender.from_name,
+        from_address=sender.from_address,
+        reply_to=sender.reply_to,
+        list_id=sender.list_id,
+        message_id_domain=sender.message_id_domain,
+        pause_reason="",
+        send_at=issue.send_at,
+        created_at=now,
+        started_at=now if status is CampaignStatus.SENDING else None,
+    )
+    session.add(campaign)
+    session.flush()
+    who = (
+        sa.select(
+            sa.literal(campaign.id).label("campaign_id"),
+            Subscriber.id.label("subscriber_id"),
+            sa.literal(DeliveryState.PENDING.value).label("state"),
+            sa.literal("").label("reason"),
+            sa.literal("").label("provider_id"),
+            sa.literal(0).label("attempts"),
+            sa.literal("").label("claimed_by"),
+        )
+        .where(
+            audience_clause(audience, segments, clock.now().date()),
+            mailable_clause(),
+            ~already_has(issue.slug),
+        )
+        .order_by(Subscriber.id)
+    )
+    if limit is not None:
+        who = who.limit(limit)
+    columns = ["campaign_id", "subscriber_id", "state", "reason", "provider_id", "attempts", "claimed_by"]
+    session.execute(sa.insert(Delivery).from_select(columns, who))
+    total = session.scalar(sa.select(sa.func.count()).where(Delivery.campaign_id == campaign.id)) or 0
+    log(session, campaign.id, "created", clock, f"{total} recipients via {transport}")
+    return campaign
+
+
+def get_campaign(session: Session, campaign_id: int) -> Campaign:
+    campaign = session.get(Campaign, campaign_id)
+    if campaign is None:
+        raise DeliveryError(f"no campaign {campaign_id}; `outreach campaigns list` shows them")
+    return campaign
+
+
+def pause(session: Session, campaign_id: int, reason: str, clock: Clock) -> Campaign:
+    campaign = get_campaign(session, campaign_id)
+    if campaign.status in (CampaignStatus.DONE, CampaignStatus.CANCELLED):
+        raise DeliveryError(f"campaign {campaign_id} is {campaign.status}; there is nothing to pause")
+    campaign.status = CampaignStatus.PAUSED
+    campaign.pause_reason = reason
+    log(session, campaign_id, "paused", clock, reason)
+    return campaign
+
+
+def resume(session: Session, campaign_id: int, clock: Clock) -> Campaign:
+    campaign = get_campaign(session, campaign_id)
+    if campaign.status is CampaignStatus.CANCELLED:
+        raise DeliveryError(f"campaign {campaign_id} was cancelled; it cannot be resumed")
+    campaign.status = CampaignStatus.SENDING
+    campaign.pause_reason = ""
+    campaign.finished_at = None
+    log(session, campaign_id, "resumed", clock)
+    return campaign
+
+
+def cancel(session: Session, campaign_id: int, clock: Clock) -> int:
+    """Stop for good: pending rows become ``skipped (cancelled)``; returns how many."""
+    campaign = get_campaign(session, campaign_id)
+    if campaign.status is CampaignStatus.DONE:
+        raise DeliveryError(f"campaign {campaign_id} has finished; there is nothing to cancel")
+    campaign.status = CampaignStatus.CANCELLED
+    result = session.execute(
+        sa.update(Delivery)
+        .where(Delivery.campaign_id == campaign_id, Delivery.state == DeliveryState.PENDING)
+        .values(state=DeliveryState.SKIPPED, reason="campaign cancelled", updated_at=clock.now())
+    )
+    skipped = int(getattr(result, "rowcount", 0) or 0)
+    log(session, campaign_id, "cancelled", clock, f"{skipped} recipients not sent")
+    return skipped
+
+
+def _requeue(
+    session: Session,
+    campaign_id: int,
+    state: DeliveryState,
+    reason_prefix: str | None,
+    clock: Clock,
+    kind: str,
+) -> int:
+    condition: list[Any] = [Delivery.campaign_id == campaign_id, Delivery.state == state]
+    if reason_prefix is not None:
+        condition.append(Delivery.reason.startswith(reason_prefix))
+    result = session.execute(
+        sa.update(Delivery)
+        .where(*condition)
+        .values(state=DeliveryState.PENDING, attempts=0, next_attempt_at=None, updated_at=clock.now())
+    )
+    count = int(getattr(result, "rowcount", 0) or 0)
+    if count:
+        campaign = get_campaign(session, campaign_id)
+        if campaign.status is CampaignStatus.DONE:
+            campaign.status = CampaignStatus.SENDING
+            campaign.finished_at = None
+        log(session, campaign_id, kind, clock, f"{count} recipients queued again")
+    return count
+
+
+def retry_failed(session: Session, campaign_id: int, clock: Clock) -> int:
+    """Queue again the rows that failed for transient reasons only (never bounces or rejections)."""
+    return _requeue(session, campaign_id, DeliveryState.FAILED, "retry exhausted", clock, "retry-failed")
+
+
+def resend_unknown(session: Session, campaign_id: int, clock: Clock) -> int:
+    """Queue again the rows whose fate is unknown: the operator accepts a possible duplicate."""
+    return _requeue(session, campaign_id, DeliveryState.UNKNOWN, None, clock, "resend-unknown")
+
+
+def history(session: Session, campaign_id: int) -> list[CampaignEvent]:
+    return list(
+        session.scalars(
+            sa.select(CampaignEvent)
+            .where(CampaignEvent.campaign_id == campaign_id)
+            .order_by(CampaignEvent.id)
+        )
+    )

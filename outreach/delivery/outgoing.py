@@ -1,0 +1,71 @@
+"""From a campaign row to ``OutgoingMessage``s: the frame, the per-recipient links, optional DKIM."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+
+from outreach.delivery.frame import MessageFrame
+from outreach.delivery.ledger import Claimed
+from outreach.delivery.schema import Campaign
+from outreach.models import RecipientLinks
+from outreach.render.personal import PersonalTemplates
+from outreach.tokens import recipient_links
+from outreach.transports.base import OutgoingMessage
+
+Signer = Callable[[bytes], bytes]
+
+
+class CampaignMessages:
+    """Composes each claimed recipient's message for one campaign; built once per run."""
+
+    def __init__(
+        self,
+        campaign: Campaign,
+        base_url: str,
+        secret: str,
+        signer: Signer | None = None,
+        unsubscribe_mailto: str = "",
+    ) -> None:
+        self.campaign = campaign
+        self.base_url = base_url
+        self.secret = secret
+        self.signer = signer
+        templates = PersonalTemplates(campaign.subject_source, campaign.html_source, campaign.text_source)
+        self.frame = MessageFrame(
+            templates,
+            campaign.from_name,
+            campaign.from_address,
+            campaign.list_id,
+            reply_to=campaign.reply_to,
+            unsubscribe_mailto=unsubscribe_mailto,
+        )
+
+    def links(self, subscriber_id: int) -> RecipientLinks:
+        return recipient_links(self.base_url, self.secret, str(subscriber_id), self.campaign.issue_slug)
+
+    def compose(self, claimed: Claimed, now: datetime) -> OutgoingMessage:
+        links = self.links(claimed.subscriber_id)
+        stamped = self.frame.stamp(claimed.recipient, links, claimed.message_id, now)
+        raw = self.signer(stamped.raw) if self.signer else stamped.raw
+        headers = [
+            ("Message-ID", claimed.message_id),
+            ("List-Id", self.campaign.list_id),
+            ("List-Unsubscribe", self.frame.list_unsubscribe(links)),
+            ("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"),
+        ]
+        if self.campaign.reply_to:
+            headers.append(("Reply-To", self.campaign.reply_to))
+        return OutgoingMessage(
+            key=str(claimed.delivery_id),
+            message_id=claimed.message_id,
+            envelope_from=self.campaign.from_address,
+            recipient=claimed.recipient.email,
+            raw=raw,
+            from_header=self.frame.from_header,
+            to_header=stamped.to_header,
+            subject=stamped.subject,
+            text=stamped.mail.text,
+            html=stamped.mail.html,
+            headers=tuple(headers),
+        )

@@ -1,0 +1,94 @@
+"""Building what a send needs from the config: the database, the transport, its pace, the signer."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from sqlalchemy.engine import Engine
+
+from outreach.audience import check_schema_current, make_engine
+from outreach.clock import Clock
+from outreach.config import Config
+from outreach.config import Transport as TransportSettings
+from outreach.delivery.pacing import Pace, RateLimits
+from outreach.delivery.runner import RunSettings
+from outreach.errors import ConfigError
+from outreach.transports import Transport, transport_from_config
+
+# Keys of a [transports.NAME] table that are about pacing, not about the transport itself.
+PACING_KEYS = ("rate_per_second", "rate_per_hour", "rate_per_day", "concurrency")
+
+
+def database(config: Config) -> Engine:
+    """The project's database, refusing to work on a schema that is behind the code."""
+    engine = make_engine(config.database_url)
+    check_schema_current(engine)
+    return engine
+
+
+def transport_name(config: Config, name: str | None) -> str:
+    wanted = name or config.settings.delivery.transport
+    config.transport(wanted)  # a ConfigError naming the missing table
+    return wanted
+
+
+def _number(name: str, key: str, value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+        raise ConfigError(f"must be a positive number, not {value!r}", key=f"transports.{name}.{key}")
+    return float(value)
+
+
+def pacing(config: Config, name: str) -> tuple[RateLimits, int]:
+    options = config.transport(name).options
+    limits = {key: _number(name, key, options[key]) for key in PACING_KEYS[:3] if key in options}
+    concurrency = int(_number(name, "concurrency", options.get("concurrency", 4)))
+    return (
+        RateLimits(limits.get("rate_per_second"), limits.get("rate_per_hour"), limits.get("rate_per_day")),
+        concurrency,
+    )
+
+
+def build_transport(config: Config, name: str) -> Transport:
+    settings = config.transport(name)
+    rest = {k: v for k, v in settings.options.items() if k not in PACING_KEYS}
+    return transport_from_config(
+        name, TransportSettings(backend=settings.backend, **rest), config.environ, config.root
+    )
+
+
+def build_pace(config: Config, name: str, clock: Clock, sleep: Callable[[float], None] = time.sleep) -> Pace:
+    return Pace(pacing(config, name)[0], clock, sleep)
+
+
+def run_settings(config: Config, name: str) -> RunSettings:
+    delivery = config.settings.delivery
+    return RunSettings(
+        batch_size=delivery.batch_size,
+        concurrency=pacing(config, name)[1],
+        max_attempts=delivery.max_attempts,
+        max_consecutive_errors=delivery.max_consecutive_errors,
+    )
+
+
+def signer(config: Config) -> Callable[[bytes], bytes] | None:
+    settings = config.settings.dkim
+    if not settings.key_file:
+        return None
+    from outreach.delivery.dkim import dkim_signer
+
+    return dkim_signer(settings.domain, settings.selector, config.root / Path(settings.key_file))
+
+
+def requires_real_secret(config: Config, transport: Transport) -> None:
+    """Links signed with the development key must never reach real inboxes."""
+    from outreach.config import DEVELOPMENT_SECRET_KEY
+
+    if transport.backend not in ("maildir", "memory") and config.secret_key == DEVELOPMENT_SECRET_KEY:
+        raise ConfigError(
+            "set OUTREACH_SECRET_KEY before sending through a real transport: it signs the unsubscribe "
+            "and preference links (generate one with: "
+            "python -c 'import secrets; print(secrets.token_hex(32))')",
+            key="OUTREACH_SECRET_KEY",
+        )
