@@ -129,3 +129,22 @@ def test_unknown_config_keys_are_refused(project: Path, mistake: str) -> None:
         toml.write_text(toml.read_text().replace('name = "Virginia', "nmae = 'x'\nname = \"Virginia", 1))
     with pytest.raises(ConfigError, match="is not a setting outreach knows"):
         load_config(project, environ={})
+
+
+def test_demo_runs_the_main_job_end_to_end(project: Path) -> None:
+    import shutil
+
+    shutil.copy(EXAMPLE_ISSUE, project / "newsletters" / EXAMPLE_ISSUE.name)
+    result = runner.invoke(app, ["demo", "--root", str(project)], env=ENV)
+    assert result.exit_code == 0, result.output
+    messages = list((project / "demo" / "outbox" / "new").iterdir())
+    assert len(messages) >= 100  # the example members in the issue's audience
+    assert "300 sent" in result.output.replace("\n", " ") or f"{len(messages)} sent" in result.output
+    first = email.message_from_bytes(messages[0].read_bytes(), policy=email.policy.default)
+    assert first["Subject"] == "Holding the holidays: first relationships in a busy season"
+    assert (project / "demo" / "rendered" / f"{EXAMPLE_ISSUE.stem}.html").is_file()
+    # a second run starts afresh and sends again (its own demo database), never touching outreach.db
+    again = runner.invoke(app, ["demo", "--root", str(project)], env=ENV)
+    assert again.exit_code == 0, again.output
+    assert len(list((project / "demo" / "outbox" / "new").iterdir())) == len(messages)
+    assert not (project / "outreach.db").exists()

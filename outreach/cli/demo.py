@@ -1,39 +1,90 @@
-"""``outreach demo``: the main job end to end on the example content, for a first run."""
+"""``outreach demo``: the main job end to end on the example content, repeatable on a fresh machine.
+
+It checks and renders the example issue, loads the example members into a demo database of its own
+(``demo/demo.db``, made anew each run so the real ``outreach.db`` is never touched), sends the issue to
+its audience through the maildir transport (``demo/outbox``: nothing leaves the machine) and says
+where everything is.
+"""
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import typer
 
+from outreach.audience import make_engine, transaction, upgrade
+from outreach.audience.csv_import import import_csv
+from outreach.audience.import_plan import ImportOptions
+from outreach.audience.segments import load_segments
+from outreach.audience.subscribers import known_topics
+from outreach.audience.topics import load_topics
 from outreach.checks import run_checks
 from outreach.cli.authoring import render_files
 from outreach.cli.common import RootOption, config_for, console
+from outreach.clock import SystemClock
+from outreach.content import read_issue
+from outreach.delivery import ledger
+from outreach.delivery.campaigns import Sender, create_campaign
+from outreach.delivery.pacing import Pace, RateLimits
+from outreach.delivery.runner import CampaignRunner, RunSettings
+from outreach.render import render_issue
+from outreach.transports.maildir import MaildirTransport
 
 EXAMPLE = Path("newsletters") / "2026-12-holding-the-holidays.md"
+MEMBERS = Path("lists") / "examples" / "members.csv"
 
 
 def demo(
     issue: Path = typer.Argument(EXAMPLE, help="The issue to run through (default: the example issue)."),
-    out: Path = typer.Option(Path("out"), "--out", help="Where the rendered files go."),
     root: Path | None = RootOption,
 ) -> None:
-    """Check and render the example issue, and say where the results are.
+    """Check, render and send the example issue to the example members, into a local maildir.
 
     Example: outreach demo
     """
     config = config_for(root)
+    folder = config.root / "demo"
+    if folder.exists():
+        shutil.rmtree(folder)
+    folder.mkdir()
     path = issue if issue.is_absolute() else config.root / issue
     report = run_checks(path, config, spam=False)
-    console.print(f"checked {issue}: {len(report.errors)} error(s), {len(report.warnings)} warning(s)")
+    console.print(f"1. checked {issue}: {len(report.errors)} error(s), {len(report.warnings)} warning(s)")
     for finding in report.errors:
-        console.print(f"  [red]{finding.where}: {finding.message}[/]")
-    folder = out if out.is_absolute() else config.root / out
-    written = render_files(path, folder, "", config)
-    console.print("rendered for a sample reader:")
-    for file in written:
-        console.print(f"  {file}")
-    console.print(f"Open [bold]{written[0]}[/] in a browser, or [bold]{written[2]}[/] in a mail client.")
+        console.print(f"   [red]{finding.where}: {finding.message}[/]")
+    written = render_files(path, folder / "rendered", "", config)
+    console.print(f"2. rendered for a sample reader into {written[0].parent}")
+
+    clock = SystemClock()
+    engine = make_engine(f"sqlite:///{folder / 'demo.db'}")
+    upgrade(engine)
+    topics = load_topics(config.path("lists") / "topics.yaml")
+    imported = import_csv(engine, config.root / MEMBERS, ImportOptions(consent="VAIMH example data",
+                          actor="outreach demo"), topics, clock)
+    console.print(f"3. imported {imported.new} example members from {MEMBERS} into {folder / 'demo.db'}")
+
+    compiled = render_issue(read_issue(path, config.time_zone), config)
+    sender = config.sender
+    with transaction(engine) as session:
+        segments = load_segments(config.path("lists") / "segments.yaml", known_topics(session))
+        campaign = create_campaign(
+            session, compiled,
+            Sender(sender.from_name, sender.from_address, sender.reply_to, sender.list_id,
+                   sender.message_id_domain),
+            compiled.issue.audience, segments, "outbox", clock,
+        )
+        campaign_id = campaign.id
+    outbox = folder / "outbox"
+    with MaildirTransport("outbox", outbox) as way_out:
+        CampaignRunner(engine, campaign_id, way_out, Pace(RateLimits(), clock, lambda s: None), clock,
+                       RunSettings(), base_url=config.base_url, secret=config.secret_key).run()
+    with transaction(engine) as session:
+        counts = ledger.counts(session, campaign_id)
+    console.print(f"4. sent campaign {campaign_id} to the issue's audience: "
+                  + ", ".join(f"{n} {state}" for state, n in counts.items() if n))
+    console.print(f"\nThe messages are in [bold]{outbox / 'new'}[/] (one file each, any mail client reads them);")
+    console.print(f"the rendered issue is [bold]{written[0]}[/].")
 
 
 def register(app: typer.Typer) -> None:
