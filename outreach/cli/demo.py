@@ -60,8 +60,13 @@ def demo(
     engine = make_engine(f"sqlite:///{folder / 'demo.db'}")
     upgrade(engine)
     topics = load_topics(config.path("lists") / "topics.yaml")
-    imported = import_csv(engine, config.root / MEMBERS, ImportOptions(consent="VAIMH example data",
-                          actor="outreach demo"), topics, clock)
+    imported = import_csv(
+        engine,
+        config.root / MEMBERS,
+        ImportOptions(consent="VAIMH example data", actor="outreach demo"),
+        topics,
+        clock,
+    )
     console.print(f"3. imported {imported.new} example members from {MEMBERS} into {folder / 'demo.db'}")
 
     compiled = render_issue(read_issue(path, config.time_zone), config)
@@ -69,21 +74,42 @@ def demo(
     with transaction(engine) as session:
         segments = load_segments(config.path("lists") / "segments.yaml", known_topics(session))
         campaign = create_campaign(
-            session, compiled,
-            Sender(sender.from_name, sender.from_address, sender.reply_to, sender.list_id,
-                   sender.message_id_domain),
-            compiled.issue.audience, segments, "outbox", clock,
+            session,
+            compiled,
+            Sender(
+                sender.from_name,
+                sender.from_address,
+                sender.reply_to,
+                sender.list_id,
+                sender.message_id_domain,
+            ),
+            compiled.issue.audience,
+            segments,
+            "outbox",
+            clock,
         )
         campaign_id = campaign.id
     outbox = folder / "outbox"
     with MaildirTransport("outbox", outbox) as way_out:
-        CampaignRunner(engine, campaign_id, way_out, Pace(RateLimits(), clock, lambda s: None), clock,
-                       RunSettings(), base_url=config.base_url, secret=config.secret_key).run()
+        CampaignRunner(
+            engine,
+            campaign_id,
+            way_out,
+            Pace(RateLimits(), clock, lambda s: None),
+            clock,
+            RunSettings(),
+            base_url=config.base_url,
+            secret=config.secret_key,
+        ).run()
     with transaction(engine) as session:
         counts = ledger.counts(session, campaign_id)
-    console.print(f"4. sent campaign {campaign_id} to the issue's audience: "
-                  + ", ".join(f"{n} {state}" for state, n in counts.items() if n))
-    console.print(f"\nThe messages are in [bold]{outbox / 'new'}[/] (one file each, any mail client reads them);")
+    console.print(
+        f"4. sent campaign {campaign_id} to the issue's audience: "
+        + ", ".join(f"{n} {state}" for state, n in counts.items() if n)
+    )
+    console.print(
+        f"\nThe messages are in [bold]{outbox / 'new'}[/] (one file each, any mail client reads them);"
+    )
     console.print(f"the rendered issue is [bold]{written[0]}[/].")
 
 
