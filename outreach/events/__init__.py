@@ -21,6 +21,7 @@ from outreach.events.model import (
     EventKind,
     MalformedEvent,
     Unauthenticated,
+    Unavailable,
 )
 
 __all__ = [
@@ -33,6 +34,7 @@ __all__ = [
     "MalformedEvent",
     "Outcome",
     "Unauthenticated",
+    "Unavailable",
     "apply_event",
     "apply_events",
     "campaign_figures",

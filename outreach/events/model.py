@@ -71,6 +71,10 @@ class MalformedEvent(EventError):
     """A body that is not what the provider sends (HTTP 400); nothing of it is applied."""
 
 
+class Unavailable(EventError):
+    """Something the check needs (the SNS signing certificate) cannot be fetched now (HTTP 503: retry)."""
+
+
 def stable_id(*parts: object) -> str:
     """A deterministic id for providers that give none: the SHA-256 of the parts as canonical JSON."""
     text = json.dumps(parts, sort_keys=True, separators=(",", ":"), default=str)

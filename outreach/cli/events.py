@@ -1,0 +1,68 @@
+"""Bounce commands: ``outreach bounces process PATH`` for mail sent over SMTP.
+
+Bounces and complaints for SMTP senders come back as mail to the return path; point this at that
+mailbox (a Maildir folder or an mbox file). Webhooks need no command: ``outreach serve`` receives them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from outreach.cli.common import RootOption, config_for, console
+from outreach.clock import SystemClock
+from outreach.delivery.wiring import database
+from outreach.events import SOFT_BOUNCE_LIMIT, EventKind
+from outreach.events.inbox import process
+
+bounces_app = typer.Typer(
+    help="Read bounce and complaint reports sent back to SMTP senders.", no_args_is_help=True
+)
+
+
+@bounces_app.command("process")
+def bounces_process(
+    path: Path = typer.Argument(..., help="A Maildir folder (with new/ and cur/) or an mbox file."),
+    keep: bool = typer.Option(False, "--keep", help="Leave Maildir messages in new/ instead of moving them."),
+    include_seen: bool = typer.Option(
+        False, "--all", help="Read Maildir cur/ too (already processed messages change nothing)."
+    ),
+    root: Path | None = RootOption,
+) -> None:
+    """Apply the bounces (RFC 3464) and complaints (RFC 5965) in a mailbox.
+
+    Hard bounces and complaints suppress the address at once; soft bounces after [events]
+    soft_bounce_limit of them; a delay ("Action: delayed") is not a bounce. Processed Maildir messages
+    move from new/ to cur/ marked seen (unless --keep); an mbox file is never changed. Reading a
+    message twice changes nothing.
+
+    Example: outreach bounces process /var/mail/vaimh-bounces/Maildir
+    """
+    config = config_for(root)
+    events: Any = getattr(config.settings, "events", None)
+    limit = int(getattr(events, "soft_bounce_limit", SOFT_BOUNCE_LIMIT))
+    report = process(
+        database(config), path, SystemClock(), soft_bounce_limit=limit, keep=keep, include_seen=include_seen
+    )
+    console.print(f"{escape(str(path))}: {report.messages} messages read")
+    table = Table(show_header=False, box=None, padding=(0, 2))
+    for kind in EventKind:
+        if kind is not EventKind.CLICKED:
+            table.add_row(kind.value.replace("_", " "), str(report.kinds.get(kind.value, 0)))
+    table.add_row("already applied (no change)", str(report.duplicates))
+    table.add_row("changed nothing", str(len(report.unmatched)))
+    console.print(table)
+    for item in report.unmatched:
+        subject = f" ({escape(item.subject)})" if item.subject else ""
+        console.print(f"  {escape(item.where)}{subject}: {escape(item.reason)}")
+    if report.moved:
+        console.print(f"moved {report.moved} messages to cur/")
+
+
+def register(app: typer.Typer) -> None:
+    """Add the bounce commands to the main app."""
+    app.add_typer(bounces_app, name="bounces")
