@@ -1,0 +1,257 @@
+"""Scheduling commands: ``outreach schedule ISSUE|list|cancel|pause-automation|resume-automation`` and
+``outreach scheduler run``."""
+
+from __future__ import annotations
+
+import json
+import logging
+import signal
+import sys
+import threading
+from datetime import UTC, datetime
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+from typer.core import TyperGroup
+
+from outreach.audience import transaction
+from outreach.checks import run_checks
+from outreach.cli.common import RootOption, config_for, console
+from outreach.clock import SystemClock
+from outreach.content import read_issue
+from outreach.delivery.wiring import build_transport, database, requires_real_secret, transport_name
+from outreach.errors import DeliveryError
+from outreach.render import render_issue
+from outreach.scheduling.aps import PausedJobs
+from outreach.scheduling.automations import overview, set_paused
+from outreach.scheduling.planning import cancel_issue, listing, recent, schedule_issue, sender_for, show_time
+from outreach.scheduling.service import SchedulerService, ServiceSettings
+from outreach.scheduling.timing import SendWindow, grace_of
+
+
+class _IssueFirst(TyperGroup):
+    """``outreach schedule ISSUE`` is short for ``outreach schedule add ISSUE``."""
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        if args and not args[0].startswith("-") and args[0] not in self.commands:
+            args = ["add", *args]
+        return super().parse_args(ctx, args)
+
+
+schedule_app = typer.Typer(
+    cls=_IssueFirst,
+    no_args_is_help=True,
+    help="Schedule issues and steer automations. `outreach schedule ISSUE` schedules one.\n\n"
+    "Example: outreach schedule newsletters/2026-12-holding-the-holidays.md",
+)
+scheduler_app = typer.Typer(
+    no_args_is_help=True,
+    help="The long-running scheduler.\n\nExample: outreach scheduler run",
+)
+
+
+@schedule_app.command("add")
+def add(
+    issue: Path = typer.Argument(..., help="The issue's Markdown file, with send_at in its front matter."),
+    transport: str | None = typer.Option(None, "--transport", help="A [transports.NAME] of outreach.toml."),
+    local_time: bool = typer.Option(
+        False, "--local-time", help="Send at send_at's clock time in each subscriber's own time zone."
+    ),
+    root: Path | None = RootOption,
+) -> None:
+    """Schedule an issue for its send_at (runs `outreach check` first; re-run after an edit).
+
+    Scheduling again replaces the earlier schedule and the content: the edited issue is what goes out.
+
+    Example: outreach schedule newsletters/2026-12-holding-the-holidays.md
+    """
+    config = config_for(root)
+    report = run_checks(issue, config, spam=False)
+    if report.errors:
+        first = report.errors[0]
+        raise DeliveryError(
+            f"{issue} has {len(report.errors)} error(s), first: {first.where}: {first.message}; "
+            f"run `outreach check {issue}`; nothing was scheduled"
+        )
+    compiled = render_issue(read_issue(issue, config.time_zone), config)
+    if str(compiled.issue.status) != "ready":
+        raise DeliveryError(f"{issue} is a draft; set 'status: ready' in its front matter to schedule it")
+    name = transport_name(config, transport)
+    requires_real_secret(config, build_transport(config, name))
+    engine = database(config)
+    window = SendWindow.from_settings(config.settings.schedule)
+    with PausedJobs(engine, grace_of(config.settings.schedule)) as jobs, transaction(engine) as session:
+        planned = schedule_issue(
+            session,
+            compiled,
+            sender_for(config, compiled),
+            name,
+            SystemClock(),
+            window,
+            jobs,
+            local_time=local_time,
+        )
+    verb = "re-scheduled (content replaced)" if planned.rescheduled else "scheduled"
+    console.print(
+        f"{planned.slug} {verb} for [bold]{show_time(planned.send_at, config.time_zone)}[/] "
+        f"as campaign {planned.campaign_id}"
+    )
+    if planned.wakes_at != planned.send_at and not planned.local_time:
+        console.print(f"the send window opens {show_time(planned.wakes_at, config.time_zone)}: it goes then")
+    console.print("`outreach scheduler run` must be running to send it; `outreach schedule list` shows it")
+
+
+@schedule_app.command("list")
+def list_cmd(as_json: bool = typer.Option(False, "--json"), root: Path | None = RootOption) -> None:
+    """Scheduled issues (times in the configured zone), recent misses, and automation steps.
+
+    Example: outreach schedule list --json
+    """
+    config = config_for(root)
+    engine = database(config)
+    window = SendWindow.from_settings(config.settings.schedule)
+    zone = config.time_zone
+    with transaction(engine) as session:
+        sends = listing(session, window, recent(SystemClock()))
+        steps = overview(session, config)
+    if as_json:
+        typer.echo(
+            json.dumps(
+                {
+                    "time_zone": config.settings.schedule.time_zone,
+                    "issues": [
+                        {
+                            "campaign": s.campaign_id,
+                            "issue": s.slug,
+                            "subject": s.subject,
+                            "status": str(s.status),
+                            "send_at": s.send_at.astimezone(zone).isoformat(),
+                            "goes_at": s.wakes_at.astimezone(zone).isoformat(),
+                            "local_time": s.local_time,
+                            "transport": s.transport,
+                        }
+                        for s in sends
+                    ],
+                    "automations": steps,
+                },
+                indent=2,
+            )
+        )
+        return
+    table = Table("campaign", "issue", "send at", "goes at", "status", "transport", title="Scheduled issues")
+    for s in sends:
+        status = f"[bold red]{s.status}[/]" if str(s.status) == "missed" else str(s.status)
+        goes = show_time(s.wakes_at, zone) + (" (local)" if s.local_time else "")
+        table.add_row(
+            str(s.campaign_id), escape(s.slug), show_time(s.send_at, zone), goes, status, s.transport
+        )
+    console.print(table if sends else "no issue is scheduled")
+    if steps:
+        autos = Table("step", "when", "state", "campaign", "sent", title="Automations")
+        for row in steps:
+            state = "[yellow]paused[/]" if row["paused"] else "active"
+            autos.add_row(
+                str(row["step"]), str(row["when"]), state, str(row["campaign"] or "-"), str(row["sent"])
+            )
+        console.print(autos)
+
+
+@schedule_app.command("cancel")
+def cancel(
+    issue: str = typer.Argument(..., help="The issue's file or its slug (file name without .md)."),
+    root: Path | None = RootOption,
+) -> None:
+    """Cancel an issue's scheduled send (before it has started).
+
+    Example: outreach schedule cancel newsletters/2026-12-holding-the-holidays.md
+    """
+    config = config_for(root)
+    engine = database(config)
+    slug = Path(issue).stem
+    with PausedJobs(engine, grace_of(config.settings.schedule)) as jobs, transaction(engine) as session:
+        campaign_id = cancel_issue(session, slug, SystemClock(), jobs)
+    console.print(f"{slug}: scheduled send cancelled (campaign {campaign_id})")
+
+
+def _pause(name: str, root: Path | None, paused: bool) -> None:
+    config = config_for(root)
+    engine = database(config)
+    with transaction(engine) as session:
+        names = set_paused(session, config, name, paused, SystemClock())
+    console.print(f"{'paused' if paused else 'resumed'}: {', '.join(names)}")
+
+
+@schedule_app.command("pause-automation")
+def pause_automation(
+    name: str = typer.Argument(..., help="A step (welcome-2) or a series (welcome)."),
+    root: Path | None = RootOption,
+) -> None:
+    """Pause an automation step or series; nobody gets it until it is resumed.
+
+    Example: outreach schedule pause-automation welcome
+    """
+    _pause(name, root, True)
+
+
+@schedule_app.command("resume-automation")
+def resume_automation(
+    name: str = typer.Argument(..., help="A step (welcome-2) or a series (welcome)."),
+    root: Path | None = RootOption,
+) -> None:
+    """Resume a paused automation; subscribers who came due meanwhile are sent it.
+
+    Example: outreach schedule resume-automation welcome
+    """
+    _pause(name, root, False)
+
+
+@scheduler_app.command("run")
+def run(
+    lease_seconds: float = typer.Option(
+        30.0,
+        "--lease-seconds",
+        min=0.5,
+        help="How long the lease lasts unless renewed (a standby waits this long).",
+    ),
+    poll: float = typer.Option(5.0, "--poll", min=0.1, help="Seconds between looks for due work."),
+    automations_every: float = typer.Option(
+        300.0, "--automations-every", min=0.1, help="Seconds between passes over the automations."
+    ),
+    root: Path | None = RootOption,
+) -> None:
+    """Run the scheduler: sends scheduled issues and automations on time (one active per database).
+
+    A second one started on the same database waits as a standby and takes over if the first stops.
+
+    Example: outreach scheduler run
+    """
+    config = config_for(root)
+    engine = database(config)
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+
+    def say(line: str) -> None:
+        stamp = datetime.now(UTC).astimezone(config.time_zone).strftime("%Y-%m-%d %H:%M:%S")
+        loud = line.startswith(("MISSED", "ERROR"))
+        console.print(f"{stamp} " + (f"[bold red]{escape(line)}[/]" if loud else escape(line)))
+        sys.stdout.flush()
+
+    settings = ServiceSettings(
+        lease_seconds=lease_seconds, poll_seconds=poll, automations_every=automations_every
+    )
+    SchedulerService(config, engine, SystemClock(), settings, say, stop).run()
+
+
+def register(app: Any) -> None:
+    app.add_typer(schedule_app, name="schedule")
+    app.add_typer(scheduler_app, name="scheduler")
