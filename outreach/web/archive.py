@@ -1,0 +1,168 @@
+"""The public archive: every sent issue's web version, and RSS and Atom feeds of them.
+
+The web version is the campaign's stored HTML rendered for nobody in particular: no name, no
+personal links (unsubscribe and preferences point to a page that explains where to find yours), and
+tracked links turned back into their destinations. It is what every mail's "view online" link opens.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import format_datetime
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from outreach.audience import transaction
+from outreach.delivery.schema import Campaign, CampaignStatus, Delivery, DeliveryState
+from outreach.delivery.tracking import untrack
+from outreach.models import Recipient, RecipientLinks
+from outreach.render.personal import PersonalTemplates
+from outreach.web.security import ARCHIVE_CSP
+from outreach.web.state import WebState
+
+LIMIT = 500
+SENT_STATUSES = (CampaignStatus.SENDING, CampaignStatus.PAUSED, CampaignStatus.DONE)
+NOBODY = Recipient(email="")
+
+
+@dataclass(frozen=True)
+class ArchivedIssue:
+    slug: str
+    subject: str
+    sent_at: datetime
+    campaign_id: int
+
+
+def _aware(moment: datetime | None) -> datetime:
+    moment = moment or datetime(1970, 1, 1, tzinfo=UTC)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _sent() -> sa.ColumnElement[bool]:
+    went_out = sa.select(Delivery.id).where(
+        Delivery.campaign_id == Campaign.id, Delivery.state == DeliveryState.SENT
+    )
+    return sa.and_(Campaign.status.in_(SENT_STATUSES), went_out.exists())
+
+
+def _public_links(base_url: str, slug: str) -> RecipientLinks:
+    return RecipientLinks(
+        unsubscribe=f"{base_url}/manage",
+        preferences=f"{base_url}/manage",
+        view_online=f"{base_url}/archive/{slug}",
+    )
+
+
+def _templates(campaign: Campaign) -> PersonalTemplates:
+    return PersonalTemplates(campaign.subject_source, campaign.html_source, campaign.text_source)
+
+
+def archived_issues(session: Session, base_url: str) -> list[ArchivedIssue]:
+    """Sent issues, newest first, one entry per issue (the newest campaign of each slug)."""
+    campaigns = session.scalars(
+        sa.select(Campaign)
+        .where(_sent())
+        .order_by(Campaign.started_at.desc(), Campaign.id.desc())
+        .limit(LIMIT)
+    )
+    seen: set[str] = set()
+    issues: list[ArchivedIssue] = []
+    for campaign in campaigns:
+        if campaign.issue_slug in seen:
+            continue
+        seen.add(campaign.issue_slug)
+        subject = _templates(campaign).render(NOBODY, _public_links(base_url, campaign.issue_slug)).subject
+        issues.append(
+            ArchivedIssue(
+                campaign.issue_slug, subject, _aware(campaign.started_at or campaign.created_at), campaign.id
+            )
+        )
+    return issues
+
+
+def web_version(session: Session, slug: str, base_url: str, secret: str) -> str | None:
+    """The HTML of the newest sent campaign of ``slug``, for nobody in particular."""
+    campaign = session.scalars(
+        sa.select(Campaign)
+        .where(Campaign.issue_slug == slug, _sent())
+        .order_by(Campaign.started_at.desc(), Campaign.id.desc())
+        .limit(1)
+    ).first()
+    if campaign is None:
+        return None
+    html = _templates(campaign).render(NOBODY, _public_links(base_url, slug)).html
+    return untrack(html, secret, base_url)
+
+
+def _state(request: Request) -> WebState:
+    state: WebState = request.app.state.web
+    return state
+
+
+def _issues(state: WebState) -> list[ArchivedIssue]:
+    with transaction(state.engine) as session:
+        return archived_issues(session, state.base_url)
+
+
+async def archive_page(request: Request) -> Response:
+    state = _state(request)
+    issues = await run_in_threadpool(_issues, state)
+    return state.pages.page("archive.html.j2", issues=issues)
+
+
+async def issue_page(request: Request) -> Response:
+    state = _state(request)
+    slug = request.path_params["slug"]
+
+    def load() -> str | None:
+        with transaction(state.engine) as session:
+            return web_version(session, slug, state.base_url, state.secret)
+
+    html = await run_in_threadpool(load) if len(slug) <= 200 else None
+    if html is None:
+        return state.pages.message(
+            404, "No such issue", "We could not find that issue.", link=("/archive", "See all issues")
+        )
+    headers = {
+        "Content-Security-Policy": ARCHIVE_CSP,
+        "X-Frame-Options": "DENY",
+        "Cache-Control": "max-age=300",
+    }
+    return Response(html, media_type="text/html; charset=utf-8", headers=headers)
+
+
+async def rss(request: Request) -> Response:
+    return await _feed(request, "rss.xml.j2", "application/rss+xml")
+
+
+async def atom(request: Request) -> Response:
+    return await _feed(request, "atom.xml.j2", "application/atom+xml")
+
+
+async def _feed(request: Request, template: str, media_type: str) -> Response:
+    state = _state(request)
+    issues = await run_in_threadpool(_issues, state)
+    updated = issues[0].sent_at if issues else datetime(2026, 1, 1, tzinfo=UTC)
+    body = state.pages.render(
+        template, issues=issues, updated=updated, rfc822=format_datetime, rfc3339=lambda d: d.isoformat()
+    )
+    return Response(body, media_type=f"{media_type}; charset=utf-8", headers={"Cache-Control": "max-age=300"})
+
+
+async def manage_page(request: Request) -> Response:
+    return _state(request).pages.page("manage.html.j2")
+
+
+ROUTES = [
+    Route("/archive", archive_page, methods=["GET"]),
+    Route("/archive/rss.xml", rss, methods=["GET"]),
+    Route("/archive/atom.xml", atom, methods=["GET"]),
+    Route("/archive/{slug}", issue_page, methods=["GET"]),
+    Route("/manage", manage_page, methods=["GET"]),
+]

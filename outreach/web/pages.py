@@ -1,0 +1,82 @@
+"""The service's own pages: Jinja2 templates shipped in ``outreach/web/pages``, autoescaped.
+
+Every page gets the organisation, the brand colours and the base URL; a page never shows a
+traceback, only a short plain message (``message_page``).
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+import jinja2
+from starlette.responses import HTMLResponse
+
+from outreach.config import Config
+
+NO_STORE = {"Cache-Control": "no-store"}
+
+
+@functools.lru_cache(maxsize=1)
+def environment() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("outreach.web", "pages"),
+        autoescape=jinja2.select_autoescape(enabled_extensions=("html.j2", "xml.j2"), default=True),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["css"] = _css_value
+    return env
+
+
+def _css_value(value: Any) -> str:
+    """A colour or font list from outreach.toml inside the stylesheet, with no way out of the rule."""
+    return "".join(c for c in " ".join(str(value).split()) if c not in "<>{};\\")
+
+
+class Pages:
+    """Renders pages with the site's common context."""
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self.env = environment()
+
+    def render(self, name: str, **context: Any) -> str:
+        common = {
+            "org": self.config.organisation,
+            "brand": self.config.brand,
+            "base_url": self.config.base_url,
+            "compact": False,
+        }
+        return self.env.get_template(name).render({**common, **context})
+
+    def page(
+        self, name: str, status: int = 200, headers: dict[str, str] | None = None, **context: Any
+    ) -> HTMLResponse:
+        return HTMLResponse(
+            self.render(name, **context), status_code=status, headers={**NO_STORE, **(headers or {})}
+        )
+
+    def message(
+        self,
+        status: int,
+        title: str,
+        message: str,
+        link: tuple[str, str] | None = None,
+        headers: dict[str, str] | None = None,
+        **context: Any,
+    ) -> HTMLResponse:
+        """A plain page that says what happened and what to do; used for every refusal and error."""
+        return self.page(
+            "message.html.j2",
+            status=status,
+            headers=headers,
+            title=title,
+            message=message,
+            link=link,
+            **context,
+        )
+
+    def message_bytes(self, status: int, title: str, message: str) -> bytes:
+        return self.render("message.html.j2", title=title, message=message, link=None).encode("utf-8")
