@@ -124,8 +124,8 @@ def _insert(session: Session, event: Event, found: _Match | None, clock: Clock) 
             return False
         session.execute(sa.insert(EventRecord).values(values))
         return True
-    result = session.execute(statement)
-    return bool(getattr(result, "rowcount", 0))
+    # RETURNING, not rowcount: an ORM-enabled insert does not report rowcount on every driver.
+    return session.execute(statement.returning(EventRecord.id)).first() is not None
 
 
 def _seen(session: Session, event: Event) -> bool:

@@ -1,0 +1,212 @@
+"""Database fixtures for the events tests, on SQLite and (when asked) PostgreSQL, and a small ledger.
+
+The backend approach is the audience tests' (tests/audience/conftest.py): PostgreSQL runs when
+``OUTREACH_TEST_DATABASE_URL`` is set, each test in a fresh schema chosen by ``search_path`` in the URL.
+This is a plain module so tests/web/test_webhooks.py can import the same fixtures.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from outreach.audience import (
+    Consent,
+    ConsentMethod,
+    SubscriberStatus,
+    add_subscriber,
+    is_suppressed,
+    transaction,
+)
+from outreach.audience.db import _alembic_config, make_engine
+from outreach.audience.schema import Subscriber
+from outreach.clock import FixedClock
+from outreach.delivery.schema import Campaign, CampaignStatus, Delivery, DeliveryState
+from outreach.events.schema import EventRecord
+from tests.events.signing import NOW
+
+PG_URL = os.environ.get("OUTREACH_TEST_DATABASE_URL", "")
+PG_SKIP = (
+    "PostgreSQL tests need OUTREACH_TEST_DATABASE_URL, e.g. "
+    "OUTREACH_TEST_DATABASE_URL=postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+BACKENDS = [
+    pytest.param("sqlite", id="sqlite"),
+    pytest.param(
+        "postgresql",
+        id="postgresql",
+        marks=[pytest.mark.postgres, pytest.mark.skipif(not PG_URL, reason=PG_SKIP)],
+    ),
+]
+
+
+def migrate(engine: Engine) -> None:
+    """Apply every migration. ``heads``, not ``head``: while sibling stages' revisions still branch
+    from 0002 (until they are put in one line) there is more than one head."""
+    from alembic import command
+
+    config = _alembic_config(engine)
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "heads")
+
+
+@pytest.fixture(scope="session")
+def events_sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("events-template") / "template.db"
+    engine = make_engine(f"sqlite:///{path}")
+    migrate(engine)
+    with engine.connect() as connection:
+        connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    engine.dispose()
+    return path
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+def engine(backend: str, tmp_path: Path, events_sqlite_template: Path) -> Iterator[Engine]:
+    """A migrated, empty database for one test."""
+    if backend == "sqlite":
+        path = tmp_path / "outreach.db"
+        shutil.copy(events_sqlite_template, path)
+        sqlite = make_engine(f"sqlite:///{path}")
+        yield sqlite
+        sqlite.dispose()
+        return
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    admin = make_engine(PG_URL)
+    with admin.begin() as connection:
+        connection.execute(sa.schema.CreateSchema(schema))
+    separator = "&" if "?" in PG_URL else "?"
+    pg = make_engine(f"{PG_URL}{separator}options=-csearch_path%3D{schema}")
+    try:
+        migrate(pg)
+        yield pg
+    finally:
+        pg.dispose()
+        with admin.begin() as connection:
+            connection.execute(sa.schema.DropSchema(schema, cascade=True))
+        admin.dispose()
+
+
+@pytest.fixture
+def clock() -> FixedClock:
+    return FixedClock(NOW)
+
+
+@dataclass(frozen=True)
+class Sent:
+    """One ledger row, as a provider's event would refer to it."""
+
+    campaign_id: int
+    delivery_id: int
+    subscriber_id: int
+    email: str
+    message_id: str
+    provider_id: str
+
+    @property
+    def values(self) -> dict[str, str]:
+        """Placeholders for tests.events.signing.payload()."""
+        return {
+            "email": self.email,
+            "key": str(self.delivery_id),
+            "msgid": self.message_id.strip("<>"),
+            "provider_id": self.provider_id,
+        }
+
+
+class Ledger:
+    """Builds campaigns and sent rows, and reads back what events did to them."""
+
+    def __init__(self, engine: Engine, clock: FixedClock) -> None:
+        self.engine = engine
+        self.clock = clock
+
+    def campaign(self) -> int:
+        with transaction(self.engine) as session:
+            campaign = Campaign(
+                issue_slug="2026-12-winter-notes",
+                subject="Winter notes from VAIMH",
+                status=CampaignStatus.DONE,
+                audience={},
+                transport="outbox",
+                subject_source="Winter notes",
+                html_source="<p>Hi</p>",
+                text_source="Hi",
+                from_name="VAIMH News",
+                from_address="news@vaimh.example",
+                list_id="VAIMH News <news.vaimh.example>",
+                message_id_domain="vaimh.example",
+                created_at=self.clock.now(),
+            )
+            session.add(campaign)
+            session.flush()
+            return campaign.id
+
+    def send(
+        self, campaign_id: int, email: str, state: DeliveryState = DeliveryState.SENT, provider_id: str = ""
+    ) -> Sent:
+        with transaction(self.engine) as session:
+            subscriber = session.scalars(sa.select(Subscriber).where(Subscriber.email == email)).one_or_none()
+            if subscriber is None:
+                subscriber = add_subscriber(
+                    session, email, consent=Consent(ConsentMethod.IMPORT, source="test"), clock=self.clock
+                )
+            delivery = Delivery(
+                campaign_id=campaign_id,
+                subscriber_id=subscriber.id,
+                state=state,
+                reason="",
+                provider_id="",
+                attempts=1,
+                claimed_by="",
+            )
+            session.add(delivery)
+            session.flush()
+            delivery.message_id = f"<{campaign_id}.{delivery.id}.a1b2c3@vaimh.example>"
+            delivery.provider_id = provider_id or f"prov-{campaign_id}-{delivery.id}"
+            return Sent(
+                campaign_id, delivery.id, subscriber.id, email, delivery.message_id, delivery.provider_id
+            )
+
+    def status(self, email: str) -> SubscriberStatus:
+        with transaction(self.engine) as session:
+            subscriber = session.scalars(sa.select(Subscriber).where(Subscriber.email == email)).one()
+            return subscriber.status
+
+    def suppressed(self, email: str) -> bool:
+        with transaction(self.engine) as session:
+            return is_suppressed(session, email)
+
+    def delivery(self, delivery_id: int) -> tuple[DeliveryState, str]:
+        with transaction(self.engine) as session:
+            row = session.execute(
+                sa.select(Delivery.state, Delivery.reason).where(Delivery.id == delivery_id)
+            ).one()
+            return row.state, row.reason
+
+    def event_count(self) -> int:
+        with transaction(self.engine) as session:
+            return int(session.scalar(sa.select(sa.func.count()).select_from(EventRecord)) or 0)
+
+    def consent_count(self) -> int:
+        with transaction(self.engine) as session:
+            return int(session.scalar(sa.text("SELECT count(*) FROM consent_events")) or 0)
+
+
+@pytest.fixture
+def ledger(engine: Engine, clock: FixedClock) -> Ledger:
+    return Ledger(engine, clock)

@@ -1,0 +1,212 @@
+"""Applying events: suppression, the ledger, campaign figures, matching order, replays (both databases)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from outreach.audience import SubscriberStatus, transaction
+from outreach.clock import FixedClock
+from outreach.delivery.schema import DeliveryState
+from outreach.events import Event, EventKind, Outcome, apply_events, campaign_figures, sendgrid
+from tests.events.fixtures import Ledger, Sent
+from tests.events.signing import NOW, payload_text
+
+
+def _event(kind: EventKind, sent: Sent | None, event_id: str, **fields: str) -> Event:
+    values: dict[str, str] = {"outreach_key": str(sent.delivery_id), "recipient": sent.email} if sent else {}
+    values.update(fields)
+    return Event(kind=kind, provider="test", provider_event_id=event_id, occurred_at=NOW, **values)
+
+
+def _apply(ledger: Ledger, *events: Event, limit: int = 3) -> list[Outcome]:
+    with transaction(ledger.engine) as session:
+        return [a.outcome for a in apply_events(session, events, ledger.clock, soft_bounce_limit=limit)]
+
+
+def _figures(ledger: Ledger, campaign_id: int) -> dict[str, int]:
+    with transaction(ledger.engine) as session:
+        return campaign_figures(session, campaign_id)
+
+
+def test_hard_bounce_suppresses_at_once_and_fails_the_row(ledger: Ledger) -> None:
+    sent = ledger.send(ledger.campaign(), "ana@example.org")
+    with transaction(ledger.engine) as session:
+        events = sendgrid.parse(payload_text("sendgrid_bounce.json", **sent.values).encode())
+        applied = apply_events(session, events, ledger.clock)
+    assert [(a.outcome, a.suppressed, a.delivery_id) for a in applied] == [
+        (Outcome.APPLIED, True, sent.delivery_id)
+    ]
+    assert ledger.status(sent.email) is SubscriberStatus.BOUNCED
+    assert ledger.suppressed(sent.email)
+    state, reason = ledger.delivery(sent.delivery_id)
+    assert state is DeliveryState.FAILED and "5.1.1" in reason
+    assert _figures(ledger, sent.campaign_id)["bounced_hard"] == 1
+
+
+def test_complaint_suppresses_at_once(ledger: Ledger) -> None:
+    sent = ledger.send(ledger.campaign(), "ben@example.org")
+    _apply(ledger, _event(EventKind.COMPLAINED, sent, "c1"))
+    assert ledger.status(sent.email) is SubscriberStatus.COMPLAINED
+    assert ledger.suppressed(sent.email)
+    assert ledger.delivery(sent.delivery_id)[0] is DeliveryState.SENT
+
+
+def test_soft_bounces_suppress_after_the_limit_on_different_messages(ledger: Ledger) -> None:
+    rows = [ledger.send(ledger.campaign(), "cam@example.org") for _ in range(3)]
+    _apply(ledger, _event(EventKind.BOUNCED_SOFT, rows[0], "s1"))
+    # A second soft bounce for the same message (the provider retried and failed again) counts once.
+    _apply(ledger, _event(EventKind.BOUNCED_SOFT, rows[0], "s1-again"))
+    _apply(ledger, _event(EventKind.BOUNCED_SOFT, rows[1], "s2"))
+    assert ledger.status("cam@example.org") is SubscriberStatus.ACTIVE
+    assert not ledger.suppressed("cam@example.org")
+    _apply(ledger, _event(EventKind.BOUNCED_SOFT, rows[2], "s3"))
+    assert ledger.status("cam@example.org") is SubscriberStatus.BOUNCED
+    assert ledger.suppressed("cam@example.org")
+    assert ledger.delivery(rows[2].delivery_id)[0] is DeliveryState.SENT  # a soft bounce fails no row
+
+
+def test_a_confirmed_delivery_resets_the_soft_bounce_count(ledger: Ledger, clock: FixedClock) -> None:
+    rows = [ledger.send(ledger.campaign(), "dee@example.org") for _ in range(4)]
+    later = NOW + timedelta(days=1)
+    _apply(ledger, _event(EventKind.BOUNCED_SOFT, rows[0], "s1"))
+    _apply(ledger, _event(EventKind.BOUNCED_SOFT, rows[1], "s2"))
+    delivered = Event(EventKind.DELIVERED, "test", "d3", later, outreach_key=str(rows[2].delivery_id))
+    _apply(ledger, delivered)
+    soft = Event(
+        EventKind.BOUNCED_SOFT, "test", "s4", later + timedelta(days=1), outreach_key=str(rows[3].delivery_id)
+    )
+    _apply(ledger, soft)
+    assert ledger.status("dee@example.org") is SubscriberStatus.ACTIVE
+
+
+def test_the_limit_is_configurable(ledger: Ledger) -> None:
+    sent = ledger.send(ledger.campaign(), "eve@example.org")
+    _apply(ledger, _event(EventKind.BOUNCED_SOFT, sent, "s1"), limit=1)
+    assert ledger.status(sent.email) is SubscriberStatus.BOUNCED
+
+
+def test_delivered_changes_nothing_but_the_event_row(ledger: Ledger) -> None:
+    sent = ledger.send(ledger.campaign(), "fay@example.org")
+    consents = ledger.consent_count()
+    assert _apply(ledger, _event(EventKind.DELIVERED, sent, "d1")) == [Outcome.APPLIED]
+    assert ledger.status(sent.email) is SubscriberStatus.ACTIVE
+    assert not ledger.suppressed(sent.email)
+    assert ledger.delivery(sent.delivery_id) == (DeliveryState.SENT, "")
+    assert ledger.consent_count() == consents
+    assert ledger.event_count() == 1
+    assert _figures(ledger, sent.campaign_id)["delivered"] == 1
+
+
+def test_an_event_proves_an_unknown_row_was_sent(ledger: Ledger) -> None:
+    sent = ledger.send(ledger.campaign(), "gus@example.org", state=DeliveryState.UNKNOWN)
+    _apply(ledger, _event(EventKind.DELIVERED, sent, "d1"))
+    state, reason = ledger.delivery(sent.delivery_id)
+    assert state is DeliveryState.SENT and "confirmed" in reason
+
+
+def test_unsubscribed_is_honoured(ledger: Ledger) -> None:
+    sent = ledger.send(ledger.campaign(), "hal@example.org")
+    _apply(ledger, _event(EventKind.UNSUBSCRIBED, sent, "u1"))
+    assert ledger.status(sent.email) is SubscriberStatus.UNSUBSCRIBED
+    assert ledger.suppressed(sent.email)
+
+
+def test_replaying_the_same_events_changes_nothing(ledger: Ledger) -> None:
+    campaign = ledger.campaign()
+    hard, soft = ledger.send(campaign, "ivy@example.org"), ledger.send(campaign, "jon@example.org")
+    events = [
+        _event(EventKind.BOUNCED_HARD, hard, "h1"),
+        _event(EventKind.BOUNCED_SOFT, soft, "s1"),
+        _event(EventKind.CLICKED, soft, "k1"),
+    ]
+    assert _apply(ledger, *events) == [Outcome.APPLIED] * 3
+    before = (
+        ledger.event_count(),
+        ledger.consent_count(),
+        _figures(ledger, campaign),
+        ledger.delivery(hard.delivery_id),
+    )
+    for _ in range(2):
+        assert _apply(ledger, *events, limit=1) == [Outcome.DUPLICATE] * 3
+    after = (
+        ledger.event_count(),
+        ledger.consent_count(),
+        _figures(ledger, campaign),
+        ledger.delivery(hard.delivery_id),
+    )
+    assert after == before
+    assert ledger.status(soft.email) is SubscriberStatus.ACTIVE  # the replay did not count as a new bounce
+
+
+@pytest.mark.parametrize("by", ["outreach_key", "message_id", "provider_message_id", "recipient"])
+def test_events_find_their_row_by_key_message_id_provider_id_or_address(ledger: Ledger, by: str) -> None:
+    campaign = ledger.campaign()
+    sent = ledger.send(campaign, "kit@example.org")
+    reference = {
+        "outreach_key": str(sent.delivery_id),
+        "message_id": sent.message_id,
+        "provider_message_id": sent.provider_id,
+        "recipient": sent.email,
+    }[by]
+    event = Event(EventKind.CLICKED, "test", "k1", NOW, **{by: reference})
+    with transaction(ledger.engine) as session:
+        (applied,) = apply_events(session, [event], ledger.clock)
+    assert applied.outcome is Outcome.APPLIED
+    assert applied.subscriber_id == sent.subscriber_id
+    assert applied.delivery_id == (None if by == "recipient" else sent.delivery_id)
+    assert _figures(ledger, campaign)["clicked"] == (0 if by == "recipient" else 1)
+
+
+def test_the_key_wins_over_a_stale_message_id(ledger: Ledger) -> None:
+    campaign = ledger.campaign()
+    first, second = ledger.send(campaign, "lou@example.org"), ledger.send(campaign, "max@example.org")
+    event = Event(
+        EventKind.BOUNCED_HARD,
+        "test",
+        "h1",
+        NOW,
+        outreach_key=str(second.delivery_id),
+        message_id=first.message_id,
+    )
+    _apply(ledger, event)
+    assert ledger.status(second.email) is SubscriberStatus.BOUNCED
+    assert ledger.status(first.email) is SubscriberStatus.ACTIVE
+
+
+def test_an_event_nobody_matches_is_recorded_and_changes_nothing(ledger: Ledger) -> None:
+    stranger = Event(
+        EventKind.BOUNCED_HARD,
+        "test",
+        "h1",
+        NOW,
+        recipient="nobody@example.net",
+        outreach_key="999999",
+        message_id="<nope@vaimh.example>",
+    )
+    garbage = Event(EventKind.COMPLAINED, "test", "c1", NOW, recipient="not an address", outreach_key="x")
+    assert _apply(ledger, stranger, garbage) == [Outcome.UNMATCHED, Outcome.UNMATCHED]
+    assert _apply(ledger, stranger) == [Outcome.DUPLICATE]
+    assert ledger.event_count() == 2
+
+
+def test_figures_count_each_kind_per_campaign(ledger: Ledger) -> None:
+    one, two = ledger.campaign(), ledger.campaign()
+    a, b = ledger.send(one, "ned@example.org"), ledger.send(two, "ned@example.org")
+    _apply(
+        ledger,
+        _event(EventKind.DELIVERED, a, "d1"),
+        _event(EventKind.CLICKED, a, "k1"),
+        _event(EventKind.CLICKED, a, "k2"),
+        _event(EventKind.DELIVERED, b, "d2"),
+    )
+    assert _figures(ledger, one) == {
+        "delivered": 1,
+        "bounced_hard": 0,
+        "bounced_soft": 0,
+        "complained": 0,
+        "unsubscribed": 0,
+        "clicked": 2,
+    }
+    assert _figures(ledger, two)["delivered"] == 1 and _figures(ledger, two)["clicked"] == 0
