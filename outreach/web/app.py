@@ -4,9 +4,10 @@
 transport and a clock). ``outreach serve`` runs it under uvicorn; its ``[web] base_url`` is what every
 link in every mail points to.
 
-Webhooks hook: when the module ``outreach.web.webhooks`` exists, its ``webhook_routes(state)`` (given
-this app's ``WebState``: config, engine, clock, transport()) returns the routes to mount, and its
-``WEBHOOK_OPENAPI`` mapping (``paths`` and ``components``) is merged into ``/openapi.json``.
+Webhooks hook: when the module ``outreach.web.webhooks`` exists, the routes of its
+``webhook_routes(state)`` are mounted, where ``state`` is ``state_from_config(config, engine, clock)``
+of that module (or, if it has none, this app's ``WebState``); its ``WEBHOOK_OPENAPI`` mapping (``paths``
+and ``components``) is merged into ``/openapi.json``.
 """
 
 from __future__ import annotations
@@ -48,12 +49,17 @@ STATUS_TITLES = {
 }
 
 
-def _webhooks() -> tuple[Callable[[WebState], list[BaseRoute]] | None, dict[str, Any]]:
-    """The webhook module's routes factory and OpenAPI paths, when that module is installed."""
+def _webhooks(state: WebState) -> tuple[list[BaseRoute], dict[str, Any]]:
+    """The webhook module's routes and OpenAPI paths, when that module is installed."""
     if importlib.util.find_spec(WEBHOOKS) is None:
-        return None, {}
+        return [], {}
     module = importlib.import_module(WEBHOOKS)
-    return getattr(module, "webhook_routes", None), dict(getattr(module, "WEBHOOK_OPENAPI", {}) or {})
+    routes_for: Callable[[Any], list[BaseRoute]] | None = getattr(module, "webhook_routes", None)
+    if routes_for is None:
+        return [], {}
+    make_state: Callable[..., Any] | None = getattr(module, "state_from_config", None)
+    hook_state = make_state(state.config, state.engine, state.clock) if make_state else state
+    return list(routes_for(hook_state)), dict(getattr(module, "WEBHOOK_OPENAPI", {}) or {})
 
 
 def create_app(
@@ -77,7 +83,7 @@ def create_app(
         mail_limiter=RateLimiter(*MAILS_PER_ADDRESS, clock=clock),
         _transport=transport,
     )
-    routes_factory, webhook_openapi = _webhooks()
+    webhook_routes, webhook_openapi = _webhooks(state)
     openapi = document(webhook_openapi)
 
     async def openapi_json(request: Request) -> Response:
@@ -102,8 +108,7 @@ def create_app(
         Route("/static/site.css", stylesheet, methods=["GET"]),
         Route("/healthz", health, methods=["GET"]),
     ]
-    if routes_factory is not None:
-        routes.extend(routes_factory(state))
+    routes.extend(webhook_routes)
 
     async def http_error(request: Request, exc: Exception) -> Response:
         status = exc.status_code if isinstance(exc, HTTPException) else 500
