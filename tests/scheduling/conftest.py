@@ -1,0 +1,110 @@
+"""Fixtures for the scheduling tests: a migrated database per backend, a project, subscribers, a fake job book.
+
+The database fixtures are the audience tests' (SQLite always, PostgreSQL when
+``OUTREACH_TEST_DATABASE_URL`` is set), so every scheduling rule is checked on both.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy.engine import Engine
+
+from outreach.audience import Consent, ConsentMethod, Profile, add_subscriber, transaction
+from outreach.audience.consent import record
+from outreach.audience.schema import ConsentAction
+from outreach.clock import FixedClock
+from outreach.config import Config, load_config
+from tests.audience.conftest import (  # noqa: F401 - fixtures shared with the audience tests
+    backend,
+    engine,
+    sqlite_template,
+    synced,
+    topics,
+)
+from tests.conftest import REPO, TEST_SECRET
+
+# 2026-11-30 14:00 UTC is 09:00 in New York, the site's zone.
+START = datetime(2026, 11, 30, 14, 0, tzinfo=UTC)
+
+
+class FakeJobs:
+    """A JobBook in a dict: what APScheduler would hold."""
+
+    def __init__(self) -> None:
+        self.jobs: dict[str, tuple[datetime | None, int]] = {}
+        self.log: list[tuple[str, str]] = []
+
+    def put(self, job_id: str, run_at: datetime, campaign_id: int) -> None:
+        self.jobs[job_id] = (run_at, campaign_id)
+        self.log.append(("put", job_id))
+
+    def drop(self, job_id: str) -> None:
+        self.jobs.pop(job_id, None)
+        self.log.append(("drop", job_id))
+
+    def entries(self) -> dict[str, tuple[datetime | None, int]]:
+        return dict(self.jobs)
+
+
+@pytest.fixture
+def clock() -> FixedClock:
+    return FixedClock(START)
+
+
+@pytest.fixture
+def jobs() -> FakeJobs:
+    return FakeJobs()
+
+
+@pytest.fixture
+def site(project: Path) -> Config:
+    """The temp project with the real automation steps, as a Config."""
+    shutil.copytree(REPO / "newsletters" / "automations", project / "newsletters" / "automations")
+    return load_config(project, environ={"OUTREACH_SECRET_KEY": TEST_SECRET})
+
+
+People = Callable[..., list[int]]
+
+
+@pytest.fixture
+def people(synced: Engine) -> People:
+    """Add subscribers: people(["a@example.org", ...], topics=[...], clock=..., confirm=True, **profile)."""
+
+    def add(
+        addresses: Iterable[str],
+        *,
+        clock: FixedClock,
+        topics: Iterable[str] = ("monthly-newsletter",),
+        confirm: bool = False,
+        time_zone: str | None = None,
+        attributes: dict[str, str] | None = None,
+    ) -> list[int]:
+        ids = []
+        with transaction(synced) as session:
+            for address in addresses:
+                subscriber = add_subscriber(
+                    session,
+                    address,
+                    consent=Consent(ConsentMethod.FORM, source="test"),
+                    clock=clock,
+                    profile=Profile(first_name="Ana", time_zone=time_zone, attributes=attributes or {}),
+                    topics=topics,
+                )
+                if confirm:
+                    record(
+                        session,
+                        subscriber_id=subscriber.id,
+                        email_hash=subscriber.email_hash,
+                        action=ConsentAction.CONFIRMED,
+                        consent=Consent(ConsentMethod.FORM, source="test"),
+                        clock=clock,
+                    )
+                ids.append(subscriber.id)
+        return ids
+
+    return add

@@ -1,0 +1,255 @@
+"""Schedule, re-schedule, cancel; at the due time: grace, missed, window, exactly once, local time.
+
+Everything runs with a FixedClock against a real database (SQLite, and PostgreSQL when asked).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime, time, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from outreach.audience import Consent, ConsentMethod, load_segments, transaction, unsubscribe
+from outreach.audience.subscribers import known_topics
+from outreach.clock import FixedClock
+from outreach.config import Config
+from outreach.content import read_issue
+from outreach.delivery.campaigns import history
+from outreach.delivery.schema import Campaign, CampaignStatus, Delivery
+from outreach.render import render_issue
+from outreach.scheduling import jobs as scheduler_jobs
+from outreach.scheduling.errors import SchedulingError
+from outreach.scheduling.lease import aware
+from outreach.scheduling.planning import cancel_issue, schedule_issue, sender_for
+from outreach.scheduling.sending import Start, start_due
+from outreach.scheduling.timing import SendWindow
+from tests.scheduling.conftest import START, FakeJobs, People
+
+NY = ZoneInfo("America/New_York")
+GRACE = timedelta(hours=6)
+SEND_AT = datetime(2026, 12, 1, 9, 0, tzinfo=NY)
+
+
+def issue_text(subject: str = "December news", send_at: str = "2026-12-01 09:00") -> str:
+    return f"""---
+subject: {subject}
+preheader: A preheader long enough to pass the check
+date: 2026-12-01
+audience: {{topics: [monthly-newsletter]}}
+send_at: {send_at}
+status: ready
+---
+Dear {{{{ subscriber.first_name | default("friend") }}}}, hello.
+"""
+
+
+@pytest.fixture
+def issue_file(site: Config) -> Path:
+    path = site.path("newsletters") / "2026-12-news.md"
+    path.write_text(issue_text(), encoding="utf-8")
+    return path
+
+
+Plan = Callable[..., int]
+
+
+@pytest.fixture
+def plan(synced: Engine, site: Config, jobs: FakeJobs, clock: FixedClock, issue_file: Path) -> Plan:
+    def schedule(window: SendWindow | None = None, local_time: bool = False) -> int:
+        compiled = render_issue(read_issue(issue_file, site.time_zone), site)
+        with transaction(synced) as session:
+            planned = schedule_issue(
+                session,
+                compiled,
+                sender_for(site, compiled),
+                "outbox",
+                clock,
+                window or SendWindow(NY),
+                jobs,
+                local_time=local_time,
+            )
+        return planned.campaign_id
+
+    return schedule
+
+
+def start(engine: Engine, site: Config, campaign_id: int, clock: FixedClock, window: SendWindow | None = None) -> Start:
+    with transaction(engine) as session:
+        segments = load_segments(site.path("lists") / "segments.yaml", known_topics(session), "segments.yaml")
+        return start_due(session, campaign_id, segments, clock, window or SendWindow(NY), GRACE).outcome
+
+
+def kinds(engine: Engine, campaign_id: int) -> list[str]:
+    with transaction(engine) as session:
+        return [e.kind for e in history(session, campaign_id)]
+
+
+def status(engine: Engine, campaign_id: int) -> CampaignStatus:
+    with transaction(engine) as session:
+        found = session.get(Campaign, campaign_id)
+        assert found is not None
+        return found.status
+
+
+def rows(engine: Engine, campaign_id: int) -> int:
+    with engine.connect() as connection:
+        return int(connection.scalar(sa.select(sa.func.count()).where(Delivery.campaign_id == campaign_id)) or 0)
+
+
+def test_schedule_creates_a_scheduled_campaign_and_one_job(
+    synced: Engine, plan: Plan, jobs: FakeJobs
+) -> None:
+    campaign_id = plan()
+    assert status(synced, campaign_id) is CampaignStatus.SCHEDULED
+    assert jobs.jobs == {"issue:2026-12-news": (SEND_AT.astimezone(UTC), campaign_id)}
+    assert kinds(synced, campaign_id) == ["scheduled"]
+    assert rows(synced, campaign_id) == 0, "the audience is taken at the due time, not now"
+
+
+def test_rescheduling_an_edited_issue_replaces_content_and_job(
+    synced: Engine, plan: Plan, jobs: FakeJobs, issue_file: Path
+) -> None:
+    campaign_id = plan()
+    issue_file.write_text(issue_text("Edited subject", "2026-12-02 10:30"), encoding="utf-8")
+    assert plan() == campaign_id
+    with transaction(synced) as session:
+        campaign = session.get(Campaign, campaign_id)
+        assert campaign is not None
+        assert campaign.subject == "Edited subject"
+        assert "Edited subject" in campaign.subject_source
+        assert aware(campaign.send_at or START) == datetime(2026, 12, 2, 15, 30, tzinfo=UTC)
+        events = history(session, campaign_id)
+    assert [e.kind for e in events] == ["scheduled", "rescheduled"]
+    assert "2026-12-02 10:30 EST" in events[1].detail and "was 2026-12-01 09:00 EST" in events[1].detail
+    assert list(jobs.jobs) == ["issue:2026-12-news"]
+    assert jobs.jobs["issue:2026-12-news"] == (datetime(2026, 12, 2, 15, 30, tzinfo=UTC), campaign_id)
+
+
+def test_cancel_marks_the_campaign_and_drops_the_job(synced: Engine, plan: Plan, jobs: FakeJobs, clock: FixedClock) -> None:
+    campaign_id = plan()
+    with transaction(synced) as session:
+        assert cancel_issue(session, "2026-12-news", clock, jobs) == campaign_id
+    assert status(synced, campaign_id) is CampaignStatus.CANCELLED
+    assert kinds(synced, campaign_id) == ["scheduled", "cancelled"]
+    assert jobs.jobs == {}
+    with transaction(synced) as session, pytest.raises(SchedulingError, match="not scheduled"):
+        cancel_issue(session, "2026-12-news", clock, jobs)
+    # A cancelled job that fires anyway does nothing.
+    clock.advance((SEND_AT - START).total_seconds())
+    assert start(synced, issue_site(synced), campaign_id, clock) is Start.GONE
+
+
+def issue_site(engine: Engine) -> Config:  # the segments file is only read; any project will do
+    from outreach.config import load_config
+    from tests.conftest import REPO
+
+    return load_config(REPO, environ={})
+
+
+def test_a_send_at_in_the_past_is_refused(plan: Plan, clock: FixedClock) -> None:
+    clock.advance(timedelta(days=2).total_seconds())
+    with pytest.raises(SchedulingError, match="in the past"):
+        plan()
+
+
+def test_due_send_starts_exactly_once_with_the_audience_of_the_day(
+    synced: Engine, site: Config, plan: Plan, people: People, clock: FixedClock
+) -> None:
+    readers = people(["a@example.org", "b@example.org"], clock=clock)
+    people(["policy@example.org"], clock=clock, topics=["policy-advocacy"])
+    campaign_id = plan()
+    assert start(synced, site, campaign_id, clock) is Start.WAITING
+    late = people(["late@example.org"], clock=clock)  # joined after scheduling: included
+    with transaction(synced) as session:
+        unsubscribe(session, readers[1], consent=Consent(ConsentMethod.ONE_CLICK), clock=clock)
+    clock.advance((SEND_AT - START).total_seconds())
+    assert start(synced, site, campaign_id, clock) is Start.STARTED
+    assert start(synced, site, campaign_id, clock) is Start.GONE, "a second firing must not start it again"
+    with synced.connect() as connection:
+        ids = set(connection.scalars(sa.select(Delivery.subscriber_id).where(Delivery.campaign_id == campaign_id)))
+    assert ids == {readers[0], late[0]}
+    assert status(synced, campaign_id) is CampaignStatus.SENDING
+    assert kinds(synced, campaign_id) == ["scheduled", "started"]
+
+
+def test_within_grace_a_late_send_still_goes(
+    synced: Engine, site: Config, plan: Plan, people: People, clock: FixedClock
+) -> None:
+    people(["a@example.org"], clock=clock)
+    campaign_id = plan()
+    clock.advance((SEND_AT - START + timedelta(hours=5, minutes=59)).total_seconds())
+    assert start(synced, site, campaign_id, clock) is Start.STARTED
+    assert rows(synced, campaign_id) == 1
+
+
+def test_past_grace_it_is_missed_loudly_and_not_sent(
+    synced: Engine, site: Config, plan: Plan, people: People, clock: FixedClock
+) -> None:
+    people(["a@example.org"], clock=clock)
+    campaign_id = plan()
+    clock.advance((SEND_AT - START + GRACE + timedelta(seconds=1)).total_seconds())
+    assert start(synced, site, campaign_id, clock) is Start.MISSED
+    assert status(synced, campaign_id) is CampaignStatus.MISSED
+    with transaction(synced) as session:
+        missed = history(session, campaign_id)[-1]
+    assert missed.kind == "missed" and "NOT sent" in missed.detail
+    assert rows(synced, campaign_id) == 0
+    assert start(synced, site, campaign_id, clock) is Start.GONE
+
+
+def test_reconcile_reports_missed_sends_and_recreates_lost_jobs(
+    synced: Engine, site: Config, plan: Plan, jobs: FakeJobs, clock: FixedClock
+) -> None:
+    campaign_id = plan()
+    said: list[str] = []
+    runtime = scheduler_jobs.Runtime(site, synced, clock, jobs, lambda: True, said.append)
+    jobs.jobs.clear()  # e.g. APScheduler dropped it
+    scheduler_jobs.reconcile(runtime)
+    assert jobs.jobs["issue:2026-12-news"] == (SEND_AT.astimezone(UTC), campaign_id)
+    jobs.jobs["issue:stale"] = (START, 999)
+    clock.advance((SEND_AT - START + GRACE + timedelta(minutes=1)).total_seconds())
+    scheduler_jobs.reconcile(runtime)
+    assert status(synced, campaign_id) is CampaignStatus.MISSED
+    assert jobs.jobs == {}
+    assert any(line.startswith("MISSED campaign") for line in said)
+
+
+def test_a_send_due_outside_the_window_waits_for_it(
+    synced: Engine, site: Config, plan: Plan, jobs: FakeJobs, people: People, clock: FixedClock
+) -> None:
+    people(["a@example.org"], clock=clock)
+    window = SendWindow(NY, time(10), time(20))
+    campaign_id = plan(window=window)
+    opens = datetime(2026, 12, 1, 10, 0, tzinfo=NY)
+    assert jobs.jobs["issue:2026-12-news"][0] == opens.astimezone(UTC)
+    clock.advance((SEND_AT - START).total_seconds())
+    assert start(synced, site, campaign_id, clock, window) is Start.WAITING
+    clock.advance(3600)
+    assert start(synced, site, campaign_id, clock, window) is Start.STARTED
+
+
+def test_local_time_gives_each_row_its_readers_nine_oclock(
+    synced: Engine, site: Config, plan: Plan, jobs: FakeJobs, people: People, clock: FixedClock
+) -> None:
+    (nowhere,) = people(["site@example.org"], clock=clock)
+    (west,) = people(["west@example.org"], clock=clock, time_zone="America/Los_Angeles")
+    (east,) = people(["east@example.org"], clock=clock, time_zone="Europe/London")
+    campaign_id = plan(local_time=True)
+    london_nine = datetime(2026, 12, 1, 9, 0, tzinfo=ZoneInfo("Europe/London")).astimezone(UTC)
+    assert jobs.jobs["issue:2026-12-news"][0] == london_nine, "the job wakes for the first zone"
+    clock.advance((london_nine - START).total_seconds())
+    assert start(synced, site, campaign_id, clock) is Start.STARTED
+    with synced.connect() as connection:
+        due = dict(
+            connection.execute(
+                sa.select(Delivery.subscriber_id, Delivery.next_attempt_at).where(Delivery.campaign_id == campaign_id)
+            ).all()
+        )
+    assert aware(due[east]) == london_nine
+    assert aware(due[nowhere]) == SEND_AT.astimezone(UTC)
+    assert aware(due[west]) == datetime(2026, 12, 1, 17, 0, tzinfo=UTC)
