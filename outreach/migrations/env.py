@@ -9,7 +9,11 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import context
 
-from outreach.delivery.schema import metadata  # audience and delivery tables share one metadata
+# Every stage's tables share one metadata; importing each schema module registers its tables.
+import outreach.delivery.tracking
+import outreach.events.schema
+import outreach.scheduling.schema  # noqa: F401
+from outreach.delivery.schema import metadata
 
 config = context.config
 
