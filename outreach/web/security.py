@@ -32,8 +32,9 @@ def embed_csp(ancestors: str) -> str:
 
 COMMON = (
     ("X-Content-Type-Options", "nosniff"),
-    # Our URLs carry signed tokens: never hand them to the next site in a Referer header.
-    ("Referrer-Policy", "no-referrer"),
+    # Our URLs carry signed tokens: never hand them to another site in a Referer header (and
+    # "no-referrer" would make browsers send "Origin: null" on our own form posts).
+    ("Referrer-Policy", "same-origin"),
     ("Permissions-Policy", "camera=(), microphone=(), geolocation=(), interest-cohort=()"),
     ("Cross-Origin-Opener-Policy", "same-origin"),
 )

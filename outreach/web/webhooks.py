@@ -356,43 +356,46 @@ def _operation(summary: str, operation_id: str, body: dict[str, Any], **extra: A
 
 
 WEBHOOK_OPENAPI: dict[str, Any] = {
-    "/webhooks/ses": _operation(
-        "Amazon SES notifications through SNS (signature verified; subscriptions confirmed)",
-        "webhookSes",
-        {"application/json": {"schema": _SNS_MESSAGE}, "text/plain": {"schema": {"type": "string"}}},
-        responses=_responses(503),
-    ),
-    "/webhooks/sendgrid": _operation(
-        "SendGrid signed Event Webhook",
-        "webhookSendgrid",
-        _json(_SENDGRID_EVENTS),
-        parameters=[
-            {
-                "name": sendgrid.SIGNATURE_HEADER,
-                "in": "header",
-                "required": True,
-                "schema": {"type": "string"},
-            },
-            {
-                "name": sendgrid.TIMESTAMP_HEADER,
-                "in": "header",
-                "required": True,
-                "schema": {"type": "string"},
-            },
-        ],
-        responses=_responses(),
-    ),
-    "/webhooks/postmark": _operation(
-        "Postmark webhooks (HTTP basic auth)",
-        "webhookPostmark",
-        _json(_POSTMARK_RECORD),
-        responses=_responses(),
-    ),
-    "/webhooks/mailgun": _operation(
-        "Mailgun webhooks (HMAC signature in the body)",
-        "webhookMailgun",
-        _json(_MAILGUN_BODY),
-        responses=_responses(),
-    ),
+    "paths": {
+        "/webhooks/ses": _operation(
+            "Amazon SES notifications through SNS (signature verified; subscriptions confirmed)",
+            "webhookSes",
+            {"application/json": {"schema": _SNS_MESSAGE}, "text/plain": {"schema": {"type": "string"}}},
+            responses=_responses(503),
+        ),
+        "/webhooks/sendgrid": _operation(
+            "SendGrid signed Event Webhook",
+            "webhookSendgrid",
+            _json(_SENDGRID_EVENTS),
+            parameters=[
+                {
+                    "name": sendgrid.SIGNATURE_HEADER,
+                    "in": "header",
+                    "required": True,
+                    "schema": {"type": "string"},
+                },
+                {
+                    "name": sendgrid.TIMESTAMP_HEADER,
+                    "in": "header",
+                    "required": True,
+                    "schema": {"type": "string"},
+                },
+            ],
+            responses=_responses(),
+        ),
+        "/webhooks/postmark": _operation(
+            "Postmark webhooks (HTTP basic auth)",
+            "webhookPostmark",
+            _json(_POSTMARK_RECORD),
+            responses=_responses(),
+        ),
+        "/webhooks/mailgun": _operation(
+            "Mailgun webhooks (HMAC signature in the body)",
+            "webhookMailgun",
+            _json(_MAILGUN_BODY),
+            responses=_responses(),
+        ),
+    }
 }
-"""An OpenAPI 3.0 ``paths`` fragment for the routes above (merge it into the app's document)."""
+"""An OpenAPI 3.0 fragment, ``{"paths": {...}}``, for the routes above; ``outreach.web.openapi.document``
+merges it into the app's /openapi.json."""

@@ -22,7 +22,7 @@ def test_pages_carry_the_security_headers(client: TestClient) -> None:
         assert "default-src 'self'" in csp and "script-src 'none'" in csp and "frame-ancestors 'none'" in csp
         assert headers["x-frame-options"] == "DENY"
         assert headers["x-content-type-options"] == "nosniff"
-        assert headers["referrer-policy"] == "no-referrer"
+        assert headers["referrer-policy"] == "same-origin"
 
 
 def test_pages_have_no_inline_script_or_style(client: TestClient) -> None:

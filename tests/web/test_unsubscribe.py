@@ -38,7 +38,8 @@ def _events(engine: Engine, subscriber_id: int) -> list[tuple[ConsentAction, Con
 
 
 def _url(config: Config, purpose: Purpose, subscriber_id: int | str) -> str:
-    return f"/{'u' if purpose is Purpose.UNSUBSCRIBE else 'p'}/{make_token(config.secret_key, purpose, str(subscriber_id))}"
+    prefix = "u" if purpose is Purpose.UNSUBSCRIBE else "p"
+    return f"/{prefix}/{make_token(config.secret_key, purpose, str(subscriber_id))}"
 
 
 @pytest.mark.parametrize("encoding", ["urlencoded", "multipart"])
