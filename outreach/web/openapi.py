@@ -1,7 +1,8 @@
 """The OpenAPI 3.0 document of the JSON endpoints, written by hand (no framework generates it).
 
-The webhook endpoints of ``outreach.web.webhooks`` add their paths through ``WEBHOOK_OPENAPI``
-(a mapping with ``paths`` and optionally ``components``), merged in by ``document``.
+The webhook endpoints of ``outreach.web.webhooks`` add their paths through ``WEBHOOK_OPENAPI``, merged
+in by ``document``: either a mapping of paths (``{"/webhooks/ses": {...}}``) or one with ``paths`` and
+``components``.
 """
 
 from __future__ import annotations
@@ -129,6 +130,8 @@ BASE: dict[str, Any] = {
 def document(extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """The document, with another module's paths and components merged in."""
     merged = copy.deepcopy(BASE)
+    if extra and "paths" not in extra:
+        extra = {"paths": extra}
     if extra:
         merged["paths"].update(copy.deepcopy(dict(extra.get("paths", {}))))
         for section, items in dict(extra.get("components", {})).items():

@@ -13,6 +13,9 @@ from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 MAX_BODY = 64 * 1024
+# Providers batch their webhook events (SendGrid posts up to thousands at once): those paths get more.
+WEBHOOK_PREFIX = "/webhooks/"
+MAX_WEBHOOK_BODY = 8 * 1024 * 1024
 
 PAGE_CSP = (
     "default-src 'self'; script-src 'none'; style-src 'self'; img-src 'self' data: https:; "
@@ -78,21 +81,29 @@ ErrorPage = Callable[[int, str, str], bytes]
 class BodyLimit:
     """Refuses bodies over ``limit`` bytes with 413, by Content-Length or by counting as they come."""
 
-    def __init__(self, app: ASGIApp, error_page: ErrorPage, limit: int = MAX_BODY) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        error_page: ErrorPage,
+        limit: int = MAX_BODY,
+        webhook_limit: int = MAX_WEBHOOK_BODY,
+    ) -> None:
         self.app = app
         self.limit = limit
+        self.webhook_limit = webhook_limit
         self.error_page = error_page
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit = self.webhook_limit if str(scope.get("path", "")).startswith(WEBHOOK_PREFIX) else self.limit
         declared = Headers(scope=scope).get("content-length")
         if declared is not None:
             if not declared.isdigit():
                 await self._refuse(send, 400, "That request could not be read.")
                 return
-            if int(declared) > self.limit:
+            if int(declared) > limit:
                 await self._refuse(send, 413, "That was more than this page accepts.")
                 return
         received = 0
@@ -103,7 +114,7 @@ class BodyLimit:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.limit:
+                if received > limit:
                     raise _TooLarge
             return message
 
