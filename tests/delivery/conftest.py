@@ -10,6 +10,7 @@ gets a copy of a database migrated once per session.
 
 from __future__ import annotations
 
+import math
 import os
 import random
 import shutil
@@ -170,7 +171,9 @@ class FakeSleep:
         self.total += seconds
         if self.total > self.limit:
             raise AssertionError(f"more than {self.limit:g} simulated seconds: a runner that never stops?")
-        self.clock.advance(seconds)
+        # A real sleep lasts at least as long as asked; the clock counts whole microseconds, so round up
+        # (rounding down could leave a token bucket a hair short forever).
+        self.clock.advance(math.ceil(seconds * 1_000_000) / 1_000_000)
 
 
 @pytest.fixture

@@ -1,0 +1,259 @@
+"""Pace and patience: token buckets over a simulated hour and day, backoff with jitter, Retry-After.
+
+A FixedClock and a sleep that advances it stand in for time, so a day of rate limiting runs in well
+under a second and every send can be placed on the time line exactly.
+"""
+
+from __future__ import annotations
+
+import random
+from bisect import bisect_left
+from datetime import UTC, datetime
+from itertools import pairwise
+
+import pytest
+
+from outreach.clock import FixedClock
+from outreach.delivery.pacing import Backoff, Pace, RateLimits, TokenBucket
+from tests.delivery.conftest import Bench, FakeSleep, TimedMemory
+
+START = datetime(2026, 3, 1, 0, 0, tzinfo=UTC)
+HOUR = 3600.0
+DAY = 86400.0
+
+# The one production defect these tests expose (see the xfail reasons): TokenBucket.take() charges
+# min(count, capacity), so an acquisition larger than the bucket is only charged one bucket, and the
+# bucket starts full with the whole quota, so the first window of the limit's length may hold nearly
+# twice the quota.
+BATCH_UNDERCHARGED = (
+    "TokenBucket.take charges min(count, capacity): a batch larger than the bucket (or a rate below "
+    "1/s) is charged only one bucket, so the limit is exceeded by count/capacity"
+)
+FIRST_WINDOW_DOUBLE = (
+    "the bucket starts full with the whole quota and refills continuously, so the first window of the "
+    "limit's length allows capacity + refill, nearly twice the limit"
+)
+
+
+class Timeline:
+    """Sends placed on the simulated time line: ``pace.acquire(n)`` then ``n`` sends at that moment."""
+
+    def __init__(self, limits: RateLimits) -> None:
+        self.clock = FixedClock(START)
+        self.sleep = FakeSleep(self.clock, limit=10 * DAY)
+        self.pace = Pace(limits, self.clock, self.sleep)
+        self.times: list[float] = []
+
+    def now(self) -> float:
+        return (self.clock.now() - START).total_seconds()
+
+    def send_until(self, seconds: float, batch: int = 1) -> None:
+        while True:
+            self.pace.acquire(batch)
+            if self.now() >= seconds:
+                return
+            self.times.extend([self.now()] * batch)
+
+    def in_window(self, start: float, length: float) -> int:
+        return bisect_left(self.times, start + length) - bisect_left(self.times, start)
+
+    def busiest(self, length: float) -> int:
+        """The most sends in any window [t, t + length) (windows starting at a send are enough)."""
+        return max((self.in_window(t, length) for t in self.times), default=0)
+
+    def aligned(self, length: float, until: float) -> list[int]:
+        return [self.in_window(k * length, length) for k in range(int(until // length))]
+
+
+# -- the token bucket guarantees --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("limits", "rate", "capacity", "until"),
+    [
+        (RateLimits(per_second=10), 10.0, 10, HOUR),
+        (RateLimits(per_hour=120), 120 / HOUR, 120, 6 * HOUR),
+        (RateLimits(per_day=500), 500 / DAY, 500, 3 * DAY),
+    ],
+    ids=["per-second-over-an-hour", "per-hour-over-6-hours", "per-day-over-3-days"],
+)
+def test_sends_never_outrun_the_bucket(limits: RateLimits, rate: float, capacity: int, until: float) -> None:
+    line = Timeline(limits)
+    line.send_until(until)
+    # at any moment t: at most one full bucket plus what refilled since the start
+    for index, moment in enumerate(line.times):
+        assert index + 1 <= capacity + rate * moment + 1e-6, (index, moment)
+    # and over the whole run the rate is the limit, not more, not much less (no lost capacity)
+    assert capacity + rate * until - 2 <= len(line.times) <= capacity + rate * until + 1
+
+
+@pytest.mark.parametrize(
+    ("limits", "length", "limit", "until"),
+    [
+        (RateLimits(per_second=10), 1.0, 10, HOUR),
+        (RateLimits(per_hour=120), HOUR, 120, 6 * HOUR),
+        (RateLimits(per_day=500), DAY, 500, 3 * DAY),
+    ],
+    ids=["per-second", "per-hour", "per-day"],
+)
+def test_after_the_first_window_every_window_holds_the_limit(
+    limits: RateLimits, length: float, limit: int, until: float
+) -> None:
+    line = Timeline(limits)
+    line.send_until(until)
+    counts = line.aligned(length, until)
+    assert all(count == limit for count in counts[1:]), counts[:5]
+
+
+@pytest.mark.xfail(strict=True, reason=FIRST_WINDOW_DOUBLE)
+@pytest.mark.parametrize(
+    ("limits", "length", "limit", "until"),
+    [
+        (RateLimits(per_second=10), 1.0, 10, 60.0),
+        (RateLimits(per_hour=120), HOUR, 120, 3 * HOUR),
+        (RateLimits(per_day=500), DAY, 500, 2 * DAY),
+    ],
+    ids=["per-second", "per-hour", "per-day"],
+)
+def test_no_window_of_the_limits_length_holds_more_than_the_limit(
+    limits: RateLimits, length: float, limit: int, until: float
+) -> None:
+    line = Timeline(limits)
+    line.send_until(until)
+    assert line.busiest(length) <= limit, line.aligned(length, until)[:3]
+
+
+def test_all_limits_apply_together() -> None:
+    line = Timeline(RateLimits(per_second=5, per_hour=100, per_day=300))
+    line.send_until(DAY + HOUR)
+    times = line.times
+    # the per-second bucket shapes the start: 5 at once, then one every 0.2 s
+    assert times[4] == 0.0 and times[5] == pytest.approx(0.2)
+    assert all(b - a >= 0.2 - 1e-6 for a, b in pairwise(times[4:]))
+    # the per-hour bucket runs dry at the 100th send (19 s); it refills one every 36 s since 0
+    assert times[99] == pytest.approx(19.0, abs=1e-3)
+    assert times[100:103] == pytest.approx([36.0, 72.0, 108.0], abs=1e-3)
+    # the per-day bucket has the last word: one bucket and one day of refill in the first day
+    assert 590 <= line.in_window(0, DAY) <= 600
+    assert line.in_window(DAY, HOUR) <= 13  # 300/day is 12.5/hour
+
+
+def test_no_limits_never_sleep() -> None:
+    line = Timeline(RateLimits())
+    for _ in range(1000):
+        assert line.pace.acquire(50) == 0.0
+    assert line.sleep.calls == []
+    assert RateLimits().describe() == "unlimited"
+    assert RateLimits(per_second=10, per_hour=500, per_day=2000).describe() == "10/s, 500/h, 2000/day"
+
+
+@pytest.mark.parametrize("rate", [0, -1])
+def test_a_rate_must_be_positive(rate: float) -> None:
+    with pytest.raises(ValueError, match="must be positive"):
+        TokenBucket(rate, 1.0, FixedClock(START))
+
+
+# -- batches larger than the bucket ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("limits", "batch"),
+    [
+        (RateLimits(per_hour=100), 250),
+        (RateLimits(per_second=2, per_day=40), 500),
+        (RateLimits(per_second=0.5), 1),
+    ],
+    ids=["hourly-250", "daily-500", "half-per-second"],
+)
+def test_a_batch_larger_than_the_bucket_does_not_deadlock(limits: RateLimits, batch: int) -> None:
+    line = Timeline(limits)
+    for _ in range(5):
+        waited = line.pace.acquire(batch)
+        assert waited < 2 * DAY
+    assert line.sleep.total < 5 * 2 * DAY
+
+
+@pytest.mark.xfail(strict=True, reason=BATCH_UNDERCHARGED)
+@pytest.mark.parametrize(
+    ("limits", "batch", "length", "limit"),
+    [
+        (RateLimits(per_hour=100), 250, HOUR, 100),
+        (RateLimits(per_second=5), 50, 1.0, 5),
+        (RateLimits(per_second=0.5), 1, 2.0, 1),
+    ],
+    ids=["hourly-100-batches-of-250", "5-per-second-batches-of-50", "half-per-second"],
+)
+def test_batches_larger_than_the_bucket_still_honour_the_rate(
+    limits: RateLimits, batch: int, length: float, limit: int
+) -> None:
+    line = Timeline(limits)
+    line.send_until(20 * length, batch=batch)
+    # charged in full, 20 windows allow one bucket plus 20 windows of refill at most
+    assert len(line.times) <= limit + 20 * limit, (len(line.times), line.aligned(length, 20 * length)[:4])
+
+
+@pytest.mark.xfail(
+    strict=True, reason=BATCH_UNDERCHARGED + " (the runner hands Pace a whole transport batch)"
+)
+def test_the_runner_keeps_to_rate_per_second_with_smtp_sized_batches(bench: Bench) -> None:
+    bench.people(200)
+    campaign = bench.campaign()
+    memory = TimedMemory(bench.clock)
+    memory.max_batch = 50  # the SMTP transport's default max_batch
+    start = bench.clock.now()
+    bench.run(campaign, memory, limits=RateLimits(per_second=5), batch_size=200)
+    assert bench.counts(campaign)["sent"] == 200
+    elapsed = (bench.clock.now() - start).total_seconds()
+    assert elapsed >= (200 - 5) / 5, f"200 messages at 5/s went out in {elapsed:g} s"
+
+
+def test_the_runner_paces_message_by_message(bench: Bench) -> None:
+    bench.people(60)
+    campaign = bench.campaign()
+    memory = TimedMemory(bench.clock)
+    memory.max_batch = 1
+    start = bench.clock.now()
+    bench.run(campaign, memory, limits=RateLimits(per_second=5), batch_size=20)
+    assert bench.counts(campaign)["sent"] == 60
+    assert (bench.clock.now() - start).total_seconds() == pytest.approx((60 - 5) / 5, abs=0.3)
+    assert memory.batches == [1] * 60
+
+
+# -- backoff -----------------------------------------------------------------------------------------------
+
+
+def test_backoff_doubles_within_jitter_bounds_until_the_cap() -> None:
+    backoff = Backoff(base=30.0, cap=3600.0)
+    rng = random.Random(7)
+    for attempt in range(1, 12):
+        ceiling = min(3600.0, 30.0 * 2 ** (attempt - 1))
+        delays = [backoff.delay(attempt, rng) for _ in range(300)]
+        assert all(ceiling / 2 <= d <= ceiling for d in delays), attempt
+        # the jitter really spreads over the range (full jitter, not a constant)
+        assert max(delays) - min(delays) > ceiling / 2 * 0.8
+    lows = [min(backoff.delay(n, random.Random(n)) for _ in range(50)) for n in range(1, 9)]
+    assert all(b > a for a, b in pairwise(lows))  # grows attempt after attempt
+
+
+def test_backoff_is_capped() -> None:
+    backoff = Backoff(base=30.0, cap=600.0)
+    rng = random.Random(11)
+    assert all(300.0 <= backoff.delay(n, rng) <= 600.0 for n in range(6, 60))
+
+
+def test_backoff_respects_retry_after() -> None:
+    backoff = Backoff(base=30.0, cap=600.0)
+    # Retry-After longer than the jittered delay wins, even beyond the cap: the server said so
+    assert backoff.delay(1, random.Random(1), at_least=120.0) == 120.0
+    assert backoff.delay(9, random.Random(1), at_least=7200.0) == 7200.0
+    # a shorter Retry-After does not shorten the backoff
+    plain = backoff.delay(3, random.Random(5))
+    assert backoff.delay(3, random.Random(5), at_least=1.0) == plain
+    assert backoff.delay(3, random.Random(5), at_least=None) == plain
+
+
+def test_backoff_is_deterministic_with_a_seeded_rng() -> None:
+    backoff = Backoff()
+    first = [backoff.delay(n, random.Random(42)) for n in range(1, 6)]
+    again = [backoff.delay(n, random.Random(42)) for n in range(1, 6)]
+    assert first == again
