@@ -28,7 +28,15 @@ from outreach.errors import DeliveryError
 from outreach.render import render_issue
 from outreach.scheduling.aps import PausedJobs
 from outreach.scheduling.automations import overview, set_paused
-from outreach.scheduling.planning import cancel_issue, listing, recent, schedule_issue, sender_for, show_time
+from outreach.scheduling.planning import (
+    PendingJobs,
+    cancel_issue,
+    listing,
+    recent,
+    schedule_issue,
+    sender_for,
+    show_time,
+)
 from outreach.scheduling.service import SchedulerService, ServiceSettings
 from outreach.scheduling.timing import SendWindow, grace_of
 
@@ -84,7 +92,8 @@ def add(
     requires_real_secret(config, build_transport(config, name))
     engine = database(config)
     window = SendWindow.from_settings(config.settings.schedule)
-    with PausedJobs(engine, grace_of(config.settings.schedule)) as jobs, transaction(engine) as session:
+    pending = PendingJobs()
+    with transaction(engine) as session:
         planned = schedule_issue(
             session,
             compiled,
@@ -92,9 +101,11 @@ def add(
             name,
             SystemClock(),
             window,
-            jobs,
+            pending,
             local_time=local_time,
         )
+    with PausedJobs(engine, grace_of(config.settings.schedule)) as jobs:
+        pending.apply(jobs)
     verb = "re-scheduled (content replaced)" if planned.rescheduled else "scheduled"
     console.print(
         f"{planned.slug} {verb} for [bold]{show_time(planned.send_at, config.time_zone)}[/] "
@@ -172,8 +183,11 @@ def cancel(
     config = config_for(root)
     engine = database(config)
     slug = Path(issue).stem
-    with PausedJobs(engine, grace_of(config.settings.schedule)) as jobs, transaction(engine) as session:
-        campaign_id = cancel_issue(session, slug, SystemClock(), jobs)
+    pending = PendingJobs()
+    with transaction(engine) as session:
+        campaign_id = cancel_issue(session, slug, SystemClock(), pending)
+    with PausedJobs(engine, grace_of(config.settings.schedule)) as jobs:
+        pending.apply(jobs)
     console.print(f"{slug}: scheduled send cancelled (campaign {campaign_id})")
 
 

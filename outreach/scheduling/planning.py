@@ -280,3 +280,33 @@ def sender_for(config: Config, compiled: CompiledIssue) -> Sender:
         sender.list_id,
         sender.message_id_domain,
     )
+
+
+class PendingJobs:
+    """Job changes held until the campaign rows are committed, then applied to the real job book.
+
+    On SQLite a second connection cannot write while the planning transaction is open, and a job for
+    an uncommitted campaign must not fire anyway. If applying fails, the scheduler re-creates the job
+    from the committed row on its next pass.
+    """
+
+    def __init__(self) -> None:
+        self.puts: dict[str, tuple[datetime, int]] = {}
+        self.drops: set[str] = set()
+
+    def put(self, job_id: str, run_at: datetime, campaign_id: int) -> None:
+        self.drops.discard(job_id)
+        self.puts[job_id] = (run_at, campaign_id)
+
+    def drop(self, job_id: str) -> None:
+        self.puts.pop(job_id, None)
+        self.drops.add(job_id)
+
+    def entries(self) -> dict[str, tuple[datetime | None, int]]:
+        return dict(self.puts)
+
+    def apply(self, book: JobBook) -> None:
+        for key in sorted(self.drops):
+            book.drop(key)
+        for key, (run_at, campaign_id) in self.puts.items():
+            book.put(key, run_at, campaign_id)

@@ -1,4 +1,4 @@
-"""Fixtures for the scheduling tests: a migrated database per backend, a project, subscribers, a fake job book.
+"""Scheduling test fixtures: a migrated database per backend, a project, subscribers, a fake job book.
 
 The database fixtures are the audience tests' (SQLite always, PostgreSQL when
 ``OUTREACH_TEST_DATABASE_URL`` is set), so every scheduling rule is checked on both.
@@ -72,14 +72,14 @@ People = Callable[..., list[int]]
 
 
 @pytest.fixture
-def people(synced: Engine) -> People:
-    """Add subscribers: people(["a@example.org", ...], topics=[...], clock=..., confirm=True, **profile)."""
+def people(synced: Engine) -> People:  # noqa: F811 - the fixture imported above
+    """Add subscribers: people(["a@example.org"], clock=..., topic_keys=[...], confirm=True, ...)."""
 
     def add(
         addresses: Iterable[str],
         *,
         clock: FixedClock,
-        topics: Iterable[str] = ("monthly-newsletter",),
+        topic_keys: Iterable[str] = ("monthly-newsletter",),
         confirm: bool = False,
         time_zone: str | None = None,
         attributes: dict[str, str] | None = None,
@@ -93,7 +93,7 @@ def people(synced: Engine) -> People:
                     consent=Consent(ConsentMethod.FORM, source="test"),
                     clock=clock,
                     profile=Profile(first_name="Ana", time_zone=time_zone, attributes=attributes or {}),
-                    topics=topics,
+                    topics=topic_keys,
                 )
                 if confirm:
                     record(

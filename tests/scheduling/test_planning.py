@@ -78,7 +78,9 @@ def plan(synced: Engine, site: Config, jobs: FakeJobs, clock: FixedClock, issue_
     return schedule
 
 
-def start(engine: Engine, site: Config, campaign_id: int, clock: FixedClock, window: SendWindow | None = None) -> Start:
+def start(
+    engine: Engine, site: Config, campaign_id: int, clock: FixedClock, window: SendWindow | None = None
+) -> Start:
     with transaction(engine) as session:
         segments = load_segments(site.path("lists") / "segments.yaml", known_topics(session), "segments.yaml")
         return start_due(session, campaign_id, segments, clock, window or SendWindow(NY), GRACE).outcome
@@ -98,7 +100,9 @@ def status(engine: Engine, campaign_id: int) -> CampaignStatus:
 
 def rows(engine: Engine, campaign_id: int) -> int:
     with engine.connect() as connection:
-        return int(connection.scalar(sa.select(sa.func.count()).where(Delivery.campaign_id == campaign_id)) or 0)
+        return int(
+            connection.scalar(sa.select(sa.func.count()).where(Delivery.campaign_id == campaign_id)) or 0
+        )
 
 
 def test_schedule_creates_a_scheduled_campaign_and_one_job(
@@ -130,7 +134,9 @@ def test_rescheduling_an_edited_issue_replaces_content_and_job(
     assert jobs.jobs["issue:2026-12-news"] == (datetime(2026, 12, 2, 15, 30, tzinfo=UTC), campaign_id)
 
 
-def test_cancel_marks_the_campaign_and_drops_the_job(synced: Engine, plan: Plan, jobs: FakeJobs, clock: FixedClock) -> None:
+def test_cancel_marks_the_campaign_and_drops_the_job(
+    synced: Engine, plan: Plan, jobs: FakeJobs, clock: FixedClock
+) -> None:
     campaign_id = plan()
     with transaction(synced) as session:
         assert cancel_issue(session, "2026-12-news", clock, jobs) == campaign_id
@@ -161,7 +167,7 @@ def test_due_send_starts_exactly_once_with_the_audience_of_the_day(
     synced: Engine, site: Config, plan: Plan, people: People, clock: FixedClock
 ) -> None:
     readers = people(["a@example.org", "b@example.org"], clock=clock)
-    people(["policy@example.org"], clock=clock, topics=["policy-advocacy"])
+    people(["policy@example.org"], clock=clock, topic_keys=["policy-advocacy"])
     campaign_id = plan()
     assert start(synced, site, campaign_id, clock) is Start.WAITING
     late = people(["late@example.org"], clock=clock)  # joined after scheduling: included
@@ -171,7 +177,9 @@ def test_due_send_starts_exactly_once_with_the_audience_of_the_day(
     assert start(synced, site, campaign_id, clock) is Start.STARTED
     assert start(synced, site, campaign_id, clock) is Start.GONE, "a second firing must not start it again"
     with synced.connect() as connection:
-        ids = set(connection.scalars(sa.select(Delivery.subscriber_id).where(Delivery.campaign_id == campaign_id)))
+        ids = set(
+            connection.scalars(sa.select(Delivery.subscriber_id).where(Delivery.campaign_id == campaign_id))
+        )
     assert ids == {readers[0], late[0]}
     assert status(synced, campaign_id) is CampaignStatus.SENDING
     assert kinds(synced, campaign_id) == ["scheduled", "started"]
@@ -247,7 +255,9 @@ def test_local_time_gives_each_row_its_readers_nine_oclock(
     with synced.connect() as connection:
         due = dict(
             connection.execute(
-                sa.select(Delivery.subscriber_id, Delivery.next_attempt_at).where(Delivery.campaign_id == campaign_id)
+                sa.select(Delivery.subscriber_id, Delivery.next_attempt_at).where(
+                    Delivery.campaign_id == campaign_id
+                )
             ).all()
         )
     assert aware(due[east]) == london_nine

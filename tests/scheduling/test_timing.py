@@ -54,7 +54,11 @@ def test_a_send_due_outside_the_window_waits_for_it() -> None:
 
 @pytest.mark.parametrize(
     ("start", "end", "key"),
-    [("7am", "20:00", "schedule.window_start"), ("07:00", "", "schedule.window_start"), ("07:00", "07:00", "schedule.window_end")],
+    [
+        ("7am", "20:00", "schedule.window_start"),
+        ("07:00", "", "schedule.window_start"),
+        ("07:00", "07:00", "schedule.window_end"),
+    ],
 )
 def test_bad_windows_name_their_key(start: str, end: str, key: str) -> None:
     with pytest.raises(ConfigError) as caught:
