@@ -1,3 +1,9 @@
 """Fixtures for the events tests: see tests/events/fixtures.py (shared with tests/web/test_webhooks.py)."""
 
-from tests.events.fixtures import backend, clock, engine, events_sqlite_template, ledger  # noqa: F401
+from tests.events.fixtures import (  # noqa: F401 - registered by their names: backend, engine, clock, ledger
+    backend_fixture,
+    clock_fixture,
+    engine_fixture,
+    events_sqlite_template_fixture,
+    ledger_fixture,
+)

@@ -59,8 +59,8 @@ def migrate(engine: Engine) -> None:
         command.upgrade(config, "heads")
 
 
-@pytest.fixture(scope="session")
-def events_sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+@pytest.fixture(scope="session", name="events_sqlite_template")
+def events_sqlite_template_fixture(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("events-template") / "template.db"
     engine = make_engine(f"sqlite:///{path}")
     migrate(engine)
@@ -70,13 +70,13 @@ def events_sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-@pytest.fixture(params=BACKENDS)
-def backend(request: pytest.FixtureRequest) -> str:
+@pytest.fixture(params=BACKENDS, name="backend")
+def backend_fixture(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
-@pytest.fixture
-def engine(backend: str, tmp_path: Path, events_sqlite_template: Path) -> Iterator[Engine]:
+@pytest.fixture(name="engine")
+def engine_fixture(backend: str, tmp_path: Path, events_sqlite_template: Path) -> Iterator[Engine]:
     """A migrated, empty database for one test."""
     if backend == "sqlite":
         path = tmp_path / "outreach.db"
@@ -101,8 +101,8 @@ def engine(backend: str, tmp_path: Path, events_sqlite_template: Path) -> Iterat
         admin.dispose()
 
 
-@pytest.fixture
-def clock() -> FixedClock:
+@pytest.fixture(name="clock")
+def clock_fixture() -> FixedClock:
     return FixedClock(NOW)
 
 
@@ -207,6 +207,6 @@ class Ledger:
             return int(session.scalar(sa.text("SELECT count(*) FROM consent_events")) or 0)
 
 
-@pytest.fixture
-def ledger(engine: Engine, clock: FixedClock) -> Ledger:
+@pytest.fixture(name="ledger")
+def ledger_fixture(engine: Engine, clock: FixedClock) -> Ledger:
     return Ledger(engine, clock)
