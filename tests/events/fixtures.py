@@ -49,8 +49,7 @@ BACKENDS = [
 
 
 def migrate(engine: Engine) -> None:
-    """Apply every migration. ``heads``, not ``head``: while sibling stages' revisions still branch
-    from 0002 (until they are put in one line) there is more than one head."""
+    """Apply every migration (``heads``: harmless with one chain, and robust while a branch is open)."""
     from alembic import command
 
     config = _alembic_config(engine)

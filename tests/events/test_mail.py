@@ -12,11 +12,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from alembic.script import ScriptDirectory
 from typer.testing import CliRunner
 
 from outreach.audience import SubscriberStatus
-from outreach.audience.db import _alembic_config, make_engine
 from outreach.events.dsn import classify
 from outreach.events.inbox import process, read_message
 from outreach.events.model import EventKind
@@ -195,11 +193,6 @@ def test_the_command_prints_counts_and_unmatched_messages(
 
     from outreach.cli import events as events_cli
 
-    heads = ScriptDirectory.from_config(_alembic_config(make_engine("sqlite://"))).get_heads()
-    if len(heads) > 1:
-        pytest.skip(
-            f"the migrations have {len(heads)} heads ({', '.join(sorted(heads))}) until they are linearised"
-        )
     rows = _rows(ledger)
     folder = _maildir(tmp_path / "Maildir", rows, rows["postfix_hard_5.1.1.eml"])
     monkeypatch.setenv("OUTREACH_DATABASE_URL", ledger.engine.url.render_as_string(hide_password=False))
@@ -208,9 +201,10 @@ def test_the_command_prints_counts_and_unmatched_messages(
     events_cli.register(app)
     result = CliRunner().invoke(app, ["bounces", "process", str(folder), "--root", str(project)])
     assert result.exit_code == 0, result.output
-    assert "7 messages read" in result.output
-    assert "bounced hard" in result.output and "delayed" in result.output
-    assert "moved 7 messages to cur/" in result.output
+    output = " ".join(result.output.split())  # rich wraps lines at the terminal's width
+    assert "7 messages read" in output
+    assert "bounced hard 3" in output and "delayed" in output
+    assert "moved 7 messages to cur/" in output
 
 
 def test_the_command_help_has_an_example() -> None:
