@@ -88,6 +88,10 @@ class Web(_Section):
     """Where the subscriber-facing service lives; every link in every mail points there."""
 
     base_url: str = "http://127.0.0.1:8000"
+    # The version of the privacy notice shown beside the sign-up form; recorded with every consent.
+    notice_version: str = "2026-11"
+    # Off by default: when on, links in campaigns go through signed redirects and clicks are counted.
+    click_tracking: bool = False
 
     @field_validator("base_url")
     @classmethod
@@ -140,6 +144,16 @@ class Transport(BaseModel):
         return dict(self.model_extra or {})
 
 
+class Events(_Section):
+    """What comes back from providers and bounce mailboxes."""
+
+    # Soft bounces (mailbox full, 4.x.x) on this many different messages suppress the address.
+    soft_bounce_limit: int = Field(default=3, ge=1)
+    # SNS topics whose SES notifications are accepted; empty accepts any validly signed topic.
+    ses_topic_arns: list[str] = Field(default_factory=list)
+    ses_enabled: bool = True
+
+
 class Dkim(_Section):
     """DKIM signing of every bulk message; off unless ``key_file`` is set."""
 
@@ -167,6 +181,7 @@ class Settings(_Section):
     delivery: Delivery = Delivery()
     paths: Paths = Paths()
     dkim: Dkim = Dkim()
+    events: Events = Events()
     transports: dict[str, Transport] = Field(default_factory=lambda: {"outbox": Transport(backend="maildir")})
 
 

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from outreach.audience.consent import Consent, event_row
 from outreach.audience.csv_read import Table, read_table
-from outreach.audience.db import transaction
+from outreach.audience.db import bulk_cache, transaction
 from outreach.audience.import_plan import ImportOptions, ImportPlan, KeptOut, plan_import
 from outreach.audience.schema import (
     ConsentAction,
@@ -187,6 +187,7 @@ def import_csv(
         )
     try:
         with transaction(engine) as session:
+            bulk_cache(session)
             sync_topics(session, topics)
             plan = plan_import(session, table, options, topics)
             if dry_run:

@@ -32,8 +32,9 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
-    # 64 MB of page cache: bulk imports update several B-tree indexes in random order.
-    cursor.execute("PRAGMA cache_size=-65536")
+    # 8 MB of page cache per connection keeps a sending process small; imports raise it for their
+    # own connection (``bulk_cache``) because they update several B-tree indexes in random order.
+    cursor.execute("PRAGMA cache_size=-8192")
     cursor.close()
 
 
@@ -46,6 +47,13 @@ def make_engine(url: str, **options: Any) -> Engine:
     if engine.dialect.name == "sqlite":
         sa.event.listen(engine, "connect", _sqlite_pragmas)
     return engine
+
+
+def bulk_cache(session: Session) -> None:
+    """64 MB of SQLite page cache for this session's connection, for bulk writes (no-op elsewhere)."""
+    connection = session.connection()
+    if connection.dialect.name == "sqlite":
+        connection.exec_driver_sql("PRAGMA cache_size=-65536")
 
 
 def make_sessions(engine: Engine) -> sessionmaker[Session]:

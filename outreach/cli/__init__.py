@@ -12,7 +12,7 @@ import sys
 import typer
 from rich.markup import escape
 
-from outreach.cli import audience, authoring, delivery, demo
+from outreach.cli import audience, authoring, delivery, demo, events, scheduling, web
 from outreach.cli.common import console_err
 from outreach.errors import OutreachError
 
@@ -27,6 +27,9 @@ app = typer.Typer(
 authoring.register(app)
 audience.register(app)
 delivery.register(app)
+events.register(app)
+scheduling.register(app)
+web.register(app)
 demo.register(app)
 
 

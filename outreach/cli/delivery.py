@@ -26,6 +26,7 @@ from outreach.delivery.frame import MessageFrame
 from outreach.delivery.runner import CampaignRunner
 from outreach.delivery.runner import Progress as SendProgress
 from outreach.delivery.schema import Campaign, CampaignStatus
+from outreach.delivery.tracking import tracking_for
 from outreach.delivery.wiring import (
     build_pace,
     build_transport,
@@ -116,7 +117,15 @@ def send(
     requires_real_secret(config, way_out)
     with transaction(engine) as session:
         campaign = create_campaign(
-            session, compiled, _sender(config, compiled), audience, segments, name, clock, limit=limit
+            session,
+            compiled,
+            _sender(config, compiled),
+            audience,
+            segments,
+            name,
+            clock,
+            limit=limit,
+            tracking=tracking_for(config),
         )
         campaign_id = campaign.id
     console.print(f"campaign {campaign_id} created")

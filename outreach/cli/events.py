@@ -7,7 +7,6 @@ mailbox (a Maildir folder or an mbox file). Webhooks need no command: ``outreach
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import typer
 from rich.markup import escape
@@ -16,7 +15,7 @@ from rich.table import Table
 from outreach.cli.common import RootOption, config_for, console
 from outreach.clock import SystemClock
 from outreach.delivery.wiring import database
-from outreach.events import SOFT_BOUNCE_LIMIT, EventKind
+from outreach.events import EventKind
 from outreach.events.inbox import process
 
 bounces_app = typer.Typer(
@@ -43,8 +42,7 @@ def bounces_process(
     Example: outreach bounces process /var/mail/vaimh-bounces/Maildir
     """
     config = config_for(root)
-    events: Any = getattr(config.settings, "events", None)
-    limit = int(getattr(events, "soft_bounce_limit", SOFT_BOUNCE_LIMIT))
+    limit = config.settings.events.soft_bounce_limit
     report = process(
         database(config), path, SystemClock(), soft_bounce_limit=limit, keep=keep, include_seen=include_seen
     )

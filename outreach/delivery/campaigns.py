@@ -19,6 +19,7 @@ from outreach.audience.schema import Subscriber
 from outreach.clock import Clock
 from outreach.delivery.audience import audience_clause, exclusion_reason
 from outreach.delivery.schema import Campaign, CampaignEvent, CampaignStatus, Delivery, DeliveryState
+from outreach.delivery.tracking import ClickTracking
 from outreach.errors import DeliveryError
 from outreach.models import Audience
 from outreach.render import CompiledIssue
@@ -97,8 +98,13 @@ def create_campaign(
     *,
     limit: int | None = None,
     status: CampaignStatus = CampaignStatus.SENDING,
+    tracking: ClickTracking | None = None,
 ) -> Campaign:
-    """Create the campaign and its ledger rows in the caller's transaction."""
+    """Create the campaign and its ledger rows in the caller's transaction.
+
+    With click tracking on, links are rewritten once here (one signed redirect per link per campaign,
+    nothing per recipient), before any row can be sent.
+    """
     issue = compiled.issue
     now = clock.now()
     campaign = Campaign(
@@ -123,6 +129,8 @@ def create_campaign(
     )
     session.add(campaign)
     session.flush()
+    if tracking is not None:
+        tracking.apply(campaign)
     who = (
         sa.select(
             sa.literal(campaign.id).label("campaign_id"),

@@ -31,15 +31,19 @@ class TokenBucket:
         self.stamp = now
 
     def wait_for(self, count: float) -> float:
-        """Seconds until ``count`` tokens are there (0 when they are); a batch larger than the
-        bucket only needs the bucket full, so a small hourly limit never deadlocks a batch."""
+        """Seconds until ``count`` tokens are there (0 when they are).
+
+        A batch larger than the bucket only waits for a full bucket (so it never deadlocks) and then
+        leaves the bucket in debt, which the following sends wait out: over any stretch of time the
+        rate holds, whatever the batch size.
+        """
         self._refill()
         wanted = min(count, self.capacity)
         return 0.0 if self.tokens >= wanted else (wanted - self.tokens) / self.fill_per_second
 
     def take(self, count: float) -> None:
         self._refill()
-        self.tokens -= min(count, self.capacity)
+        self.tokens -= count
 
 
 @dataclass(frozen=True)

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -25,7 +25,7 @@ from outreach.delivery.ledger import Claimed
 from outreach.delivery.outgoing import CampaignMessages, Signer
 from outreach.delivery.pacing import Backoff, Pace
 from outreach.delivery.schema import Campaign, CampaignStatus, Delivery, DeliveryState
-from outreach.transports.base import OutgoingMessage, SendResult, Transport
+from outreach.transports.base import SendResult, Transport
 
 
 @dataclass(frozen=True)
@@ -102,7 +102,7 @@ class CampaignRunner:
             campaign = get_campaign(session, self.campaign_id)
             ledger.recover(session, self.campaign_id, self.clock, self.settings.lease)
             counts = ledger.counts(session, self.campaign_id)
-        messages = CampaignMessages(campaign, self.base_url, self.secret, self.signer)
+        self.messages = CampaignMessages(campaign, self.base_url, self.secret, self.signer)
         self.progress.total = sum(counts.values())
         self.progress.done = self.progress.total - counts["pending"] - counts["sending"]
         self.progress.sent = counts["sent"]
@@ -122,10 +122,7 @@ class CampaignRunner:
                     if not self._wait_or_finish(wait_for_retries):
                         break
                     continue
-                now = self.clock.now()
-                outgoing = [messages.compose(c, now) for c in claimed]
-                results = self._send(pool, outgoing)
-                if not self._record(claimed, results):
+                if not self._send_and_record(pool, claimed):
                     break
         return self.progress
 
@@ -134,21 +131,33 @@ class CampaignRunner:
             status = connection.scalar(sa.select(Campaign.status).where(Campaign.id == self.campaign_id))
         return status is CampaignStatus.SENDING
 
-    def _send(self, pool: ThreadPoolExecutor, outgoing: Sequence[OutgoingMessage]) -> list[SendResult]:
+    def _send_and_record(self, pool: ThreadPoolExecutor, claimed: list[Claimed]) -> bool:
+        """Compose and send chunks in parallel, recording each chunk as soon as it returns.
+
+        Each pool thread composes its own chunk, so composing one chunk overlaps the network wait of
+        the others. Recording per chunk keeps the window in which a crash turns rows ``unknown`` as
+        small as the chunks still in flight. Every chunk that was sent is recorded, even after one of
+        them asks to pause.
+        """
         size = max(1, self.transport.max_batch)
-        chunks = [outgoing[i : i + size] for i in range(0, len(outgoing), size)]
         futures = []
-        for chunk in chunks:
+        for start in range(0, len(claimed), size):
+            chunk = claimed[start : start + size]
             self.pace.acquire(len(chunk))
-            futures.append(pool.submit(self.transport.send, chunk))
-        results: list[SendResult] = []
-        for future in futures:
-            results.extend(future.result())
-        return results
+            futures.append(pool.submit(self._compose_and_send, chunk))
+        keep_going = True
+        for future in as_completed(futures):
+            chunk, results = future.result()
+            keep_going &= self._record(chunk, results)
+        return keep_going
+
+    def _compose_and_send(self, chunk: list[Claimed]) -> tuple[list[Claimed], list[SendResult]]:
+        now = self.clock.now()
+        outgoing = [self.messages.compose(claimed, now) for claimed in chunk]
+        return chunk, self.transport.send(outgoing)
 
     def _record(self, claimed: list[Claimed], results: list[SendResult]) -> bool:
-        by_key = {r.key: r for r in results}
-        pairs = [(c, by_key[str(c.delivery_id)]) for c in claimed]
+        pairs = list(zip(claimed, results, strict=True))
         with transaction(self.engine) as session:
             recorded = ledger.record(
                 session,

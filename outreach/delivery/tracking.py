@@ -111,7 +111,7 @@ class ClickTracking:
 
 def tracking_for(config: Config) -> ClickTracking | None:
     """Tracking as ``[web] click_tracking`` says; None (the default) leaves every link direct."""
-    if not bool(getattr(config.settings.web, "click_tracking", False)):
+    if not config.settings.web.click_tracking:
         return None
     return ClickTracking(config.base_url, config.secret_key)
 

@@ -22,6 +22,7 @@ from outreach.clock import Clock
 from outreach.config import Config
 from outreach.delivery.campaigns import get_campaign
 from outreach.delivery.runner import CampaignRunner, Progress
+from outreach.delivery.tracking import tracking_for
 from outreach.delivery.wiring import build_pace, build_transport, requires_real_secret, run_settings, signer
 from outreach.scheduling.guard import LeaseGuardedTransport
 from outreach.scheduling.planning import JobBook, job_id, show_time, waiting_issues
@@ -90,6 +91,7 @@ def start_campaign(runtime: Runtime, campaign_id: int) -> Start:
                 runtime.clock,
                 runtime.window,
                 grace_of(config.settings.schedule),
+                tracking_for(config),
             )
     except Exception as err:  # a bad segment file must not kill the scheduler: report and move on
         logger.exception("campaign %s could not start", campaign_id)

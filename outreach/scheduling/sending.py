@@ -20,6 +20,7 @@ from outreach.audience import Segment
 from outreach.clock import Clock
 from outreach.delivery.campaigns import log
 from outreach.delivery.schema import Campaign, CampaignStatus, Delivery, DeliveryState
+from outreach.delivery.tracking import ClickTracking
 from outreach.scheduling.lease import aware
 from outreach.scheduling.planning import ISSUE, show_time, wake_time
 from outreach.scheduling.schema import ScheduledSend
@@ -83,6 +84,7 @@ def start_due(
     clock: Clock,
     window: SendWindow,
     grace: timedelta,
+    tracking: ClickTracking | None = None,
 ) -> Started:
     """Decide and, if it is time, start the campaign (call inside one transaction)."""
     row = session.execute(
@@ -106,6 +108,8 @@ def start_due(
         return Started(Start.WAITING, campaign_id, "outside the send window")
     if not _claim_status(session, campaign_id, CampaignStatus.SENDING, now, started_at=now):
         return Started(Start.GONE, campaign_id)
+    if tracking is not None:
+        tracking.apply(campaign)
     recipients = snapshot(session, campaign, segments, clock)
     detail = f"{recipients} recipients via {campaign.transport}"
     if send.local_time:

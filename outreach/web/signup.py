@@ -45,7 +45,7 @@ from outreach.audience.schema import ConsentEvent, Subscriber, Suppression, Topi
 from outreach.clock import Clock
 
 # The version of the sign-up form's notice (what people agree to); recorded with every consent.
-# Becomes [web] notice_version in outreach.toml; change it whenever the wording changes.
+# The default of [web] notice_version in outreach.toml; change it whenever the notice's wording changes.
 NOTICE_VERSION = "2026-11"
 SOURCE = "sign-up form"
 LANGUAGES = {"en": "English", "es": "Español"}
@@ -238,11 +238,13 @@ def confirm(session: Session, payload: object, consent: Consent, clock: Clock) -
     return Confirmed.CONFIRMED, subscriber_id
 
 
-def form_consent(ip: str | None, user_agent: str | None, source: str = SOURCE) -> Consent:
+def form_consent(
+    ip: str | None, user_agent: str | None, source: str = SOURCE, notice_version: str = NOTICE_VERSION
+) -> Consent:
     return Consent(
         ConsentMethod.FORM,
         source=source,
-        notice_version=NOTICE_VERSION,
+        notice_version=notice_version,
         ip=ip,
         user_agent=(user_agent or "")[:500] or None,
     )

@@ -89,7 +89,8 @@ class WebState:
     def sign_up(self, signup: SignUp, ip: str | None, user_agent: str | None) -> Mail:
         """Record the sign-up, then send the mail it calls for (if the address's limit allows)."""
         with transaction(self.engine) as session:
-            outcome = sign_up(session, signup, form_consent(ip, user_agent), self.clock)
+            consent = form_consent(ip, user_agent, notice_version=self.config.settings.web.notice_version)
+            outcome = sign_up(session, signup, consent, self.clock)
             recipient = None
             if outcome.subscriber_id is not None:
                 subscriber = session.get(Subscriber, outcome.subscriber_id)

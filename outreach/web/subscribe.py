@@ -20,7 +20,6 @@ from outreach.web.forms import FormError, read_form
 from outreach.web.security import embed_csp
 from outreach.web.signup import (
     LANGUAGES,
-    NOTICE_VERSION,
     ROLES,
     Confirmed,
     confirm,
@@ -73,7 +72,7 @@ async def _form_page(
         problems=problems or {},
         csrf=signed.csrf_field(state.secret, "signup", state.clock),
         embed=embed,
-        notice_version=NOTICE_VERSION,
+        notice_version=state.config.settings.web.notice_version,
     )
 
 
@@ -177,7 +176,12 @@ async def confirm_post(request: Request) -> Response:
             403, "Please try again", "Please open the link from your mail again and press the button."
         )
     payload = signed.verify(state.secret, signed.CONFIRM_SALT, token, state.clock, signed.CONFIRM_MAX_AGE)
-    consent = form_consent(client_ip(request), user_agent(request), source="sign-up confirmation")
+    consent = form_consent(
+        client_ip(request),
+        user_agent(request),
+        source="sign-up confirmation",
+        notice_version=state.config.settings.web.notice_version,
+    )
 
     def run() -> tuple[Confirmed, int]:
         with transaction(state.engine) as session:

@@ -86,18 +86,18 @@ class WebhookState:
 
 def state_from_config(config: Config, engine: Engine, clock: Clock | None = None) -> WebhookState:
     """The state from outreach.toml's optional ``[events]`` table and the secrets in the environment."""
-    events: Any = getattr(config.settings, "events", None)
+    events = config.settings.events
     env = config.environ
     return WebhookState(
         engine=engine,
         clock=clock or SystemClock(),
-        soft_bounce_limit=int(getattr(events, "soft_bounce_limit", SOFT_BOUNCE_LIMIT)),
+        soft_bounce_limit=events.soft_bounce_limit,
         sendgrid_key=env.get(ENV_SENDGRID_KEY, ""),
         postmark_user=env.get(ENV_POSTMARK_USER, ""),
         postmark_password=env.get(ENV_POSTMARK_PASSWORD, ""),
         mailgun_key=env.get(ENV_MAILGUN_KEY, ""),
-        ses_enabled=bool(getattr(events, "ses_enabled", True)),
-        ses_topic_arns=tuple(getattr(events, "ses_topic_arns", ()) or ()),
+        ses_enabled=events.ses_enabled,
+        ses_topic_arns=tuple(events.ses_topic_arns),
     )
 
 
