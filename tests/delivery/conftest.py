@@ -39,7 +39,7 @@ from outreach.delivery.runner import CampaignRunner, Progress, RunSettings
 from outreach.delivery.schema import Campaign, Delivery
 from outreach.models import Audience
 from outreach.render import CompiledIssue, render_issue
-from outreach.transports.base import OutgoingMessage, SendResult
+from outreach.transports.base import OutgoingMessage, SendResult, Transport
 from outreach.transports.memory import MemoryTransport
 
 REPO = Path(__file__).resolve().parents[2]
@@ -308,7 +308,7 @@ class Bench:
     def runner(
         self,
         campaign_id: int,
-        transport: MemoryTransport,
+        transport: Transport,
         limits: RateLimits | None = None,
         **settings: Any,
     ) -> CampaignRunner:
@@ -329,9 +329,7 @@ class Bench:
         self.runners.append(runner)
         return runner
 
-    def run(
-        self, campaign_id: int, transport: MemoryTransport, *, wait: bool = True, **settings: Any
-    ) -> Progress:
+    def run(self, campaign_id: int, transport: Transport, *, wait: bool = True, **settings: Any) -> Progress:
         return self.runner(campaign_id, transport, **settings).run(wait_for_retries=wait)
 
     def rows(self, campaign_id: int) -> dict[str, Row]:
