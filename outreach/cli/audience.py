@@ -29,6 +29,7 @@ from outreach.audience.segments import ALL, SEGMENTS_FILE, Segment, load_segment
 from outreach.audience.subscribers import (
     Profile,
     add_subscriber,
+    find_by_email,
     profile_dict,
     require,
     set_tags,
@@ -40,6 +41,7 @@ from outreach.cli.common import RootOption, config_for, console
 from outreach.clock import SystemClock
 from outreach.config import Config
 from outreach.errors import SegmentError
+from outreach.events.erasure import scrub_subscriber
 
 db_app = typer.Typer(help="The database: create and upgrade its schema.", no_args_is_help=True)
 lists_app = typer.Typer(
@@ -352,7 +354,10 @@ def lists_erase(
     config = config_for(root)
     engine = _ready(config)
     with transaction(engine) as session:
+        person = find_by_email(session, email)
         hashed = erase(session, email, consent=_admin("erasure request"), clock=SystemClock())
+        if person is not None:
+            scrub_subscriber(session, person.id)
     console.print(f"erased; suppression hash {hashed[:16]}... kept")
 
 

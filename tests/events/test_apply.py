@@ -210,3 +210,22 @@ def test_figures_count_each_kind_per_campaign(ledger: Ledger) -> None:
         "clicked": 2,
     }
     assert _figures(ledger, two)["delivered"] == 1 and _figures(ledger, two)["clicked"] == 0
+
+
+def test_erasure_scrubs_the_events_of_that_person(ledger: Ledger) -> None:
+    from outreach.audience import Consent, ConsentMethod, erase, find_by_email
+    from outreach.events.erasure import scrub_subscriber
+    from outreach.events.schema import EventRecord
+
+    sent = ledger.send(ledger.campaign(), "erin@example.org")
+    other = ledger.send(ledger.campaign(), "olga@example.org")
+    _apply(ledger, _event(EventKind.DELIVERED, sent, "d-erin"), _event(EventKind.DELIVERED, other, "d-olga"))
+    with transaction(ledger.engine) as session:
+        person = find_by_email(session, sent.email)
+        assert person is not None
+        erase(session, sent.email, consent=Consent(ConsentMethod.ADMIN, source="request"), clock=ledger.clock)
+        assert scrub_subscriber(session, person.id) == 1
+    with transaction(ledger.engine) as session:
+        rows = {r.provider_event_id: r for r in session.query(EventRecord)}
+    assert rows["d-erin"].raw == {} and rows["d-erin"].detail == "erased"
+    assert rows["d-olga"].detail != "erased"  # nobody else's events are touched
