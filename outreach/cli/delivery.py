@@ -23,18 +23,15 @@ from outreach.delivery import campaigns as campaign_ops
 from outreach.delivery import ledger
 from outreach.delivery.campaigns import Sender, create_campaign, plan
 from outreach.delivery.frame import MessageFrame
-from outreach.delivery.runner import CampaignRunner
 from outreach.delivery.runner import Progress as SendProgress
 from outreach.delivery.schema import Campaign, CampaignStatus
 from outreach.delivery.tracking import tracking_for
 from outreach.delivery.wiring import (
-    build_pace,
     build_transport,
     database,
     pacing,
     requires_real_secret,
-    run_settings,
-    signer,
+    runner_for,
     transport_name,
 )
 from outreach.errors import DeliveryError
@@ -224,18 +221,7 @@ def _run(config: Config, engine: sa.Engine, campaign_id: int, name: str) -> Send
                 rate=progress.rate,
             )
 
-        runner = CampaignRunner(
-            engine,
-            campaign_id,
-            way_out,
-            build_pace(config, name, clock),
-            clock,
-            run_settings(config, name),
-            base_url=config.base_url,
-            secret=config.secret_key,
-            signer=signer(config),
-            report=report,
-        )
+        runner = runner_for(config, engine, campaign_id, name, way_out, clock, report)
         progress = runner.run(wait_for_retries=False)
     _summary(engine, campaign_id, progress)
     return progress
@@ -458,17 +444,7 @@ def worker(
             for campaign_id, name in due:
                 if name not in open_transports:
                     open_transports[name] = build_transport(config, name)
-                runner = CampaignRunner(
-                    engine,
-                    campaign_id,
-                    open_transports[name],
-                    build_pace(config, name, clock),
-                    clock,
-                    run_settings(config, name),
-                    base_url=config.base_url,
-                    secret=config.secret_key,
-                    signer=signer(config),
-                )
+                runner = runner_for(config, engine, campaign_id, name, open_transports[name], clock)
                 done = runner.run(wait_for_retries=False)
                 console.print(f"campaign {campaign_id}: {done.sent} sent, {done.failed} failed so far")
             if once:

@@ -26,8 +26,7 @@ from outreach.clock import SystemClock
 from outreach.content import read_issue
 from outreach.delivery import ledger
 from outreach.delivery.campaigns import Sender, create_campaign
-from outreach.delivery.pacing import Pace, RateLimits
-from outreach.delivery.runner import CampaignRunner, RunSettings
+from outreach.delivery.wiring import runner_for
 from outreach.render import render_issue
 from outreach.transports.maildir import MaildirTransport
 
@@ -91,16 +90,7 @@ def demo(
         campaign_id = campaign.id
     outbox = folder / "outbox"
     with MaildirTransport("outbox", outbox) as way_out:
-        CampaignRunner(
-            engine,
-            campaign_id,
-            way_out,
-            Pace(RateLimits(), clock, lambda s: None),
-            clock,
-            RunSettings(),
-            base_url=config.base_url,
-            secret=config.secret_key,
-        ).run()
+        runner_for(config, engine, campaign_id, "outbox", way_out, clock).run()
     with transaction(engine) as session:
         counts = ledger.counts(session, campaign_id)
     console.print(

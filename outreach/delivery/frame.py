@@ -12,6 +12,7 @@ and the property test in tests/delivery checks both against the slow ``EmailMess
 
 from __future__ import annotations
 
+import base64
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -39,8 +40,28 @@ def encode_header_value(value: str) -> str:
 
 
 def address_header(name: str, address: str) -> str:
-    """``Name <address>``: the name quoted or encoded as needed; the address as given."""
-    return formataddr((_clean(name), address), charset="utf-8")
+    """``Name <address>``: the name quoted as needed, or as folded UTF-8 encoded words when it is not
+    ASCII (one unfolded word would pass 998 octets for the longest names the schema allows)."""
+    name = _clean(name)
+    if name.isascii():
+        return formataddr((name, address))
+    return f"{encoded_words(name)} <{address}>"
+
+
+def encoded_words(text: str, limit: int = 45) -> str:
+    """RFC 2047 ``B`` words of at most ``limit`` UTF-8 bytes (75 characters each), never splitting a
+    character, one per folded line. (The email package's folder can move a space between words for
+    some astral-plane names, which is why this is our own.)"""
+    words: list[bytes] = []
+    current = b""
+    for character in text:
+        encoded = character.encode("utf-8")
+        if current and len(current) + len(encoded) > limit:
+            words.append(current)
+            current = b""
+        current += encoded
+    words.append(current)
+    return (CRLF + " ").join(f"=?utf-8?b?{base64.b64encode(word).decode('ascii')}?=" for word in words)
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,4 +1,4 @@
-"""Pace and patience: token buckets for the rate limits, exponential backoff with jitter for retries.
+"""Pace and patience: sliding windows for the rate limits, exponential backoff with jitter for retries.
 
 The clock and the sleep are injected so tests can run an hour of rate limiting in a millisecond.
 """
@@ -6,44 +6,53 @@ The clock and the sleep are injected so tests can run an hour of rate limiting i
 from __future__ import annotations
 
 import random
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from outreach.clock import Clock
 
 
-class TokenBucket:
-    """``rate`` sends per ``per`` seconds, allowing a burst of up to ``rate`` at once."""
+class SlidingWindow:
+    """At most ``limit`` sends in any ``period`` seconds, counted exactly.
 
-    def __init__(self, rate: float, per: float, clock: Clock) -> None:
-        if rate <= 0 or per <= 0:
+    A token bucket lets up to twice its limit through in one window (a full bucket plus its refill),
+    which breaks a provider's daily quota; a log of recent sends does not. Entries are per batch, so
+    the log stays as short as the number of batches in one window.
+    """
+
+    def __init__(self, limit: float, period: float, clock: Clock) -> None:
+        if limit <= 0 or period <= 0:
             raise ValueError("a rate limit must be positive")
-        self.capacity = rate
-        self.fill_per_second = rate / per
+        if limit < 1:  # 0.5 a second is one send in any two seconds
+            limit, period = 1, period / limit
+        self.limit = int(limit)
+        self.period = timedelta(seconds=period)
         self.clock = clock
-        self.tokens = rate
-        self.stamp = clock.now()
+        self.log: deque[tuple[datetime, int]] = deque()
+        self.used = 0
 
-    def _refill(self) -> None:
+    def _forget(self, now: datetime) -> None:
+        while self.log and self.log[0][0] + self.period <= now:
+            self.used -= self.log.popleft()[1]
+
+    def wait_for(self, count: int) -> float:
+        """Seconds until ``count`` more sends fit in the window (0 when they do now)."""
         now = self.clock.now()
-        elapsed = max(0.0, (now - self.stamp).total_seconds())
-        self.tokens = min(self.capacity, self.tokens + elapsed * self.fill_per_second)
-        self.stamp = now
+        self._forget(now)
+        excess = self.used + min(count, self.limit) - self.limit
+        if excess <= 0:
+            return 0.0
+        for stamp, sent in self.log:
+            excess -= sent
+            if excess <= 0:
+                return max((stamp + self.period - now).total_seconds(), 1e-6)
+        return self.period.total_seconds()
 
-    def wait_for(self, count: float) -> float:
-        """Seconds until ``count`` tokens are there (0 when they are).
-
-        A batch larger than the bucket only waits for a full bucket (so it never deadlocks) and then
-        leaves the bucket in debt, which the following sends wait out: over any stretch of time the
-        rate holds, whatever the batch size.
-        """
-        self._refill()
-        wanted = min(count, self.capacity)
-        return 0.0 if self.tokens >= wanted else (wanted - self.tokens) / self.fill_per_second
-
-    def take(self, count: float) -> None:
-        self._refill()
-        self.tokens -= count
+    def take(self, count: int) -> None:
+        self.log.append((self.clock.now(), count))
+        self.used += count
 
 
 @dataclass(frozen=True)
@@ -64,18 +73,30 @@ class RateLimits:
 
 
 class Pace:
-    """All of a transport's buckets together: a send waits until every one of them allows it."""
+    """All of a transport's windows together: a send waits until every one of them allows it."""
 
     def __init__(self, limits: RateLimits, clock: Clock, sleep: Callable[[float], None]) -> None:
         self.sleep = sleep
         self.buckets = [
-            TokenBucket(rate, per, clock)
+            SlidingWindow(rate, per, clock)
             for rate, per in ((limits.per_second, 1.0), (limits.per_hour, 3600.0), (limits.per_day, 86400.0))
             if rate
         ]
 
+    @property
+    def largest_batch(self) -> int | None:
+        """The most messages one send may carry without bursting past the tightest limit."""
+        return min((bucket.limit for bucket in self.buckets), default=None)
+
     def acquire(self, count: int) -> float:
-        """Block until ``count`` sends are allowed; returns the seconds waited."""
+        """Block until ``count`` sends are allowed; returns the seconds waited.
+
+        A batch larger than the tightest limit could only go out as a burst over that limit, so it is
+        refused: callers split batches at ``largest_batch`` (the runner does).
+        """
+        largest = self.largest_batch
+        if largest is not None and count > largest:
+            raise ValueError(f"a batch of {count} exceeds the rate limit of {largest}; split it")
         waited = 0.0
         while True:
             wait = max((bucket.wait_for(count) for bucket in self.buckets), default=0.0)

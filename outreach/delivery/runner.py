@@ -76,6 +76,7 @@ class CampaignRunner:
         base_url: str,
         secret: str,
         signer: Signer | None = None,
+        unsubscribe_mailto: str = "",
         report: Report | None = None,
         sleep: Callable[[float], None] = time.sleep,
         rng: random.Random | None = None,
@@ -89,6 +90,7 @@ class CampaignRunner:
         self.base_url = base_url
         self.secret = secret
         self.signer = signer
+        self.unsubscribe_mailto = unsubscribe_mailto
         self.report = report or (lambda progress: None)
         self.sleep = sleep
         self.rng = rng or random.Random()
@@ -102,7 +104,9 @@ class CampaignRunner:
             campaign = get_campaign(session, self.campaign_id)
             ledger.recover(session, self.campaign_id, self.clock, self.settings.lease)
             counts = ledger.counts(session, self.campaign_id)
-        self.messages = CampaignMessages(campaign, self.base_url, self.secret, self.signer)
+        self.messages = CampaignMessages(
+            campaign, self.base_url, self.secret, self.signer, unsubscribe_mailto=self.unsubscribe_mailto
+        )
         self.progress.total = sum(counts.values())
         self.progress.done = self.progress.total - counts["pending"] - counts["sending"]
         self.progress.sent = counts["sent"]
@@ -139,7 +143,7 @@ class CampaignRunner:
         small as the chunks still in flight. Every chunk that was sent is recorded, even after one of
         them asks to pause.
         """
-        size = max(1, self.transport.max_batch)
+        size = max(1, min(self.transport.max_batch, self.pace.largest_batch or self.transport.max_batch))
         futures = []
         for start in range(0, len(claimed), size):
             chunk = claimed[start : start + size]

@@ -13,7 +13,7 @@ from outreach.clock import Clock
 from outreach.config import Config
 from outreach.config import Transport as TransportSettings
 from outreach.delivery.pacing import Pace, RateLimits
-from outreach.delivery.runner import RunSettings
+from outreach.delivery.runner import CampaignRunner, Report, RunSettings
 from outreach.errors import ConfigError
 from outreach.transports import Transport, transport_from_config
 
@@ -79,6 +79,31 @@ def signer(config: Config) -> Callable[[bytes], bytes] | None:
     from outreach.delivery.dkim import dkim_signer
 
     return dkim_signer(settings.domain, settings.selector, config.root / Path(settings.key_file))
+
+
+def runner_for(
+    config: Config,
+    engine: Engine,
+    campaign_id: int,
+    name: str,
+    transport: Transport,
+    clock: Clock,
+    report: Report | None = None,
+) -> CampaignRunner:
+    """A runner for one campaign through the transport named ``name``, paced and signed as configured."""
+    return CampaignRunner(
+        engine,
+        campaign_id,
+        transport,
+        build_pace(config, name, clock),
+        clock,
+        run_settings(config, name),
+        base_url=config.base_url,
+        secret=config.secret_key,
+        signer=signer(config),
+        unsubscribe_mailto=config.sender.unsubscribe_mailto,
+        report=report,
+    )
 
 
 def requires_real_secret(config: Config, transport: Transport) -> None:

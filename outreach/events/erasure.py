@@ -15,6 +15,8 @@ from outreach.events.schema import EventRecord
 def scrub_subscriber(session: Session, subscriber_id: int) -> int:
     """Empty the raw payload and detail of every event of this subscriber; returns how many."""
     result = session.execute(
-        sa.update(EventRecord).where(EventRecord.subscriber_id == subscriber_id).values(raw={}, detail="erased")
+        sa.update(EventRecord)
+        .where(EventRecord.subscriber_id == subscriber_id)
+        .values(raw={}, detail="erased")
     )
     return int(getattr(result, "rowcount", 0) or 0)

@@ -21,9 +21,9 @@ from outreach.audience.subscribers import known_topics
 from outreach.clock import Clock
 from outreach.config import Config
 from outreach.delivery.campaigns import get_campaign
-from outreach.delivery.runner import CampaignRunner, Progress
+from outreach.delivery.runner import Progress
 from outreach.delivery.tracking import tracking_for
-from outreach.delivery.wiring import build_pace, build_transport, requires_real_secret, run_settings, signer
+from outreach.delivery.wiring import build_transport, requires_real_secret, runner_for
 from outreach.scheduling.guard import LeaseGuardedTransport
 from outreach.scheduling.planning import JobBook, job_id, show_time, waiting_issues
 from outreach.scheduling.sending import Start, due_campaigns, mark_missed, overdue, start_due
@@ -117,17 +117,7 @@ def send_campaign(runtime: Runtime, campaign_id: int) -> Progress | None:
         runtime.say(f"ERROR campaign {campaign_id}: transport {name!r} is not usable: {err}")
         return None
     with LeaseGuardedTransport(inner, runtime.holds_lease) as way_out:
-        runner = CampaignRunner(
-            runtime.engine,
-            campaign_id,
-            way_out,
-            build_pace(config, name, runtime.clock),
-            runtime.clock,
-            run_settings(config, name),
-            base_url=config.base_url,
-            secret=config.secret_key,
-            signer=signer(config),
-        )
+        runner = runner_for(config, runtime.engine, campaign_id, name, way_out, runtime.clock)
         progress = runner.run(wait_for_retries=False)
     runtime.say(f"campaign {campaign_id}: {progress.sent} sent, {progress.failed} failed in this run")
     return progress

@@ -5,6 +5,7 @@ from __future__ import annotations
 import email
 import email.policy
 from datetime import UTC, datetime
+from email.header import decode_header, make_header
 from email.message import EmailMessage
 
 import pytest
@@ -52,6 +53,19 @@ def frame_for(compiled: CompiledIssue, config: Config) -> MessageFrame:
     )
 
 
+def decoded_to(raw: bytes) -> tuple[str, str]:
+    """(display name, address) of the raw To header, unfolded and decoded word by word."""
+    head = raw.split(b"\r\n\r\n", 1)[0].decode("utf-8").replace("\r\n ", " ")
+    value = next(line for line in head.split("\r\n") if line.startswith("To: "))[4:]
+    display, _, address = value.rpartition(" <")
+    if not address:
+        return "", value
+    name = str(make_header(decode_header(display)))
+    if name.startswith('"') and name.endswith('"'):
+        name = name[1:-1].replace('\\"', '"').replace("\\\\", "\\")
+    return name, address.removesuffix(">")
+
+
 def canonical(text: str) -> str:
     return text.replace("\r\n", "\n").rstrip("\n")
 
@@ -95,7 +109,14 @@ def test_fast_frame_matches_email_message(
     assert b"\n" not in fast.replace(b"\r\n", b"")  # CRLF only, no bare LF or CR
     fast_message, slow_message = parsed(fast), parsed(slow)
     for name in HEADERS:
-        assert str(fast_message[name]) == str(slow_message[name]), name
+        if name != "To":
+            assert str(fast_message[name]) == str(slow_message[name]), name
+    # The To header is checked against the truth, decoded as RFC 2047 section 6.2 says (white space
+    # between adjacent encoded words is dropped): Python's address parser and folder both move a space
+    # between encoded words for some names, so the slow path is not the reference for this one header.
+    assert decoded_to(fast) == (" ".join(recipient.full_name.split()), recipient.email)
+    [slow_to] = slow_message["To"].addresses
+    assert slow_to.addr_spec == recipient.email
     assert fast_message["List-Unsubscribe"] == f"<{links.unsubscribe}>"
     fast_parts = list(fast_message.iter_parts())
     slow_parts = list(slow_message.iter_parts())

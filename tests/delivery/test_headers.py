@@ -247,11 +247,6 @@ def test_list_unsubscribe_is_one_plain_https_line_with_a_valid_token(sent: Sent)
     assert len(tokens) == len(sent.messages)  # one per person
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="[sender] unsubscribe_mailto is ignored by bulk sends: CampaignRunner builds CampaignMessages "
-    "without it (runner.py) and campaigns do not store it; only `outreach render --to` adds the mailto",
-)
 def test_list_unsubscribe_carries_the_configured_mailto(sent: Sent) -> None:
     for delivered in sent.messages:
         value = str(delivered.message["List-Unsubscribe"])
@@ -306,11 +301,6 @@ def test_a_wrong_public_key_does_not_verify(sent: Sent) -> None:
 # -- per-recipient values at their limits ------------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="frame.address_header encodes the display name as one unfolded RFC 2047 word: names at the "
-    "schema's 200+200 characters make a To line over 998 octets (and an encoded word over 75)",
-)
 def test_a_long_non_ascii_name_keeps_every_line_under_998_octets(bench: Bench) -> None:
     bench.add("long@example.org", first_name="É" * 200)
     with transaction(bench.engine) as session:

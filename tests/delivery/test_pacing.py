@@ -15,7 +15,7 @@ from itertools import pairwise
 import pytest
 
 from outreach.clock import FixedClock
-from outreach.delivery.pacing import Backoff, Pace, RateLimits, TokenBucket
+from outreach.delivery.pacing import Backoff, Pace, RateLimits, SlidingWindow
 from tests.delivery.conftest import START as BENCH_START
 from tests.delivery.conftest import Bench, FakeSleep, TimedMemory
 
@@ -23,17 +23,9 @@ START = datetime(2026, 3, 1, 0, 0, tzinfo=UTC)
 HOUR = 3600.0
 DAY = 86400.0
 
-# The production defects these tests expose (see the xfail reasons). TokenBucket.take() used to charge
-# min(count, capacity); it now charges the whole batch (debt), and the tests of that are plain tests.
-FIRST_WINDOW_DOUBLE = (
-    "the bucket starts full with the whole quota and refills continuously, so the first window of the "
-    "limit's length allows capacity + refill, nearly twice the limit"
-)
-WHOLE_BATCH_BURST = (
-    "CampaignRunner._send_and_record acquires a whole transport batch (SMTP max_batch=50) from Pace and "
-    "sends it at once: the long-run rate holds, but every batch is a burst of max_batch messages, 10x a "
-    "5/s limit; chunks should be capped at the smallest bucket's capacity"
-)
+# Defects these tests once exposed, now fixed: a batch larger than the limit was charged one bucket; a
+# bucket that started full let nearly twice the limit through in the first window (now an exact sliding
+# window); the runner sent whole transport batches as bursts (now capped at the tightest limit).
 
 
 class Timeline:
@@ -66,56 +58,21 @@ class Timeline:
         return [self.in_window(k * length, length) for k in range(int(until // length))]
 
 
-# -- the token bucket guarantees --------------------------------------------------------------------------
+# -- the sliding-window guarantees -----------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    ("limits", "rate", "capacity", "until"),
-    [
-        (RateLimits(per_second=10), 10.0, 10, HOUR),
-        (RateLimits(per_hour=120), 120 / HOUR, 120, 6 * HOUR),
-        (RateLimits(per_day=500), 500 / DAY, 500, 3 * DAY),
-    ],
-    ids=["per-second-over-an-hour", "per-hour-over-6-hours", "per-day-over-3-days"],
-)
-def test_sends_never_outrun_the_bucket(limits: RateLimits, rate: float, capacity: int, until: float) -> None:
-    line = Timeline(limits)
-    line.send_until(until)
-    # at any moment t: at most one full bucket plus what refilled since the start
-    for index, moment in enumerate(line.times):
-        assert index + 1 <= capacity + rate * moment + 1e-6, (index, moment)
-    # and over the whole run the rate is the limit, not more, not much less (no lost capacity)
-    assert capacity + rate * until - 2 <= len(line.times) <= capacity + rate * until + 1
-
-
-@pytest.mark.parametrize(
+WINDOWS = pytest.mark.parametrize(
     ("limits", "length", "limit", "until"),
     [
         (RateLimits(per_second=10), 1.0, 10, HOUR),
         (RateLimits(per_hour=120), HOUR, 120, 6 * HOUR),
         (RateLimits(per_day=500), DAY, 500, 3 * DAY),
     ],
-    ids=["per-second", "per-hour", "per-day"],
+    ids=["per-second-over-an-hour", "per-hour-over-6-hours", "per-day-over-3-days"],
 )
-def test_after_the_first_window_every_window_holds_the_limit(
-    limits: RateLimits, length: float, limit: int, until: float
-) -> None:
-    line = Timeline(limits)
-    line.send_until(until)
-    counts = line.aligned(length, until)
-    assert all(count == limit for count in counts[1:]), counts[:5]
 
 
-@pytest.mark.xfail(strict=True, reason=FIRST_WINDOW_DOUBLE)
-@pytest.mark.parametrize(
-    ("limits", "length", "limit", "until"),
-    [
-        (RateLimits(per_second=10), 1.0, 10, 60.0),
-        (RateLimits(per_hour=120), HOUR, 120, 3 * HOUR),
-        (RateLimits(per_day=500), DAY, 500, 2 * DAY),
-    ],
-    ids=["per-second", "per-hour", "per-day"],
-)
+@WINDOWS
 def test_no_window_of_the_limits_length_holds_more_than_the_limit(
     limits: RateLimits, length: float, limit: int, until: float
 ) -> None:
@@ -124,19 +81,34 @@ def test_no_window_of_the_limits_length_holds_more_than_the_limit(
     assert line.busiest(length) <= limit, line.aligned(length, until)[:3]
 
 
+@WINDOWS
+def test_every_window_is_used_in_full(limits: RateLimits, length: float, limit: int, until: float) -> None:
+    line = Timeline(limits)
+    line.send_until(until)
+    counts = line.aligned(length, until)
+    assert all(count == limit for count in counts), counts[:5]  # no capacity lost, none overdrawn
+    assert len(line.times) == limit * round(until / length)
+
+
 def test_all_limits_apply_together() -> None:
     line = Timeline(RateLimits(per_second=5, per_hour=100, per_day=300))
     line.send_until(DAY + HOUR)
     times = line.times
-    # the per-second bucket shapes the start: 5 at once, then one every 0.2 s
-    assert times[4] == 0.0 and times[5] == pytest.approx(0.2)
-    assert all(b - a >= 0.2 - 1e-6 for a, b in pairwise(times[4:]))
-    # the per-hour bucket runs dry at the 100th send (19 s); it refills one every 36 s since 0
+    # five a second...
+    assert times[4] == 0.0 and times[5] == pytest.approx(1.0) and times[10] == pytest.approx(2.0)
+    # ...until the hour's 100 are used (at 19 s); the next go when the first ones leave the hour
     assert times[99] == pytest.approx(19.0, abs=1e-3)
-    assert times[100:103] == pytest.approx([36.0, 72.0, 108.0], abs=1e-3)
-    # the per-day bucket has the last word: one bucket and one day of refill in the first day
-    assert 590 <= line.in_window(0, DAY) <= 600
-    assert line.in_window(DAY, HOUR) <= 13  # 300/day is 12.5/hour
+    assert times[100:105] == pytest.approx([HOUR] * 5, abs=1e-3)
+    # the day's 300 are used in the first three hours; the next send waits for the day to turn
+    assert line.in_window(0, DAY) == 300
+    assert times[300] == pytest.approx(DAY, abs=1e-3)
+
+
+def test_fractional_rates_space_single_sends() -> None:
+    line = Timeline(RateLimits(per_second=0.5))
+    assert line.pace.acquire(1) == 0.0
+    for _ in range(4):
+        assert line.pace.acquire(1) == pytest.approx(2.0, rel=1e-6)
 
 
 def test_no_limits_never_sleep() -> None:
@@ -151,50 +123,22 @@ def test_no_limits_never_sleep() -> None:
 @pytest.mark.parametrize("rate", [0, -1])
 def test_a_rate_must_be_positive(rate: float) -> None:
     with pytest.raises(ValueError, match="must be positive"):
-        TokenBucket(rate, 1.0, FixedClock(START))
+        SlidingWindow(rate, 1.0, FixedClock(START))
 
 
-# -- batches larger than the bucket ----------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("limits", "batch", "seconds_per_batch"),
-    [
-        (RateLimits(per_hour=100), 250, 2.5 * HOUR),
-        (RateLimits(per_second=2, per_day=400), 500, 1.25 * DAY),
-        (RateLimits(per_second=0.5), 1, 2.0),
-    ],
-    ids=["hourly-100-batches-of-250", "daily-400-batches-of-500", "half-per-second"],
-)
-def test_a_batch_larger_than_the_bucket_goes_through_and_the_next_waits_out_the_debt(
-    limits: RateLimits, batch: int, seconds_per_batch: float
-) -> None:
-    line = Timeline(limits)
-    assert line.pace.acquire(batch) == 0.0  # a full bucket is enough: no deadlock
-    for _ in range(4):
-        assert line.pace.acquire(batch) == pytest.approx(seconds_per_batch, rel=1e-6)
+# -- batches larger than the limit ----------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
-    ("limits", "batch", "length", "limit"),
-    [
-        (RateLimits(per_hour=100), 250, HOUR, 100),
-        (RateLimits(per_second=5), 50, 1.0, 5),
-        (RateLimits(per_second=0.5), 1, 2.0, 1),
-    ],
-    ids=["hourly-100-batches-of-250", "5-per-second-batches-of-50", "half-per-second"],
+    ("limits", "batch"),
+    [(RateLimits(per_hour=100), 250), (RateLimits(per_second=5, per_day=400), 50)],
+    ids=["hourly-100-batch-of-250", "5-per-second-batch-of-50"],
 )
-def test_batches_larger_than_the_bucket_still_honour_the_rate(
-    limits: RateLimits, batch: int, length: float, limit: int
-) -> None:
+def test_a_batch_larger_than_the_tightest_limit_is_refused(limits: RateLimits, batch: int) -> None:
     line = Timeline(limits)
-    line.send_until(20 * length, batch=batch)
-    # charged in full, 20 windows allow one bucket plus 20 windows of refill at most, plus the batch in debt
-    assert len(line.times) <= limit + 20 * limit + batch, (
-        len(line.times),
-        line.aligned(length, 20 * length)[:4],
-    )
-    assert len(line.times) >= 20 * limit - batch
+    with pytest.raises(ValueError, match="split it"):
+        line.pace.acquire(batch)
+    assert line.pace.largest_batch is not None and line.pace.largest_batch < batch
 
 
 class RecordingPace(Pace):
@@ -211,7 +155,6 @@ class RecordingPace(Pace):
         return waited
 
 
-@pytest.mark.xfail(strict=True, reason=WHOLE_BATCH_BURST)
 def test_the_runner_keeps_to_rate_per_second_with_smtp_sized_batches(bench: Bench) -> None:
     bench.people(200)
     campaign = bench.campaign()
@@ -225,8 +168,9 @@ def test_the_runner_keeps_to_rate_per_second_with_smtp_sized_batches(bench: Benc
     seconds: Counter[int] = Counter()
     for moment, count in pace.grants:
         seconds[int(moment)] += count
-    # a token bucket of 5/s allows its burst of 5 plus 5 refilled in any one second, never 50
-    assert max(seconds.values()) <= 10, pace.grants
+    # the runner splits the transport's batches of 50 at the limit: never more than 5 in a second
+    assert max(seconds.values()) <= 5, pace.grants
+    assert max(count for _, count in pace.grants) <= 5
 
 
 def test_the_runner_paces_message_by_message(bench: Bench) -> None:
