@@ -35,6 +35,21 @@ _WAIT = re.compile(r"(\d+)\s*(s|secs?|seconds?|m|mins?|minutes?)\b", re.IGNORECA
 _Call = Callable[[], tuple[int, bytes]]
 
 
+def _mail_from(client: smtplib.SMTP, sender: str, options: Sequence[str]) -> tuple[int, bytes]:
+    """MAIL FROM as smtplib's ``mail`` sends it, without its per-call address re-parsing (the address
+    was validated when it entered the database; ``quoteaddr`` costs ~30 µs a message)."""
+    if any(option.lower() == "smtputf8" for option in options):
+        client.command_encoding = "utf-8"
+    extra = " " + " ".join(options) if options and client.does_esmtp else ""
+    client.putcmd("mail", f"FROM:<{sender}>{extra}")
+    return client.getreply()
+
+
+def _rcpt_to(client: smtplib.SMTP, recipient: str) -> tuple[int, bytes]:
+    client.putcmd("rcpt", f"TO:<{recipient}>")
+    return client.getreply()
+
+
 def dot_stuff(raw: bytes) -> bytes:
     """Double every dot that starts a line (RFC 5321 4.5.2); bytes.replace, not a regex: ~5x faster
     on a 60 KB message, and this runs once per message with the GIL held."""
@@ -218,12 +233,12 @@ class SmtpTransport(Transport):
             return prepared
         sender, recipient, options = prepared
         client = connection.client
-        code, text = self._command("MAIL", lambda: client.mail(sender, options))
+        code, text = self._command("MAIL", lambda: _mail_from(client, sender, options))
         if code == 421:
             raise _Lost("MAIL", f"MAIL FROM: {text}", reply=(code, text))
         if code != 250:
             return self._failed(connection, message, code, text, "MAIL FROM")
-        code, text = self._command("RCPT", lambda: client.rcpt(recipient))
+        code, text = self._command("RCPT", lambda: _rcpt_to(client, recipient))
         if code not in (250, 251):
             return self._failed(connection, message, code, text, "RCPT TO")
         code, text = self._command("DATA", lambda: client.docmd("DATA"))
@@ -253,10 +268,10 @@ class SmtpTransport(Transport):
     def _payload(self, client: smtplib.SMTP, raw: bytes) -> tuple[int, str]:
         """Send the dot-stuffed message and read the final reply; a lost reply is uncertain."""
         data = dot_stuff(raw)
-        if not data.endswith(b"\r\n"):
-            data += b"\r\n"
+        end = b".\r\n" if data.endswith(b"\r\n") else b"\r\n.\r\n"
         try:
-            client.send(data + b".\r\n")
+            client.send(data)  # two sends rather than one more 60 KB copy
+            client.send(end)
         except (smtplib.SMTPServerDisconnected, OSError) as err:
             # Not everything reached the server, so the terminating dot did not: nothing was delivered.
             raise _Lost("DATA", f"DATA: connection lost while sending the message ({err})") from err
