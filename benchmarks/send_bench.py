@@ -44,9 +44,9 @@ from outreach.config import Config, load_config  # noqa: E402
 from outreach.content import read_issue  # noqa: E402
 from outreach.delivery import ledger  # noqa: E402
 from outreach.delivery.campaigns import Sender, create_campaign  # noqa: E402
-from outreach.delivery.outgoing import CampaignMessages  # noqa: E402
-from outreach.delivery.runner import CampaignRunner, Progress  # noqa: E402
-from outreach.delivery.wiring import build_pace, build_transport, run_settings, signer  # noqa: E402
+from outreach.delivery.outgoing import CampaignContent, CampaignMessages  # noqa: E402
+from outreach.delivery.runner import Progress  # noqa: E402
+from outreach.delivery.wiring import build_transport, run_settings, runner_for  # noqa: E402
 from outreach.render import CompiledIssue, render_issue  # noqa: E402
 from outreach.transports.base import Transport  # noqa: E402
 
@@ -148,7 +148,7 @@ def message_size(config: Config, engine: sa.Engine, campaign_id: int) -> int:
 
     with transaction(engine) as session:
         campaign = get_campaign(session, campaign_id)
-    messages = CampaignMessages(campaign, config.base_url, config.secret_key)
+    messages = CampaignMessages(CampaignContent.of(campaign), config.base_url, config.secret_key)
     person = Recipient(email="reader1@example.org", first_name=NAMES[1], last_name="Member1")
     claimed = Claimed(1, 1, f"<{campaign_id}.1.0@vaimh.example>", 1, person)
     return len(messages.compose(claimed, datetime.now(UTC)).raw)
@@ -162,17 +162,7 @@ def run_campaign(
     way_out = transport or build_transport(config, name)
     started = time.perf_counter()
     with way_out:
-        runner = CampaignRunner(
-            engine,
-            campaign_id,
-            way_out,
-            build_pace(config, name, clock),
-            clock,
-            run_settings(config, name),
-            base_url=config.base_url,
-            secret=config.secret_key,
-            signer=signer(config),
-        )
+        runner = runner_for(config, engine, campaign_id, name, way_out, clock)
         progress = runner.run(wait_for_retries=False)
     seconds = time.perf_counter() - started
     with transaction(engine) as session:
@@ -266,6 +256,12 @@ def main() -> int:
     parser.add_argument("--connections", type=int, default=4, help="SMTP connections = concurrency")
     parser.add_argument("--repeat", type=int, default=2, help="the example's body N times (2: ~60 KB)")
     parser.add_argument("--max-batch", type=int, default=None, help="the smtp transport's max_batch")
+    parser.add_argument(
+        "--processes",
+        type=int,
+        default=None,
+        help="[delivery] processes (default: one sending process per connection; 1: threads)",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the temporary project (print where)")
     args = parser.parse_args()
     for tool in (SMTP_SINK, SMTP_SOURCE):
@@ -278,6 +274,12 @@ def main() -> int:
         folder = tmp / "project"
         folder.mkdir()
         issue = make_project(folder, sink_transport(sink.port, args.connections, args.max_batch), args.repeat)
+        processes = args.processes or args.connections
+        toml = folder / "outreach.toml"
+        toml.write_text(
+            re.sub(r"(?m)^\[delivery\]$", f"[delivery]\nprocesses = {processes}", toml.read_text()),
+            encoding="utf-8",
+        )
         config = project_config(folder)
         started = time.perf_counter()
         fill(config, args.recipients)
@@ -300,6 +302,7 @@ def main() -> int:
         shown = ", ".join(f"{n:,} {state}" for state, n in counts.items() if n)
         print(
             f"outreach CampaignRunner -> smtp-sink, {args.connections} connections, "
+            f"{processes} sending process{'es' if processes > 1 else ''}, "
             f"batch {run_settings(config, 'sink').batch_size}, max_batch "
             f"{build_transport(config, 'sink').max_batch}:"
         )

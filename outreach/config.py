@@ -130,6 +130,10 @@ class Delivery(_Section):
     batch_size: int = 200
     max_consecutive_errors: int = 20
     max_attempts: int = 5
+    # 1: one process sends, with the transport's `concurrency` threads. N > 1: N sending processes, each
+    # composing and sending one chunk at a time, use every core (composing holds the GIL); the ledger
+    # stays in the one parent process.
+    processes: int = Field(default=1, ge=1)
 
 
 class Transport(BaseModel):

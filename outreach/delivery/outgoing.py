@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 
 from outreach.delivery.frame import MessageFrame
@@ -16,12 +17,39 @@ from outreach.transports.base import OutgoingMessage
 Signer = Callable[[bytes], bytes]
 
 
+@dataclass(frozen=True)
+class CampaignContent:
+    """What composing needs of a campaign row, as plain values (it crosses into sending processes)."""
+
+    issue_slug: str
+    subject_source: str
+    html_source: str
+    text_source: str
+    from_name: str
+    from_address: str
+    reply_to: str
+    list_id: str
+
+    @classmethod
+    def of(cls, campaign: Campaign) -> CampaignContent:
+        return cls(
+            campaign.issue_slug,
+            campaign.subject_source,
+            campaign.html_source,
+            campaign.text_source,
+            campaign.from_name,
+            campaign.from_address,
+            campaign.reply_to,
+            campaign.list_id,
+        )
+
+
 class CampaignMessages:
     """Composes each claimed recipient's message for one campaign; built once per run."""
 
     def __init__(
         self,
-        campaign: Campaign,
+        campaign: CampaignContent,
         base_url: str,
         secret: str,
         signer: Signer | None = None,

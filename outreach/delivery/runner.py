@@ -10,7 +10,7 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, Executor, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -22,8 +22,9 @@ from outreach.clock import Clock
 from outreach.delivery import ledger
 from outreach.delivery.campaigns import get_campaign, log, pause
 from outreach.delivery.ledger import Claimed
-from outreach.delivery.outgoing import CampaignMessages, Signer
+from outreach.delivery.outgoing import CampaignContent, CampaignMessages, Signer
 from outreach.delivery.pacing import Backoff, Pace
+from outreach.delivery.processes import SendingProcesses, compose_and_send_in_child
 from outreach.delivery.schema import Campaign, CampaignStatus, Delivery, DeliveryState
 from outreach.transports.base import SendResult, Transport
 
@@ -60,6 +61,9 @@ class Progress:
 
 Report = Callable[[Progress], None]
 
+# How often a running campaign re-reads its status (pause and cancel take effect within this).
+STATUS_EVERY = 0.5
+
 
 class CampaignRunner:
     """Sends one campaign until it is done, paused, cancelled, or only waits for retries."""
@@ -77,6 +81,7 @@ class CampaignRunner:
         secret: str,
         signer: Signer | None = None,
         unsubscribe_mailto: str = "",
+        processes: SendingProcesses | None = None,
         report: Report | None = None,
         sleep: Callable[[float], None] = time.sleep,
         rng: random.Random | None = None,
@@ -91,6 +96,7 @@ class CampaignRunner:
         self.secret = secret
         self.signer = signer
         self.unsubscribe_mailto = unsubscribe_mailto
+        self.processes = processes
         self.report = report or (lambda progress: None)
         self.sleep = sleep
         self.rng = rng or random.Random()
@@ -98,62 +104,78 @@ class CampaignRunner:
         self.progress = Progress()
         self.consecutive_errors = 0
         self.backoff = Backoff()
+        self._sending = False
+        self._status_at = 0.0
 
     def run(self, wait_for_retries: bool = True) -> Progress:
         with transaction(self.engine) as session:
             campaign = get_campaign(session, self.campaign_id)
             ledger.recover(session, self.campaign_id, self.clock, self.settings.lease)
             counts = ledger.counts(session, self.campaign_id)
+        content = CampaignContent.of(campaign)
         self.messages = CampaignMessages(
-            campaign, self.base_url, self.secret, self.signer, unsubscribe_mailto=self.unsubscribe_mailto
+            content, self.base_url, self.secret, self.signer, unsubscribe_mailto=self.unsubscribe_mailto
         )
         self.progress.total = sum(counts.values())
         self.progress.done = self.progress.total - counts["pending"] - counts["sending"]
         self.progress.sent = counts["sent"]
         self.report(self.progress)
-        with ThreadPoolExecutor(max_workers=self.settings.concurrency) as pool:
-            while self._still_sending():
-                with transaction(self.engine) as session:
-                    claimed = ledger.claim(
-                        session,
-                        self.campaign_id,
-                        self.settings.batch_size,
-                        self.clock,
-                        self.claimer,
-                        campaign.message_id_domain,
-                    )
-                if not claimed:
-                    if not self._wait_or_finish(wait_for_retries):
-                        break
-                    continue
-                if not self._send_and_record(pool, claimed):
-                    break
+        with self._pool(content) as pool:
+            self._pipeline(pool, campaign.message_id_domain, wait_for_retries)
         return self.progress
 
-    def _still_sending(self) -> bool:
-        with self.engine.connect() as connection:
-            status = connection.scalar(sa.select(Campaign.status).where(Campaign.id == self.campaign_id))
-        return status is CampaignStatus.SENDING
+    def _pipeline(self, pool: Executor, domain: str, wait_for_retries: bool) -> None:
+        """Keep up to ``batch_size`` rows in flight, in chunks of one transport batch.
 
-    def _send_and_record(self, pool: ThreadPoolExecutor, claimed: list[Claimed]) -> bool:
-        """Compose and send chunks in parallel, recording each chunk as soon as it returns.
-
-        Each pool thread composes its own chunk, so composing one chunk overlaps the network wait of
-        the others. Recording per chunk keeps the window in which a crash turns rows ``unknown`` as
-        small as the chunks still in flight. Every chunk that was sent is recorded, even after one of
-        them asks to pause.
+        A chunk is claimed, handed to the pool and recorded as soon as it returns; the next chunk is
+        claimed as soon as a slot frees, so the senders never wait for the slowest chunk of a batch
+        or for the ledger. At most ``batch_size`` rows are ``sending`` at any moment: that is all a
+        crash can leave ``unknown``. After a pause, the chunks in flight are still recorded.
         """
-        size = max(1, min(self.transport.max_batch, self.pace.largest_batch or self.transport.max_batch))
-        futures = []
-        for start in range(0, len(claimed), size):
-            chunk = claimed[start : start + size]
-            self.pace.acquire(len(chunk))
-            futures.append(pool.submit(self._compose_and_send, chunk))
+        workers = self.processes.count if self.processes else self.settings.concurrency
+        largest = self.pace.largest_batch or self.transport.max_batch
+        # Two chunks per worker: one sending, one ready, so no worker idles while the ledger records.
+        share = max(1, self.settings.batch_size // (2 * workers))
+        size = max(1, min(self.transport.max_batch, largest, share))
+        slots = max(1, self.settings.batch_size // size)
+        work = self._compose_and_send if self.processes is None else compose_and_send_in_child
+        in_flight: dict[Future[tuple[list[Claimed], list[SendResult]]], int] = {}
         keep_going = True
-        for future in as_completed(futures):
-            chunk, results = future.result()
-            keep_going &= self._record(chunk, results)
-        return keep_going
+        while True:
+            while keep_going and len(in_flight) < slots and self._still_sending():
+                with transaction(self.engine) as session:
+                    claimed = ledger.claim(session, self.campaign_id, size, self.clock, self.claimer, domain)
+                if not claimed:
+                    break
+                self.pace.acquire(len(claimed))
+                in_flight[pool.submit(work, claimed)] = len(claimed)
+            if not in_flight:
+                if not keep_going or not self._still_sending() or not self._wait_or_finish(wait_for_retries):
+                    return
+                continue
+            done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
+            for future in done:
+                del in_flight[future]
+                chunk, results = future.result()
+                keep_going &= self._record(chunk, results)
+
+    def _pool(self, content: CampaignContent) -> Executor:
+        """Threads by default; with ``processes`` set, sending processes that compose and send on every
+        core (composing holds the GIL, so threads alone stop at one core)."""
+        if self.processes is None:
+            return ThreadPoolExecutor(max_workers=self.settings.concurrency)
+        return self.processes.start(content, self.base_url, self.secret, self.unsubscribe_mailto)
+
+    def _still_sending(self) -> bool:
+        """Whether the campaign is still 'sending' (an operator may pause or cancel it from another
+        process); asked at most every ``STATUS_EVERY`` seconds, not for every chunk."""
+        now = time.monotonic()
+        if now - self._status_at >= STATUS_EVERY or not self._sending:
+            with self.engine.connect() as connection:
+                status = connection.scalar(sa.select(Campaign.status).where(Campaign.id == self.campaign_id))
+            self._sending = status is CampaignStatus.SENDING
+            self._status_at = now
+        return self._sending
 
     def _compose_and_send(self, chunk: list[Claimed]) -> tuple[list[Claimed], list[SendResult]]:
         now = self.clock.now()
@@ -186,14 +208,13 @@ class CampaignRunner:
                     f"{self.consecutive_errors} errors in a row (last: {recorded.last_error}); check "
                     f"the transport, then `outreach campaigns resume {self.campaign_id}`"
                 )
-            if reason:
+            if reason and not self.progress.message:  # chunks still in flight must not pause it again
                 pause(session, self.campaign_id, reason, self.clock)
-        outcomes = recorded.outcomes
-        self.progress.sent += outcomes["sent"]
-        self.progress.failed += outcomes["bounced"] + outcomes["rejected"]
+                self._sending = False
+                self.progress.message = reason
+        self.progress.sent += recorded.outcomes["sent"]
+        self.progress.failed += recorded.failed
         self.progress.done = self.progress.sent + self.progress.failed
-        if reason:
-            self.progress.message = reason
         self.report(self.progress)
         return not reason
 

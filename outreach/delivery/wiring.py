@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 from sqlalchemy.engine import Engine
@@ -13,6 +14,7 @@ from outreach.clock import Clock
 from outreach.config import Config
 from outreach.config import Transport as TransportSettings
 from outreach.delivery.pacing import Pace, RateLimits
+from outreach.delivery.processes import SendingProcesses
 from outreach.delivery.runner import CampaignRunner, Report, RunSettings
 from outreach.errors import ConfigError
 from outreach.transports import Transport, transport_from_config
@@ -91,17 +93,23 @@ def runner_for(
     report: Report | None = None,
 ) -> CampaignRunner:
     """A runner for one campaign through the transport named ``name``, paced and signed as configured."""
+    settings = run_settings(config, name)
+    processes = None
+    count = config.settings.delivery.processes
+    if count > 1 and transport.backend != "memory":  # the memory transport's outbox lives in this process
+        processes = SendingProcesses(count, partial(build_transport, config, name), partial(signer, config))
     return CampaignRunner(
         engine,
         campaign_id,
         transport,
         build_pace(config, name, clock),
         clock,
-        run_settings(config, name),
+        settings,
         base_url=config.base_url,
         secret=config.secret_key,
         signer=signer(config),
         unsubscribe_mailto=config.sender.unsubscribe_mailto,
+        processes=processes,
         report=report,
     )
 
