@@ -24,7 +24,7 @@ from outreach.audience import Consent, ConsentMethod, SuppressionReason, stop_ma
 from outreach.audience.schema import Subscriber, SubscriberStatus, Suppression
 from outreach.clock import Clock
 from outreach.delivery.pacing import Backoff
-from outreach.delivery.schema import Delivery, DeliveryState
+from outreach.delivery.schema import Campaign, CampaignStatus, Delivery, DeliveryState
 from outreach.models import Recipient
 from outreach.transports.base import Outcome, SendResult
 
@@ -114,7 +114,14 @@ def claim(
             suppressed.exists().label("suppressed"),
         )
         .join(Subscriber, Subscriber.id == Delivery.subscriber_id)
-        .where(Delivery.campaign_id == campaign_id, Delivery.state == DeliveryState.PENDING)
+        .where(
+            Delivery.campaign_id == campaign_id,
+            Delivery.state == DeliveryState.PENDING,
+            # checked in the claim itself: after a pause or cancel, not one more row is taken
+            sa.select(Campaign.id)
+            .where(Campaign.id == campaign_id, Campaign.status == CampaignStatus.SENDING)
+            .exists(),
+        )
         .limit(batch)
         .with_for_update(skip_locked=True, of=Delivery)
     )
