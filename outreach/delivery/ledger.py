@@ -70,21 +70,28 @@ def _recipient(row: Any) -> Recipient:
     )
 
 
-def update_rows(session: Session, rows: list[dict[str, object]]) -> None:
-    """UPDATE ledger rows by id, one executemany per shape of row: the ORM's bulk update costs
-    several times more per row, and this runs for every chunk of every campaign."""
+def update_rows(
+    session: Session, rows: list[dict[str, object]], only_state: DeliveryState | None = None
+) -> int:
+    """UPDATE ledger rows by id (and, if given, only while in ``only_state``), one executemany per
+    shape of row: the ORM's bulk update costs several times more per row, and this runs for every
+    chunk of every campaign. Returns how many rows changed."""
     table: sa.Table = Delivery.__table__  # type: ignore[assignment]
     shapes: dict[tuple[str, ...], list[dict[str, object]]] = defaultdict(list)
     for row in rows:
         shapes[tuple(sorted(k for k in row if k != "id"))].append(row)
     connection = session.connection()
+    changed = 0
     for columns, group in shapes.items():
-        statement = (
-            sa.update(table)
-            .where(table.c.id == sa.bindparam("row_id"))
-            .values({column: sa.bindparam(column) for column in columns})
+        statement = sa.update(table).where(table.c.id == sa.bindparam("row_id"))
+        if only_state is not None:
+            statement = statement.where(table.c.state == only_state)
+        statement = statement.values({column: sa.bindparam(column) for column in columns})
+        result = connection.execute(
+            statement, [{**{c: r[c] for c in columns}, "row_id": r["id"]} for r in group]
         )
-        connection.execute(statement, [{**{c: r[c] for c in columns}, "row_id": r["id"]} for r in group])
+        changed += int(getattr(result, "rowcount", 0) or 0)
+    return changed
 
 
 def claim(
@@ -154,9 +161,22 @@ def claim(
             }
         )
         claimed.append(Claimed(row.id, row.subscriber_id, message_id, row.attempts + 1, _recipient(row)))
-    if updates:
-        update_rows(session, updates)
-    return claimed
+    if not updates:
+        return claimed
+    # Only rows that are still pending change hands. SQLite reads outside the write transaction (and
+    # has no FOR UPDATE), so a cancel or another claim may have moved a row since it was read.
+    changed = update_rows(session, updates, only_state=DeliveryState.PENDING)
+    if changed == len(updates):
+        return claimed
+    mine = set(
+        session.scalars(
+            sa.select(Delivery.id).where(
+                Delivery.id.in_([c.delivery_id for c in claimed]),
+                Delivery.message_id.in_([c.message_id for c in claimed]),
+            )
+        )
+    )
+    return [c for c in claimed if c.delivery_id in mine]
 
 
 def record(
