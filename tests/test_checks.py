@@ -38,8 +38,7 @@ def check(path: Path, config: Config, spam: bool = False) -> CheckReport:
 
 def line_of(path: Path, needle: str, nth: int = 1) -> int:
     """The 1-based line of the ``nth`` line of ``path`` that contains ``needle``."""
-    hits = [n for n, text in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
-            if needle in text]
+    hits = [n for n, text in enumerate(path.read_text(encoding="utf-8").splitlines(), 1) if needle in text]
     assert len(hits) >= nth, f"{needle!r} is not in {path} {nth} time(s)"
     return hits[nth - 1]
 
@@ -110,8 +109,7 @@ def test_unknown_front_matter_field_names_its_line(write_issue: WriteIssue, conf
 
 
 def test_missing_subject(write_issue: WriteIssue, config: Config) -> None:
-    path = write_issue(raw_front="preheader: A preheader long enough to pass the check\n"
-                                 "date: 2026-12-01")
+    path = write_issue(raw_front="preheader: A preheader long enough to pass the check\ndate: 2026-12-01")
     [finding] = only(check(path, config), "content")
     assert (finding.path, finding.line) == (str(path), 2)
     assert "'subject' is required" in finding.message
@@ -125,39 +123,45 @@ def test_bad_template_value_lists_the_valid_ones(write_issue: WriteIssue, config
     assert "newsletter" in finding.message and "letter" in finding.message
 
 
-@pytest.mark.parametrize("raw_front, bad_line", [
-    ("subject: Holding: the holidays\ndate: 2026-12-01", 2),
-    ("subject: ok\npreheader: one: two\ndate: 2026-12-01", 3),
-    ("subject: ok\n\tdate: 2026-12-01", 3),
-], ids=["colon-in-value", "colon-on-later-line", "tab-indent"])
-def test_bad_yaml_names_the_line(write_issue: WriteIssue, config: Config, raw_front: str,
-                                 bad_line: int) -> None:
+@pytest.mark.parametrize(
+    "raw_front, bad_line",
+    [
+        ("subject: Holding: the holidays\ndate: 2026-12-01", 2),
+        ("subject: ok\npreheader: one: two\ndate: 2026-12-01", 3),
+        ("subject: ok\n\tdate: 2026-12-01", 3),
+    ],
+    ids=["colon-in-value", "colon-on-later-line", "tab-indent"],
+)
+def test_bad_yaml_names_the_line(
+    write_issue: WriteIssue, config: Config, raw_front: str, bad_line: int
+) -> None:
     path = write_issue(raw_front=raw_front)
     [finding] = only(check(path, config), "content")
     assert (finding.path, finding.line) == (str(path), bad_line)
     assert "not valid YAML" in finding.message
 
 
-def test_unclosed_quote_names_the_line_of_the_quote(write_issue: WriteIssue,
-                                                      config: Config) -> None:
-    path = write_issue(raw_front='subject: "Holding the holidays\ndate: 2026-12-01\n'
-                                 "preheader: A preheader long enough to pass the check")
+def test_unclosed_quote_names_the_line_of_the_quote(write_issue: WriteIssue, config: Config) -> None:
+    path = write_issue(
+        raw_front='subject: "Holding the holidays\ndate: 2026-12-01\n'
+        "preheader: A preheader long enough to pass the check"
+    )
     [finding] = only(check(path, config), "content")
     assert finding.line == line_of(path, 'subject: "')
 
 
-def test_several_front_matter_mistakes_are_all_listed(write_issue: WriteIssue,
-                                                      config: Config) -> None:
-    path = write_issue(raw_front="template: fancy\nsubjet: Misspelt\nstatus: published\n"
-                                 "colour: blue\ndate: 2026-12-01")
+def test_several_front_matter_mistakes_are_all_listed(write_issue: WriteIssue, config: Config) -> None:
+    path = write_issue(
+        raw_front="template: fancy\nsubjet: Misspelt\nstatus: published\ncolour: blue\ndate: 2026-12-01"
+    )
     findings = only(check(path, config), "content")
     assert all(f.path == str(path) and f.severity is Severity.ERROR for f in findings)
     assert located(findings) == {
-        ("content", 2),                               # subject is required (top of front matter)
-        ("content", line_of(path, "subjet:")),        # unknown field
-        ("content", line_of(path, "template:")),      # not a layout
-        ("content", line_of(path, "status:")),        # not a status
-        ("content", line_of(path, "colour:")),        # unknown field
+        ("content", 2),  # subject is required (top of front matter)
+        ("content", line_of(path, "subjet:")),  # unknown field
+        ("content", line_of(path, "template:")),  # not a layout
+        ("content", line_of(path, "status:")),  # not a status
+        ("content", line_of(path, "colour:")),  # unknown field
     }
     messages = " | ".join(f.message for f in findings)
     for part in ("'subject' is required", "'subjet'", "'fancy'", "'published'", "'colour'"):
@@ -165,12 +169,13 @@ def test_several_front_matter_mistakes_are_all_listed(write_issue: WriteIssue,
     assert len(findings) == 5
 
 
-def test_front_matter_and_body_mistakes_are_listed_together(write_issue: WriteIssue,
-                                                            config: Config) -> None:
+def test_front_matter_and_body_mistakes_are_listed_together(write_issue: WriteIssue, config: Config) -> None:
     path = write_issue("Hello.\n\n::: sidebar\nNot a block.\n:::\n", template="fancy")
     findings = only(check(path, config), "content")
-    assert located(findings) == {("content", line_of(path, "template:")),
-                                 ("content", line_of(path, "::: sidebar"))}
+    assert located(findings) == {
+        ("content", line_of(path, "template:")),
+        ("content", line_of(path, "::: sidebar")),
+    }
 
 
 # --- what the body says ---------------------------------------------------------------------------------
@@ -199,30 +204,39 @@ def test_unknown_variable_in_the_subject(write_issue: WriteIssue, config: Config
 
 
 def test_known_variables_pass(write_issue: WriteIssue, config: Config) -> None:
-    path = write_issue('Dear {{ subscriber.first_name | default("friend") }},\n\n'
-                       "[Your preferences]({{ preferences_url }}).\n",
-                       subject='"News for {{ subscriber.first_name }}"')
+    path = write_issue(
+        'Dear {{ subscriber.first_name | default("friend") }},\n\n'
+        "[Your preferences]({{ preferences_url }}).\n",
+        subject='"News for {{ subscriber.first_name }}"',
+    )
     assert check(path, config).findings == []
 
 
 def test_images_without_alt(write_issue: WriteIssue, config: Config) -> None:
-    path = write_issue("Hello.\n\n![](https://vaimh.example/a.jpg)\n\n"
-                       "::: image\nsrc: https://vaimh.example/b.jpg\ncaption: A caption\n:::\n")
+    path = write_issue(
+        "Hello.\n\n![](https://vaimh.example/a.jpg)\n\n"
+        "::: image\nsrc: https://vaimh.example/b.jpg\ncaption: A caption\n:::\n"
+    )
     findings = only(check(path, config), "image-alt")
-    assert located(findings) == {("image-alt", line_of(path, "a.jpg")),
-                                 ("image-alt", line_of(path, "::: image"))}
+    assert located(findings) == {
+        ("image-alt", line_of(path, "a.jpg")),
+        ("image-alt", line_of(path, "::: image")),
+    }
     assert all(f.severity is Severity.ERROR for f in findings)
 
 
-@pytest.mark.parametrize("link, code", [
-    ("[the report](/relative)", "link-not-absolute"),
-    ("[the report](www.example.org)", "link-not-absolute"),
-    ("[the report](http://localhost:8000/x)", "link-localhost"),
-    ("[the report](http://127.0.0.1/x)", "link-localhost"),
-    ("[click here](https://vaimh.example/report)", "link-text"),
-    ("[here](https://vaimh.example/report)", "link-text"),
-    ("[Click here!](https://vaimh.example/report)", "link-text"),
-])
+@pytest.mark.parametrize(
+    "link, code",
+    [
+        ("[the report](/relative)", "link-not-absolute"),
+        ("[the report](www.example.org)", "link-not-absolute"),
+        ("[the report](http://localhost:8000/x)", "link-localhost"),
+        ("[the report](http://127.0.0.1/x)", "link-localhost"),
+        ("[click here](https://vaimh.example/report)", "link-text"),
+        ("[here](https://vaimh.example/report)", "link-text"),
+        ("[Click here!](https://vaimh.example/report)", "link-text"),
+    ],
+)
 def test_bad_links(write_issue: WriteIssue, config: Config, link: str, code: str) -> None:
     path = write_issue(f"Hello.\n\nSome news first.\n\nRead {link} before the training.\n")
     [finding] = only(check(path, config), code)
@@ -237,11 +251,15 @@ def test_bad_link_in_a_button(write_issue: WriteIssue, config: Config) -> None:
 
 
 def test_leftover_markers_with_their_lines(write_issue: WriteIssue, config: Config) -> None:
-    path = write_issue("Hello.\n\nTODO: write the training paragraph\n\nThe venue is TK.\n\n"
-                       "Atkinson and todo are ordinary words.\n")
+    path = write_issue(
+        "Hello.\n\nTODO: write the training paragraph\n\nThe venue is TK.\n\n"
+        "Atkinson and todo are ordinary words.\n"
+    )
     findings = only(check(path, config), "leftover-marker")
-    assert located(findings) == {("leftover-marker", line_of(path, "TODO:")),
-                                 ("leftover-marker", line_of(path, "venue is TK"))}
+    assert located(findings) == {
+        ("leftover-marker", line_of(path, "TODO:")),
+        ("leftover-marker", line_of(path, "venue is TK")),
+    }
 
 
 def test_leftover_marker_in_the_subject(write_issue: WriteIssue, config: Config) -> None:
@@ -299,12 +317,15 @@ def test_skipped_heading_level_warns(write_issue: WriteIssue, config: Config) ->
 
 def _long_body(paragraphs: int) -> str:
     """Distinct paragraphs (no repeated text), so nothing could shrink them."""
-    return "\n\n".join(
-        f"Paragraph {n}: home visit number {n * 7919 % 10007} covered sleep, feeding and play; "
-        f"the family in region {n * 104729 % 997} asked about routine {n} and reading together, "
-        f"and the visitor shared guide {n * 31 % 211} on attachment, crying and calm evenings."
-        for n in range(paragraphs)
-    ) + "\n"
+    return (
+        "\n\n".join(
+            f"Paragraph {n}: home visit number {n * 7919 % 10007} covered sleep, feeding and play; "
+            f"the family in region {n * 104729 % 997} asked about routine {n} and reading together, "
+            f"and the visitor shared guide {n * 31 % 211} on attachment, crying and calm evenings."
+            for n in range(paragraphs)
+        )
+        + "\n"
+    )
 
 
 def _issue_of_size(write_issue: WriteIssue, config: Config, target: int) -> CheckReport:
@@ -338,20 +359,36 @@ def test_html_over_102_kb_is_an_error(write_issue: WriteIssue, config: Config) -
 # --- what the layout must carry (broken copies in the temp project) ------------------------------------
 
 
-@pytest.mark.parametrize("template, old, code", [
-    ("partials/footer.mjml.j2", '<a href="{{ links.unsubscribe }}">Unsubscribe</a>',
-     "missing-unsubscribe"),
-    ("partials/footer.txt.j2", "Unsubscribe: {{ links.unsubscribe }}", "missing-unsubscribe"),
-    ("partials/footer.mjml.j2", '<a href="{{ links.preferences }}">Update your preferences</a>',
-     "missing-preferences"),
-    ("partials/footer.txt.j2", "Update your preferences: {{ links.preferences }}",
-     "missing-preferences"),
-    ("partials/footer.mjml.j2", "{{ org.postal_address }}", "missing-address"),
-    ("partials/footer.txt.j2", "{{ org.postal_address }}", "missing-address"),
-], ids=["unsubscribe-html", "unsubscribe-text", "preferences-html", "preferences-text",
-        "address-html", "address-text"])
-def test_layout_without_the_way_out(project: Path, write_issue: WriteIssue, template: str,
-                                    old: str, code: str) -> None:
+@pytest.mark.parametrize(
+    "template, old, code",
+    [
+        (
+            "partials/footer.mjml.j2",
+            '<a href="{{ links.unsubscribe }}">Unsubscribe</a>',
+            "missing-unsubscribe",
+        ),
+        ("partials/footer.txt.j2", "Unsubscribe: {{ links.unsubscribe }}", "missing-unsubscribe"),
+        (
+            "partials/footer.mjml.j2",
+            '<a href="{{ links.preferences }}">Update your preferences</a>',
+            "missing-preferences",
+        ),
+        ("partials/footer.txt.j2", "Update your preferences: {{ links.preferences }}", "missing-preferences"),
+        ("partials/footer.mjml.j2", "{{ org.postal_address }}", "missing-address"),
+        ("partials/footer.txt.j2", "{{ org.postal_address }}", "missing-address"),
+    ],
+    ids=[
+        "unsubscribe-html",
+        "unsubscribe-text",
+        "preferences-html",
+        "preferences-text",
+        "address-html",
+        "address-text",
+    ],
+)
+def test_layout_without_the_way_out(
+    project: Path, write_issue: WriteIssue, template: str, old: str, code: str
+) -> None:
     edit(project / "templates" / template, old, "")
     path = write_issue()
     [finding] = only(check(path, reload(project)), code)
@@ -361,8 +398,7 @@ def test_layout_without_the_way_out(project: Path, write_issue: WriteIssue, temp
 
 
 def test_layout_without_lang(project: Path, write_issue: WriteIssue) -> None:
-    edit(project / "templates" / "newsletter.mjml.j2", '<mjml lang="{{ issue.language }}">',
-         "<mjml>")
+    edit(project / "templates" / "newsletter.mjml.j2", '<mjml lang="{{ issue.language }}">', "<mjml>")
     [finding] = only(check(write_issue(), reload(project)), "missing-lang")
     assert finding.severity is Severity.ERROR
 
@@ -375,13 +411,18 @@ def test_layout_without_title(project: Path, write_issue: WriteIssue) -> None:
 
 def test_text_part_that_is_a_stub(project: Path) -> None:
     (project / "templates" / "newsletter.txt.j2").write_text(
-        "View this email in your browser: {{ links.view_online }}\n", encoding="utf-8")
+        "View this email in your browser: {{ links.view_online }}\n", encoding="utf-8"
+    )
     report = check(copy_example(project), reload(project))
     stub = [f for f in report.findings if f.code == "text-stub"]
     assert len(stub) == 1 and stub[0].severity is Severity.ERROR
     # The stub also lost the footer, and each loss is reported for the text part.
-    assert {f.code for f in report.findings} == {"text-stub", "missing-unsubscribe",
-                                                  "missing-preferences", "missing-address"}
+    assert {f.code for f in report.findings} == {
+        "text-stub",
+        "missing-unsubscribe",
+        "missing-preferences",
+        "missing-address",
+    }
     assert all("text part" in f.message for f in report.findings if f.code != "text-stub")
 
 
@@ -422,9 +463,12 @@ CLAIM YOUR FREE CASH PRIZE NOW!!!
 def test_spammy_issue_scores_high(project: Path, write_issue: WriteIssue, config: Config) -> None:
     example = check(copy_example(project), config, spam=True)
     assert example.spam is not None
-    path = write_issue(SPAMMY_BODY, name="2026-12-spam.md",
-                       subject='"FREE!!! WIN CASH NOW!!! 100% FREE VIAGRA $$$"',
-                       preheader='"Act now, limited time offer, claim your free cash prize today"')
+    path = write_issue(
+        SPAMMY_BODY,
+        name="2026-12-spam.md",
+        subject='"FREE!!! WIN CASH NOW!!! 100% FREE VIAGRA $$$"',
+        preheader='"Act now, limited time offer, claim your free cash prize today"',
+    )
     report = check(path, config, spam=True)
     assert report.spam_checked and report.spam is not None
     assert report.spam.score > example.spam.score
@@ -447,7 +491,8 @@ def test_spam_is_not_scored_when_turned_off(write_issue: WriteIssue, config: Con
 
 def run_cli(project: Path, path: Path, *extra: str) -> tuple[int, dict[str, object]]:
     result = CliRunner().invoke(
-        app, ["check", str(path), "--root", str(project), "--json", *extra],
+        app,
+        ["check", str(path), "--root", str(project), "--json", *extra],
         env={"OUTREACH_SECRET_KEY": TEST_SECRET},
     )
     try:
@@ -475,11 +520,12 @@ def test_cli_json_for_a_bad_issue_exits_1(project: Path, write_issue: WriteIssue
     findings = document["findings"]
     assert isinstance(findings, list)
     got = {(f["code"], f["line"]) for f in findings}
-    assert got == {("leftover-marker", line_of(path, "TODO")),
-                   ("link-not-absolute", line_of(path, "[here]")),
-                   ("link-text", line_of(path, "[here]"))}
-    assert all(f["path"] == str(path) and f["severity"] == "error" and f["message"]
-               for f in findings)
+    assert got == {
+        ("leftover-marker", line_of(path, "TODO")),
+        ("link-not-absolute", line_of(path, "[here]")),
+        ("link-text", line_of(path, "[here]")),
+    }
+    assert all(f["path"] == str(path) and f["severity"] == "error" and f["message"] for f in findings)
     assert document["errors"] == 3
 
 
@@ -490,8 +536,10 @@ def test_cli_json_lists_every_front_matter_mistake(project: Path, write_issue: W
     findings = document["findings"]
     assert isinstance(findings, list)
     assert {(f["code"], f["line"]) for f in findings} == {
-        ("content", 2), ("content", line_of(path, "subjet:")),
-        ("content", line_of(path, "template:"))}
+        ("content", 2),
+        ("content", line_of(path, "subjet:")),
+        ("content", line_of(path, "template:")),
+    }
 
 
 def test_cli_check_of_a_missing_file_exits_1(project: Path) -> None:

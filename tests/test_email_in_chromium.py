@@ -27,8 +27,16 @@ from outreach.tokens import recipient_links
 from tests.conftest import EXAMPLE_ISSUE, REPO, TEST_SECRET
 
 CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
 LEFT, RIGHT = "For parents and caregivers", "For professionals"
 
 pytestmark = [
@@ -36,21 +44,25 @@ pytestmark = [
     pytest.mark.skipif(not CHROMIUM.exists(), reason="apt-get install chromium"),
 ]
 
-sync_api = pytest.importorskip("playwright.sync_api",
-                               reason="pip install playwright (the browser comes from Debian)")
+sync_api = pytest.importorskip(
+    "playwright.sync_api", reason="pip install playwright (the browser comes from Debian)"
+)
 
 
 def _png(width: int, height: int) -> bytes:
     """A solid-colour PNG, built here so that no image is ever fetched."""
+
     def chunk(kind: bytes, data: bytes) -> bytes:
         body = kind + data
         return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
 
     row = b"\x00" + b"\x8a\x9a\x5b" * width
-    return (b"\x89PNG\r\n\x1a\n"
-            + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
-            + chunk(b"IDAT", zlib.compress(row * height, 9))
-            + chunk(b"IEND", b""))
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
+        + chunk(b"IDAT", zlib.compress(row * height, 9))
+        + chunk(b"IEND", b"")
+    )
 
 
 PICTURE = _png(1200, 800)
@@ -86,8 +98,11 @@ def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     profile = tmp_path_factory.mktemp("chromium-profile")
     with sync_api.sync_playwright() as playwright:
         context = playwright.chromium.launch_persistent_context(
-            user_data_dir=str(profile), executable_path=str(CHROMIUM), args=CHROMIUM_ARGS,
-            headless=True, viewport={"width": 600, "height": 900},
+            user_data_dir=str(profile),
+            executable_path=str(CHROMIUM),
+            args=CHROMIUM_ARGS,
+            headless=True,
+            viewport={"width": 600, "height": 900},
         )
         try:
             yield context
@@ -152,8 +167,10 @@ def test_two_columns_side_by_side_on_a_wide_screen(open_example: Any, width: int
     assert right["x"] + right["width"] <= width
     assert page.evaluate("document.documentElement.scrollWidth") <= width
     columns = page.eval_on_selector_all(
-        ".mj-column-per-50", "cols => cols.map(c => { const r = c.getBoundingClientRect();"
-                             " return {x: r.x, y: r.y, width: r.width}; })")
+        ".mj-column-per-50",
+        "cols => cols.map(c => { const r = c.getBoundingClientRect();"
+        " return {x: r.x, y: r.y, width: r.width}; })",
+    )
     assert len(columns) == 2
     assert abs(columns[0]["y"] - columns[1]["y"]) <= 1
     assert columns[1]["x"] >= columns[0]["x"] + columns[0]["width"] - 1
@@ -206,8 +223,10 @@ CONTRAST_JS = """() => {
 
 def _luminance(rgb: str) -> float:
     red, green, blue = (int(v) / 255 for v in re.findall(r"[\d.]+", rgb)[:3])
-    return sum(weight * (c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4)
-               for weight, c in zip((0.2126, 0.7152, 0.0722), (red, green, blue), strict=True))
+    return sum(
+        weight * (c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4)
+        for weight, c in zip((0.2126, 0.7152, 0.0722), (red, green, blue), strict=True)
+    )
 
 
 @pytest.mark.parametrize("scheme", ["light", "dark"])
@@ -218,7 +237,8 @@ def test_every_visible_text_has_contrast(open_example: Any, scheme: str) -> None
     assert any(LEFT in t["text"] for t in texts) and any("Unsubscribe" in t["text"] for t in texts)
     low = [t for t in texts if t["ratio"] < 4.5]
     assert low == [], "\n".join(
-        f"{t['ratio']:.2f}:1 {t['tag']} {t['text']!r} {t['color']} on {t['background']}" for t in low)
+        f"{t['ratio']:.2f}:1 {t['tag']} {t['text']!r} {t['color']} on {t['background']}" for t in low
+    )
     # Dark mode must really be dark (not the light page checked twice), and light really light.
     body_text = next(t for t in texts if t["text"].startswith("December can be"))
     background = _luminance(body_text["background"])

@@ -85,8 +85,16 @@ def test_page_shows_both_frames_text_headers_and_size(client: TestClient) -> Non
     assert "<h1>Hello</h1>" in page
     assert "A warm hello from the team at VAIMH this month" in page
     assert "Dear Ana, hello." in page  # the text part, in the page
-    for header in ("From", "To", "Subject", "Reply-To", "List-Id", "List-Unsubscribe",
-                   "List-Unsubscribe-Post", "Message-ID"):
+    for header in (
+        "From",
+        "To",
+        "Subject",
+        "Reply-To",
+        "List-Id",
+        "List-Unsubscribe",
+        "List-Unsubscribe-Post",
+        "Message-ID",
+    ):
         assert f'<th scope="row">{header}</th>' in page
     assert "ana.rivera@example.org" in page
     assert "List-Unsubscribe=One-Click" in page
@@ -181,8 +189,7 @@ def test_an_unexpected_error_is_one_line_not_a_traceback(
 def test_problems_of_each_kind_of_error() -> None:
     many = ContentErrors([ContentError("first", "a.md", 2), ContentError("second", "a.md", 9)])
     assert problems_of(many) == (Problem("a.md:2", "first"), Problem("a.md:9", "second"))
-    assert problems_of(TemplateError("bad tag", "x.mjml.j2", 4)) == (
-        Problem("x.mjml.j2:4", "bad tag"),)
+    assert problems_of(TemplateError("bad tag", "x.mjml.j2", 4)) == (Problem("x.mjml.j2:4", "bad tag"),)
 
 
 def test_size_levels_follow_gmail_clipping() -> None:
@@ -280,10 +287,16 @@ def test_a_busy_port_is_one_readable_error(issue: Path, config: Config) -> None:
 def test_real_server_reloads_on_save_and_stops_on_ctrl_c(project: Path, issue: Path) -> None:
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    command = [sys.executable, "-c", "from outreach.cli import main; main()",
-               "preview", "newsletters/2026-12-hello.md", "--port", str(port)]
-    process = subprocess.Popen(command, cwd=project, stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE)
+    command = [
+        sys.executable,
+        "-c",
+        "from outreach.cli import main; main()",
+        "preview",
+        "newsletters/2026-12-hello.md",
+        "--port",
+        str(port),
+    ]
+    process = subprocess.Popen(command, cwd=project, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
         wait_until_up(base, process)
         events: queue.Queue[str] = queue.Queue()

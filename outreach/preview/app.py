@@ -30,8 +30,9 @@ STREAM_POLL_SECONDS = 0.5
 HEARTBEAT_SECONDS = 15.0
 
 
-def create_app(issue_path: Path, config: Config, templates_dir: Path | None = None,
-               feed: ChangeFeed | None = None) -> Starlette:
+def create_app(
+    issue_path: Path, config: Config, templates_dir: Path | None = None, feed: ChangeFeed | None = None
+) -> Starlette:
     """The preview of ``issue_path``; watches files for as long as the app's lifespan runs."""
     preview = SamplePreview(issue_path, config, templates_dir)
     changes = feed or ChangeFeed()
@@ -72,8 +73,11 @@ def create_app(issue_path: Path, config: Config, templates_dir: Path | None = No
 
     async def events(request: Request) -> Response:
         seen = request.query_params.get("seen") or changes.version
-        return StreamingResponse(reload_events(changes, seen), media_type="text/event-stream",
-                                 headers={**NO_STORE, "X-Accel-Buffering": "no"})
+        return StreamingResponse(
+            reload_events(changes, seen),
+            media_type="text/event-stream",
+            headers={**NO_STORE, "X-Accel-Buffering": "no"},
+        )
 
     routes = [
         Route("/", page),
@@ -85,8 +89,9 @@ def create_app(issue_path: Path, config: Config, templates_dir: Path | None = No
     return Starlette(routes=routes, lifespan=lifespan)
 
 
-async def reload_events(feed: ChangeFeed, seen: str,
-                        heartbeat: float = HEARTBEAT_SECONDS) -> AsyncIterator[str]:
+async def reload_events(
+    feed: ChangeFeed, seen: str, heartbeat: float = HEARTBEAT_SECONDS
+) -> AsyncIterator[str]:
     """Server-Sent Events: ``reload`` whenever the version differs from the one the page showed."""
     yield "retry: 1000\n\n"
     quiet = 0.0
@@ -105,8 +110,9 @@ async def reload_events(feed: ChangeFeed, seen: str,
 def _download(mail: SampleMail) -> Response:
     name = re.sub(r"[^A-Za-z0-9._-]+", "-", mail.slug) or "issue"
     disposition = f'attachment; filename="{name}.eml"'
-    return Response(mail.eml, media_type="message/rfc822",
-                    headers={**NO_STORE, "Content-Disposition": disposition})
+    return Response(
+        mail.eml, media_type="message/rfc822", headers={**NO_STORE, "Content-Disposition": disposition}
+    )
 
 
 def _problem_lines(failure: Failure) -> str:

@@ -26,8 +26,16 @@ log = logging.getLogger("outreach.preview")
 
 WARN_BYTES = 90 * 1024
 GMAIL_CLIP_BYTES = 102 * 1024
-SHOWN_HEADERS = ("From", "To", "Subject", "Reply-To", "List-Id", "List-Unsubscribe",
-                 "List-Unsubscribe-Post", "Message-ID")
+SHOWN_HEADERS = (
+    "From",
+    "To",
+    "Subject",
+    "Reply-To",
+    "List-Id",
+    "List-Unsubscribe",
+    "List-Unsubscribe-Post",
+    "Message-ID",
+)
 
 
 class SizeLevel(StrEnum):
@@ -157,8 +165,9 @@ class SamplePreview:
     share one render instead of three.
     """
 
-    def __init__(self, issue_path: Path, config: Config, templates_dir: Path | None = None,
-                 clock: Clock | None = None) -> None:
+    def __init__(
+        self, issue_path: Path, config: Config, templates_dir: Path | None = None, clock: Clock | None = None
+    ) -> None:
         self.issue_path = issue_path
         self._config = config
         self._templates_dir = templates_dir

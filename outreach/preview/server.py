@@ -40,8 +40,9 @@ def serve_preview(issue_path: Path, config: Config, host: str, port: int) -> Non
     listening = _listen(host, port)
     feed = ChangeFeed()
     app = create_app(issue_path, config, feed=feed)
-    settings = uvicorn.Config(app, log_level="warning", access_log=False,
-                              timeout_graceful_shutdown=3, lifespan="on")
+    settings = uvicorn.Config(
+        app, log_level="warning", access_log=False, timeout_graceful_shutdown=3, lifespan="on"
+    )
     server = _PreviewServer(settings, feed)
     try:
         server.run(sockets=[listening])
@@ -61,8 +62,10 @@ def _listen(host: str, port: int) -> socket.socket:
     except OSError as err:
         sock.close()
         reason = err.strerror or str(err)
-        raise OutreachError(f"cannot serve the preview on {host}:{port} ({reason}); "
-                            f"is another preview running? Try --port {port + 1}") from err
+        raise OutreachError(
+            f"cannot serve the preview on {host}:{port} ({reason}); "
+            f"is another preview running? Try --port {port + 1}"
+        ) from err
     sock.set_inheritable(True)
     return sock
 

@@ -107,12 +107,19 @@ async def watch_files(targets: WatchTargets, feed: ChangeFeed, stop: asyncio.Eve
         log.exception("live reload stopped; reload the page by hand after saving")
 
 
-async def _watch(folders: tuple[Path, ...], recursive: bool, targets: WatchTargets,
-                 feed: ChangeFeed, stop: asyncio.Event) -> None:
+async def _watch(
+    folders: tuple[Path, ...], recursive: bool, targets: WatchTargets, feed: ChangeFeed, stop: asyncio.Event
+) -> None:
     if not folders:
         return
-    async for changes in awatch(*folders, watch_filter=change_filter(targets), stop_event=stop,
-                                recursive=recursive, debounce=400, step=50):
+    async for changes in awatch(
+        *folders,
+        watch_filter=change_filter(targets),
+        stop_event=stop,
+        recursive=recursive,
+        debounce=400,
+        step=50,
+    ):
         names = ", ".join(sorted({Path(path).name for _, path in changes}))
         log.info("changed: %s; reloading the preview", names)
         feed.publish()

@@ -59,8 +59,12 @@ def upgrade() -> None:
         sa.Column("at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("kind", sa.String(length=40), nullable=False),
         sa.Column("detail", sa.Text(), nullable=False),
-        sa.ForeignKeyConstraint(["campaign_id"], ["campaigns.id"],
-                                name=op.f("fk_campaign_events_campaign_id_campaigns"), ondelete="CASCADE"),
+        sa.ForeignKeyConstraint(
+            ["campaign_id"],
+            ["campaigns.id"],
+            name=op.f("fk_campaign_events_campaign_id_campaigns"),
+            ondelete="CASCADE",
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_campaign_events")),
     )
     op.create_index(op.f("ix_campaign_events_campaign_id"), "campaign_events", ["campaign_id"], unique=False)
@@ -77,17 +81,30 @@ def upgrade() -> None:
         sa.Column("next_attempt_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("claimed_by", sa.String(length=200), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=True),
-        sa.ForeignKeyConstraint(["campaign_id"], ["campaigns.id"],
-                                name=op.f("fk_deliveries_campaign_id_campaigns"), ondelete="CASCADE"),
-        sa.ForeignKeyConstraint(["subscriber_id"], ["subscribers.id"],
-                                name=op.f("fk_deliveries_subscriber_id_subscribers"), ondelete="CASCADE"),
+        sa.ForeignKeyConstraint(
+            ["campaign_id"],
+            ["campaigns.id"],
+            name=op.f("fk_deliveries_campaign_id_campaigns"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["subscriber_id"],
+            ["subscribers.id"],
+            name=op.f("fk_deliveries_subscriber_id_subscribers"),
+            ondelete="CASCADE",
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_deliveries")),
-        sa.UniqueConstraint("campaign_id", "subscriber_id",
-                            name=op.f("uq_deliveries_campaign_id_subscriber_id")),
+        sa.UniqueConstraint(
+            "campaign_id", "subscriber_id", name=op.f("uq_deliveries_campaign_id_subscriber_id")
+        ),
         sa.UniqueConstraint("message_id", name=op.f("uq_deliveries_message_id")),
     )
-    op.create_index("ix_deliveries_campaign_id_state_next_attempt_at", "deliveries",
-                    ["campaign_id", "state", "next_attempt_at"], unique=False)
+    op.create_index(
+        "ix_deliveries_campaign_id_state_next_attempt_at",
+        "deliveries",
+        ["campaign_id", "state", "next_attempt_at"],
+        unique=False,
+    )
     op.create_index(op.f("ix_deliveries_subscriber_id"), "deliveries", ["subscriber_id"], unique=False)
 
 
