@@ -555,3 +555,21 @@ def test_raw_html_in_the_body_is_flagged_where_it_is(write_issue: WriteIssue, co
     assert finding.severity is Severity.WARNING
     assert finding.line == line_of(path, "<br>")
     assert "<br>" in finding.message
+
+
+def test_unknown_topics_and_segments_are_named_with_the_valid_ones(
+    write_issue: WriteIssue, config: Config
+) -> None:
+    path = write_issue(
+        raw_front=(
+            "subject: A test issue\npreheader: A preheader long enough to pass the check\n"
+            "date: 2026-12-01\naudience:\n  topics: [monthly-newsleter]\n  segments: [provders, all]"
+        )
+    )
+    findings = only(check(path, config), "audience")
+    assert len(findings) == 2
+    assert all(f.line == line_of(path, "audience:") for f in findings)
+    topic, segment = sorted(findings, key=lambda f: f.message)
+    assert "unknown segment 'provders'" in topic.message or "unknown segment 'provders'" in segment.message
+    assert any("did you mean 'monthly-newsletter'" in f.message for f in findings)
+    assert any("known:" in f.message and "clinicians-hampton-roads" in f.message for f in findings)

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from outreach.checks.audience import check_audience
 from outreach.checks.contrast import check_contrast
 from outreach.checks.message import check_message
 from outreach.checks.spam import SpamScore, spam_score
@@ -75,6 +76,7 @@ def run_checks(path: Path, config: Config, spam: bool = True) -> CheckReport:
         return report
     for check in WRITING_CHECKS:
         report.findings += check(issue)
+    report.findings += check_audience(issue, config.path("lists"))
     try:
         compiled = render_issue(issue, config)
     except TemplateError as err:

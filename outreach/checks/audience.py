@@ -1,0 +1,42 @@
+"""The issue's audience names real topics and segments (a typo would otherwise surface at send time)."""
+
+from __future__ import annotations
+
+from difflib import get_close_matches
+from pathlib import Path
+
+from outreach.audience.segments import ALL, SEGMENTS_FILE, load_segments
+from outreach.audience.topics import TOPICS_FILE, load_topics
+from outreach.errors import OutreachError
+from outreach.models import Finding, Issue, Severity
+
+
+def check_audience(issue: Issue, lists: Path) -> list[Finding]:
+    """Every topic and segment in ``audience:`` exists in lists/; the message names the valid ones."""
+    where, line = str(issue.path or ""), issue.line_of("audience") or 2
+    if issue.audience.is_empty:
+        return []
+    try:
+        topics = tuple(t.key for t in load_topics(lists / TOPICS_FILE))
+        segments = (ALL, *load_segments(lists / SEGMENTS_FILE, topics, f"lists/{SEGMENTS_FILE}"))
+    except OutreachError as err:
+        return [Finding("audience", Severity.ERROR, f"the audience cannot be checked: {err}", where, line)]
+    found: list[Finding] = []
+    for kind, names, known in (
+        ("topic", issue.audience.topics, topics),
+        ("segment", issue.audience.segments, segments),
+    ):
+        for name in names:
+            if name not in known:
+                guess = get_close_matches(name, known, n=1)
+                hint = f" (did you mean '{guess[0]}'?)" if guess else ""
+                found.append(
+                    Finding(
+                        "audience",
+                        Severity.ERROR,
+                        f"unknown {kind} '{name}'{hint}; known: {', '.join(sorted(known))}",
+                        where,
+                        line,
+                    )
+                )
+    return found
