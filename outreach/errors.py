@@ -44,8 +44,8 @@ def located(path: str | None, line: int | None) -> str:
     return path or (f"line {line}" if line else "")
 
 
-class ContentError(OutreachError):
-    """A mistake in an issue's front matter or Markdown, at ``path:line``."""
+class Located(OutreachError):
+    """An error at a place in a file: ``path:line: message``."""
 
     def __init__(self, message: str, path: str | None = None, line: int | None = None) -> None:
         self.message = message
@@ -53,6 +53,10 @@ class ContentError(OutreachError):
         self.line = line
         where = located(path, line)
         super().__init__(f"{where}: {message}" if where else message)
+
+
+class ContentError(Located):
+    """A mistake in an issue's front matter or Markdown, at ``path:line``."""
 
 
 class ContentErrors(ContentError):
@@ -68,15 +72,15 @@ class ContentErrors(ContentError):
         return "\n".join(str(e) for e in self.errors)
 
 
-class TemplateError(OutreachError):
+class TemplateError(Located):
     """A layout in templates/ does not compile: ``template:line`` says where."""
 
     def __init__(self, message: str, template: str | None = None, line: int | None = None) -> None:
-        self.message = message
-        self.template = template
-        self.line = line
-        where = located(template, line)
-        super().__init__(f"{where}: {message}" if where else message)
+        super().__init__(message, template, line)
+
+    @property
+    def template(self) -> str | None:
+        return self.path
 
 
 class AudienceError(OutreachError):
@@ -87,15 +91,8 @@ class ImportRejected(AudienceError):
     """An import could not be applied at all; nothing was written."""
 
 
-class SegmentError(AudienceError):
+class SegmentError(Located, AudienceError):
     """A segment rule is wrong; the message names the file, the line and the valid choices."""
-
-    def __init__(self, message: str, path: str | None = None, line: int | None = None) -> None:
-        self.message = message
-        self.path = path
-        self.line = line
-        where = located(path, line)
-        super().__init__(f"{where}: {message}" if where else message)
 
 
 class DatabaseError(OutreachError):
