@@ -81,6 +81,23 @@ def _insert(session: Session, table: sa.Table, rows: list[dict[str, Any]]) -> No
         connection.execute(sa.insert(table), chunk)
 
 
+def _insert_plain(session: Session, table: sa.Table, rows: list[dict[str, Any]]) -> None:
+    """For tables of plain integers and strings only (topics, tags): the statement SQLAlchemy compiles
+    for this database, executed by the driver with tuples, skipping per-row parameter processing
+    (a third of an import's time for these 300,000 rows). Other databases take the Core path."""
+    connection = session.connection()
+    if connection.dialect.name != "sqlite" or not rows:
+        _insert(session, table, rows)
+        return
+    columns = list(rows[0])
+    compiled = (
+        sa.insert(table).values({c: sa.bindparam(c) for c in columns}).compile(dialect=connection.dialect)
+    )
+    order = compiled.positiontup or columns
+    for chunk in _chunks(rows):
+        connection.exec_driver_sql(compiled.string, [tuple(row[c] for c in order) for row in chunk])
+
+
 def _consent(options: ImportOptions, source: str) -> Consent:
     return Consent(
         method=ConsentMethod.IMPORT,
@@ -165,8 +182,8 @@ def apply_plan(session: Session, plan: ImportPlan, options: ImportOptions, clock
         tag_rows.extend(
             {"subscriber_id": update.subscriber_id, "tag": tag} for tag in sorted(update.new_tags)
         )
-    _insert(session, SubscriberTopic.__table__, topic_rows)  # type: ignore[arg-type]
-    _insert(session, SubscriberTag.__table__, tag_rows)  # type: ignore[arg-type]
+    _insert_plain(session, SubscriberTopic.__table__, topic_rows)  # type: ignore[arg-type]
+    _insert_plain(session, SubscriberTag.__table__, tag_rows)  # type: ignore[arg-type]
     _insert(session, ConsentEvent.__table__, events)  # type: ignore[arg-type]
 
 
