@@ -81,21 +81,26 @@ def _insert(session: Session, table: sa.Table, rows: list[dict[str, Any]]) -> No
         connection.execute(sa.insert(table), chunk)
 
 
-def _insert_plain(session: Session, table: sa.Table, rows: list[dict[str, Any]]) -> None:
-    """For tables of plain integers and strings only (topics, tags): the statement SQLAlchemy compiles
-    for this database, executed by the driver with tuples, skipping per-row parameter processing
-    (a third of an import's time for these 300,000 rows). Other databases take the Core path."""
+def _insert_fast(session: Session, table: sa.Table, rows: list[dict[str, Any]]) -> None:
+    """Bulk insert on SQLite: the statement SQLAlchemy compiles for this database and each column
+    type's own bind processor, applied once per value, with the driver's executemany. The same work
+    SQLAlchemy does per row, without its per-row bookkeeping (a third of an import's time). Other
+    databases take the Core path."""
     connection = session.connection()
     if connection.dialect.name != "sqlite" or not rows:
         _insert(session, table, rows)
         return
+    dialect = connection.dialect
     columns = list(rows[0])
-    compiled = (
-        sa.insert(table).values({c: sa.bindparam(c) for c in columns}).compile(dialect=connection.dialect)
-    )
-    order = compiled.positiontup or columns
+    compiled = sa.insert(table).values({c: sa.bindparam(c) for c in columns}).compile(dialect=dialect)
+    order = list(compiled.positiontup or columns)
+    processors = [table.c[name].type.bind_processor(dialect) for name in order]
+    plan = list(zip(order, processors, strict=True))
     for chunk in _chunks(rows):
-        connection.exec_driver_sql(compiled.string, [tuple(row[c] for c in order) for row in chunk])
+        connection.exec_driver_sql(
+            compiled.string,
+            [tuple(p(row[c]) if p else row[c] for c, p in plan) for row in chunk],
+        )
 
 
 def _consent(options: ImportOptions, source: str) -> Consent:
@@ -134,7 +139,7 @@ def apply_plan(session: Session, plan: ImportPlan, options: ImportOptions, clock
     # Plain executemany, then one indexed lookup per chunk for the new ids: several times faster
     # on SQLite than INSERT ... RETURNING, and the same on PostgreSQL.
     for chunk in _chunks(new_rows):
-        session.connection().execute(sa.insert(subscribers), chunk)
+        _insert_fast(session, subscribers, chunk)
         emails = [row["email"] for row in chunk]
         found = session.execute(
             sa.select(subscribers.c.email, subscribers.c.id).where(subscribers.c.email.in_(emails))
@@ -182,9 +187,9 @@ def apply_plan(session: Session, plan: ImportPlan, options: ImportOptions, clock
         tag_rows.extend(
             {"subscriber_id": update.subscriber_id, "tag": tag} for tag in sorted(update.new_tags)
         )
-    _insert_plain(session, SubscriberTopic.__table__, topic_rows)  # type: ignore[arg-type]
-    _insert_plain(session, SubscriberTag.__table__, tag_rows)  # type: ignore[arg-type]
-    _insert(session, ConsentEvent.__table__, events)  # type: ignore[arg-type]
+    _insert_fast(session, SubscriberTopic.__table__, topic_rows)  # type: ignore[arg-type]
+    _insert_fast(session, SubscriberTag.__table__, tag_rows)  # type: ignore[arg-type]
+    _insert_fast(session, ConsentEvent.__table__, events)  # type: ignore[arg-type]
 
 
 def import_csv(
