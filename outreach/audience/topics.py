@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -79,8 +80,14 @@ def sync_topics(session: Session, topics: tuple[TopicDefinition, ...]) -> None:
 
 def resolve_topic(name: str, topics: tuple[TopicDefinition, ...]) -> str | None:
     """The key of the topic called ``name`` (its key or its name, any case), or None."""
-    wanted = name.strip().casefold()
-    for topic in topics:
-        if wanted in (topic.key.casefold(), topic.name.casefold()):
-            return topic.key
-    return None
+    return _topic_index(topics).get(name.strip().casefold())
+
+
+@lru_cache(maxsize=8)
+def _topic_index(topics: tuple[TopicDefinition, ...]) -> dict[str, str]:
+    # Built once per topics file: an import resolves a topic name for every row.
+    index: dict[str, str] = {}
+    for topic in reversed(topics):  # the first topic wins a clash, as a linear search would
+        index[topic.name.casefold()] = topic.key
+        index[topic.key.casefold()] = topic.key
+    return index
