@@ -38,6 +38,12 @@ class MaildirTransport(Transport):
         self._box: mailbox.Maildir | None = None
 
     def open(self) -> None:
+        # Under the lock: Maildir(create=True) makes the folder before tmp/, new/ and cur/, so a second
+        # thread opening at the same moment could see the folder and write before tmp/ exists.
+        with _WRITE_LOCK:
+            self._open()
+
+    def _open(self) -> None:
         if self._box is not None:
             return
         try:

@@ -116,12 +116,15 @@ class SmtpRecorder:
     rcpt_replies: dict[str, str] = field(default_factory=dict)
     mail_reply: str = ""
     sessions: int = 0
+    pipelining: bool = False
 
     async def handle_EHLO(
         self, server: SMTP, session: Session, envelope: Envelope, hostname: str, responses: list[str]
     ) -> list[str]:
         self.sessions += 1
         session.host_name = hostname
+        if self.pipelining:  # aiosmtpd reads commands line by line, so it serves pipelined clients
+            responses = [*responses[:-1], "250-PIPELINING", responses[-1]]
         return responses
 
     async def handle_MAIL(
@@ -182,12 +185,13 @@ class SmtpServer:
     handler: SmtpRecorder
 
 
-@pytest.fixture
-def smtp_server_factory() -> Iterator[Callable[..., SmtpServer]]:
+@pytest.fixture(params=[False, True], ids=["one-by-one", "pipelining"])
+def smtp_server_factory(request: pytest.FixtureRequest) -> Iterator[Callable[..., SmtpServer]]:
+    """Every SMTP test runs against a server without and with PIPELINING (RFC 2920)."""
     controllers: list[Controller] = []
 
     def start(**smtp_kwargs: Any) -> SmtpServer:
-        handler = SmtpRecorder()
+        handler = SmtpRecorder(pipelining=request.param)
         port = free_port()
         ssl_context = smtp_kwargs.pop("ssl_context", None)
         controller = Controller(
