@@ -21,7 +21,7 @@ from outreach.config import Config
 from outreach.content import read_issue
 from outreach.delivery import campaigns as campaign_ops
 from outreach.delivery import ledger
-from outreach.delivery.campaigns import Sender, create_campaign, plan
+from outreach.delivery.campaigns import create_campaign, plan, sender_for
 from outreach.delivery.frame import MessageFrame
 from outreach.delivery.runner import Progress as SendProgress
 from outreach.delivery.schema import Campaign, CampaignStatus
@@ -41,17 +41,6 @@ from outreach.tokens import recipient_links
 from outreach.transports.base import OutgoingMessage, Transport
 
 campaigns_app = typer.Typer(help="Follow and steer campaigns.", no_args_is_help=True)
-
-
-def _sender(config: Config, compiled: CompiledIssue) -> Sender:
-    issue, sender = compiled.issue, config.sender
-    return Sender(
-        issue.from_name or sender.from_name,
-        issue.from_address or sender.from_address,
-        issue.reply_to or sender.reply_to,
-        sender.list_id,
-        sender.message_id_domain,
-    )
 
 
 def send(
@@ -116,7 +105,7 @@ def send(
         campaign = create_campaign(
             session,
             compiled,
-            _sender(config, compiled),
+            sender_for(config, compiled),
             audience,
             segments,
             name,
@@ -134,7 +123,7 @@ def _first_recipient() -> Recipient:
 
 
 def _show_first_message(config: Config, compiled: CompiledIssue, name: str) -> None:
-    sender = _sender(config, compiled)
+    sender = sender_for(config, compiled)
     frame = MessageFrame(
         compiled.templates, sender.from_name, sender.from_address, sender.list_id, reply_to=sender.reply_to
     )
@@ -150,7 +139,7 @@ def _show_first_message(config: Config, compiled: CompiledIssue, name: str) -> N
 
 
 def _send_tests(config: Config, compiled: CompiledIssue, name: str, addresses: list[str]) -> None:
-    sender = _sender(config, compiled)
+    sender = sender_for(config, compiled)
     templates = compiled.templates
     test_templates = type(templates)(
         "[TEST] " + templates.subject_source, templates.html_source, templates.text_source

@@ -25,7 +25,7 @@ from outreach.cli.common import RootOption, config_for, console
 from outreach.clock import SystemClock
 from outreach.content import read_issue
 from outreach.delivery import ledger
-from outreach.delivery.campaigns import Sender, create_campaign
+from outreach.delivery.campaigns import create_campaign, sender_for
 from outreach.delivery.wiring import runner_for
 from outreach.render import render_issue
 from outreach.transports.maildir import MaildirTransport
@@ -69,19 +69,12 @@ def demo(
     console.print(f"3. imported {imported.new} example members from {MEMBERS} into {folder / 'demo.db'}")
 
     compiled = render_issue(read_issue(path, config.time_zone), config)
-    sender = config.sender
     with transaction(engine) as session:
         segments = load_segments(config.path("lists") / "segments.yaml", known_topics(session))
         campaign = create_campaign(
             session,
             compiled,
-            Sender(
-                sender.from_name,
-                sender.from_address,
-                sender.reply_to,
-                sender.list_id,
-                sender.message_id_domain,
-            ),
+            sender_for(config, compiled),
             compiled.issue.audience,
             segments,
             "outbox",

@@ -23,6 +23,7 @@ from outreach.checks import run_checks
 from outreach.cli.common import RootOption, config_for, console
 from outreach.clock import SystemClock
 from outreach.content import read_issue
+from outreach.delivery.campaigns import sender_for
 from outreach.delivery.wiring import build_transport, database, requires_real_secret, transport_name
 from outreach.errors import DeliveryError
 from outreach.render import render_issue
@@ -34,7 +35,6 @@ from outreach.scheduling.planning import (
     listing,
     recent,
     schedule_issue,
-    sender_for,
     show_time,
 )
 from outreach.scheduling.service import SchedulerService, ServiceSettings

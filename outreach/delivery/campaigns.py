@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from outreach.audience import Segment, mailable_clause
 from outreach.audience.schema import Subscriber
 from outreach.clock import Clock
+from outreach.config import Config
 from outreach.delivery.audience import audience_clause, exclusion_reason
 from outreach.delivery.schema import Campaign, CampaignEvent, CampaignStatus, Delivery, DeliveryState
 from outreach.delivery.tracking import ClickTracking
@@ -43,6 +44,18 @@ class Sender:
     reply_to: str
     list_id: str
     message_id_domain: str
+
+
+def sender_for(config: Config, compiled: CompiledIssue) -> Sender:
+    """The issue's own From/Reply-To where it sets them, the site's otherwise."""
+    issue, sender = compiled.issue, config.sender
+    return Sender(
+        issue.from_name or sender.from_name,
+        issue.from_address or sender.from_address,
+        issue.reply_to or sender.reply_to,
+        sender.list_id,
+        sender.message_id_domain,
+    )
 
 
 def already_has(slug: str) -> sa.ColumnElement[bool]:

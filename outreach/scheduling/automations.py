@@ -27,11 +27,11 @@ from outreach.config import Config
 from outreach.content import read_issue
 from outreach.delivery import campaigns as campaign_ops
 from outreach.delivery.audience import audience_clause
-from outreach.delivery.campaigns import log
+from outreach.delivery.campaigns import log, sender_for
 from outreach.delivery.schema import Campaign, CampaignStatus, Delivery, DeliveryState
 from outreach.errors import OutreachError
 from outreach.render import render_issue
-from outreach.scheduling.planning import AUTOMATION, _fill, sender_for
+from outreach.scheduling.planning import AUTOMATION, _fill
 from outreach.scheduling.schema import AutomationStep, ScheduledSend
 from outreach.scheduling.snapshot import COLUMNS, campaign_audience
 from outreach.scheduling.steps import FOLDER, Step, Trigger, load_steps, matching

@@ -18,7 +18,6 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from outreach.clock import Clock
-from outreach.config import Config
 from outreach.delivery.campaigns import Sender, log
 from outreach.delivery.schema import Campaign, CampaignStatus
 from outreach.render import CompiledIssue
@@ -268,18 +267,6 @@ def waiting_issues(session: Session, window: SendWindow) -> list[Scheduled]:
         for s in listing(session, window, datetime.max.replace(tzinfo=UTC))
         if s.status is CampaignStatus.SCHEDULED
     ]
-
-
-def sender_for(config: Config, compiled: CompiledIssue) -> Sender:
-    """The issue's own From/Reply-To where it sets them, the site's otherwise (as ``outreach send``)."""
-    issue, sender = compiled.issue, config.sender
-    return Sender(
-        issue.from_name or sender.from_name,
-        issue.from_address or sender.from_address,
-        issue.reply_to or sender.reply_to,
-        sender.list_id,
-        sender.message_id_domain,
-    )
 
 
 class PendingJobs:

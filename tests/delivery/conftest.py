@@ -11,11 +11,9 @@ gets a copy of a database migrated once per session.
 from __future__ import annotations
 
 import math
-import os
 import random
 import shutil
 import threading
-import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -27,7 +25,6 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from outreach.audience import Consent, ConsentMethod, Profile, add_subscriber, transaction
-from outreach.audience.db import make_engine, upgrade
 from outreach.audience.schema import Subscriber
 from outreach.audience.topics import load_topics, sync_topics
 from outreach.clock import FixedClock
@@ -41,14 +38,10 @@ from outreach.models import Audience
 from outreach.render import CompiledIssue, render_issue
 from outreach.transports.base import OutgoingMessage, SendResult, Transport
 from outreach.transports.memory import MemoryTransport
+from tests.databases import BACKENDS, fresh_database, migrated_sqlite
 
 REPO = Path(__file__).resolve().parents[2]
 LISTS = REPO / "lists"
-PG_URL = os.environ.get("OUTREACH_TEST_DATABASE_URL", "")
-PG_SKIP = (
-    "PostgreSQL tests need OUTREACH_TEST_DATABASE_URL, e.g. "
-    "OUTREACH_TEST_DATABASE_URL=postgresql+psycopg://postgres@127.0.0.1:5432/test"
-)
 SECRET = "test-secret-key"
 BASE_URL = "https://news.vaimh.example"
 TOPIC = "monthly-newsletter"
@@ -67,15 +60,6 @@ ISSUE_FRONT = (
 )
 ISSUE_BODY = 'Dear {{ subscriber.first_name | default("friend") }},\n\n' + "\n\n".join(PARAGRAPHS) + "\n"
 ISSUE_SLUG = "2026-12-winter-notes"
-
-BACKENDS = [
-    pytest.param("sqlite", id="sqlite"),
-    pytest.param(
-        "postgresql",
-        id="postgresql",
-        marks=[pytest.mark.postgres, pytest.mark.skipif(not PG_URL, reason=PG_SKIP)],
-    ),
-]
 
 
 def copy_project(target: Path) -> Path:
@@ -104,18 +88,7 @@ def aware(moment: datetime | None) -> datetime | None:
 @pytest.fixture(scope="session")
 def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """An upgraded SQLite file, copied for each test (migrating once is faster)."""
-    path = tmp_path_factory.mktemp("delivery-template") / "template.db"
-    engine = make_engine(f"sqlite:///{path}")
-    upgrade(engine)
-    with engine.connect() as connection:
-        connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
-    engine.dispose()
-    return path
-
-
-def _pg_engine(schema: str) -> Engine:
-    separator = "&" if "?" in PG_URL else "?"
-    return make_engine(f"{PG_URL}{separator}options=-csearch_path%3D{schema}")
+    return migrated_sqlite(tmp_path_factory.mktemp("delivery-template") / "template.db")
 
 
 @pytest.fixture(params=BACKENDS)
@@ -126,26 +99,8 @@ def backend(request: pytest.FixtureRequest) -> str:
 @pytest.fixture
 def engine(backend: str, tmp_path: Path, sqlite_template: Path) -> Iterator[Engine]:
     """A migrated, empty database for one test."""
-    if backend == "sqlite":
-        path = tmp_path / "outreach.db"
-        shutil.copy(sqlite_template, path)
-        sqlite = make_engine(f"sqlite:///{path}")
-        yield sqlite
-        sqlite.dispose()
-        return
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    admin = make_engine(PG_URL)
-    with admin.begin() as connection:
-        connection.execute(sa.schema.CreateSchema(schema))
-    pg = _pg_engine(schema)
-    try:
-        upgrade(pg)
-        yield pg
-    finally:
-        pg.dispose()
-        with admin.begin() as connection:
-            connection.execute(sa.schema.DropSchema(schema, cascade=True))
-        admin.dispose()
+    with fresh_database(backend, tmp_path, sqlite_template) as database:
+        yield database
 
 
 @pytest.fixture

@@ -38,12 +38,8 @@ from outreach.delivery.campaigns import Sender, create_campaign
 from outreach.delivery.schema import CampaignStatus
 from outreach.render import render_issue
 from tests.conftest import REPO
+from tests.databases import PG_SKIP, PG_URL, pg_url
 
-PG_URL = os.environ.get("OUTREACH_TEST_DATABASE_URL", "")
-PG_SKIP = (
-    "PostgreSQL tests need OUTREACH_TEST_DATABASE_URL, e.g. "
-    "OUTREACH_TEST_DATABASE_URL=postgresql+psycopg://postgres@127.0.0.1:5432/test"
-)
 pytestmark = [pytest.mark.postgres, pytest.mark.skipif(not PG_URL, reason=PG_SKIP)]
 
 RECIPIENTS = 5000
@@ -99,8 +95,7 @@ def free_port() -> int:
 
 
 def schema_url(schema: str) -> str:
-    separator = "&" if "?" in PG_URL else "?"
-    return f"{PG_URL}{separator}options=-csearch_path%3D{schema}"
+    return pg_url(schema)
 
 
 def outreach(root: Path, env: dict[str, str], *args: str, timeout: float = 120) -> str:

@@ -7,9 +7,6 @@ This is a plain module so tests/web/test_webhooks.py can import the same fixture
 
 from __future__ import annotations
 
-import os
-import shutil
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,26 +23,13 @@ from outreach.audience import (
     is_suppressed,
     transaction,
 )
-from outreach.audience.db import _alembic_config, make_engine
+from outreach.audience.db import _alembic_config
 from outreach.audience.schema import Subscriber
 from outreach.clock import FixedClock
 from outreach.delivery.schema import Campaign, CampaignStatus, Delivery, DeliveryState
 from outreach.events.schema import EventRecord
+from tests.databases import BACKENDS, fresh_database, migrated_sqlite
 from tests.events.signing import NOW
-
-PG_URL = os.environ.get("OUTREACH_TEST_DATABASE_URL", "")
-PG_SKIP = (
-    "PostgreSQL tests need OUTREACH_TEST_DATABASE_URL, e.g. "
-    "OUTREACH_TEST_DATABASE_URL=postgresql+psycopg://postgres@127.0.0.1:5432/test"
-)
-BACKENDS = [
-    pytest.param("sqlite", id="sqlite"),
-    pytest.param(
-        "postgresql",
-        id="postgresql",
-        marks=[pytest.mark.postgres, pytest.mark.skipif(not PG_URL, reason=PG_SKIP)],
-    ),
-]
 
 
 def migrate(engine: Engine) -> None:
@@ -60,13 +44,7 @@ def migrate(engine: Engine) -> None:
 
 @pytest.fixture(scope="session", name="events_sqlite_template")
 def events_sqlite_template_fixture(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("events-template") / "template.db"
-    engine = make_engine(f"sqlite:///{path}")
-    migrate(engine)
-    with engine.connect() as connection:
-        connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
-    engine.dispose()
-    return path
+    return migrated_sqlite(tmp_path_factory.mktemp("events-template") / "template.db")
 
 
 @pytest.fixture(params=BACKENDS, name="backend")
@@ -77,27 +55,8 @@ def backend_fixture(request: pytest.FixtureRequest) -> str:
 @pytest.fixture(name="engine")
 def engine_fixture(backend: str, tmp_path: Path, events_sqlite_template: Path) -> Iterator[Engine]:
     """A migrated, empty database for one test."""
-    if backend == "sqlite":
-        path = tmp_path / "outreach.db"
-        shutil.copy(events_sqlite_template, path)
-        sqlite = make_engine(f"sqlite:///{path}")
-        yield sqlite
-        sqlite.dispose()
-        return
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    admin = make_engine(PG_URL)
-    with admin.begin() as connection:
-        connection.execute(sa.schema.CreateSchema(schema))
-    separator = "&" if "?" in PG_URL else "?"
-    pg = make_engine(f"{PG_URL}{separator}options=-csearch_path%3D{schema}")
-    try:
-        migrate(pg)
-        yield pg
-    finally:
-        pg.dispose()
-        with admin.begin() as connection:
-            connection.execute(sa.schema.DropSchema(schema, cascade=True))
-        admin.dispose()
+    with fresh_database(backend, tmp_path, events_sqlite_template) as database:
+        yield database
 
 
 @pytest.fixture(name="clock")

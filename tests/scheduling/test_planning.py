@@ -19,13 +19,13 @@ from outreach.audience.subscribers import known_topics
 from outreach.clock import FixedClock
 from outreach.config import Config
 from outreach.content import read_issue
-from outreach.delivery.campaigns import history
+from outreach.delivery.campaigns import history, sender_for
 from outreach.delivery.schema import Campaign, CampaignStatus, Delivery
 from outreach.render import render_issue
 from outreach.scheduling import jobs as scheduler_jobs
 from outreach.scheduling.errors import SchedulingError
 from outreach.scheduling.lease import aware
-from outreach.scheduling.planning import cancel_issue, schedule_issue, sender_for
+from outreach.scheduling.planning import cancel_issue, schedule_issue
 from outreach.scheduling.sending import Start, start_due
 from outreach.scheduling.timing import SendWindow
 from tests.scheduling.conftest import START, FakeJobs, People
