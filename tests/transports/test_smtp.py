@@ -5,6 +5,7 @@ from __future__ import annotations
 import ssl
 import threading
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -181,6 +182,18 @@ def test_8bit_message_declares_body_8bitmime(smtp_server: SmtpServer) -> None:
         (result,) = smtp.send([make_message(1, eight_bit=True)])
     assert result.outcome is Outcome.SENT
     assert "BODY=8BITMIME" in smtp_server.handler.received[0][3]
+
+
+def test_lines_that_start_with_a_dot_arrive_unchanged(smtp_server: SmtpServer) -> None:
+    """A lone "." line would end DATA early if it were not doubled (RFC 5321 4.5.2)."""
+    raw = make_message(1).raw.replace(
+        b"\r\n\r\n", b"\r\n\r\n.\r\n..two dots\r\n.5 miles away\r\n", 2
+    )
+    message = replace(make_message(1), raw=b"." + raw)
+    with transport(smtp_server) as smtp:
+        (result,) = smtp.send([message])
+    assert result.outcome is Outcome.SENT
+    assert smtp_server.handler.received[0][2] == message.raw
 
 
 def test_non_ascii_local_part_needs_smtputf8(smtp_server_factory: Factory) -> None:
