@@ -8,6 +8,7 @@ that ``recover`` turns into ``unknown``, never back into ``pending``. On Postgre
 
 from __future__ import annotations
 
+import functools
 import os
 import random
 import secrets
@@ -94,15 +95,16 @@ def update_rows(
     return changed
 
 
-def claim(
-    session: Session, campaign_id: int, batch: int, clock: Clock, claimer: str, domain: str
-) -> list[Claimed]:
-    """Mark up to ``batch`` due pending rows ``sending`` and return them (call inside a transaction).
+_Rows = sa.Select[*tuple[Any, ...]]
 
-    Rows whose subscriber may no longer be mailed (unsubscribed, bounced, suppressed since the
-    campaign started) become ``skipped`` with the reason instead: an unsubscribe is honoured at once.
-    """
-    now = clock.now()
+
+@functools.cache
+def _due_rows() -> tuple[_Rows, _Rows]:
+    """The claim's two reads, built once (building them costs more than running them on SQLite):
+    never-tried rows in id order, then due retries in due order. Two index-ordered reads instead of
+    one "IS NULL OR <= now" that would sort every pending row (1.2 s a batch at a million recipients).
+    Rows are locked ``FOR UPDATE SKIP LOCKED`` on PostgreSQL, so workers never wait on each other."""
+    campaign_id: sa.BindParameter[int] = sa.bindparam("campaign_id")
     suppressed = sa.select(Suppression.email_hash).where(Suppression.email_hash == Subscriber.email_hash)
     base = (
         sa.select(
@@ -129,44 +131,91 @@ def claim(
             .where(Campaign.id == campaign_id, Campaign.status == CampaignStatus.SENDING)
             .exists(),
         )
-        .limit(batch)
+        .limit(sa.bindparam("batch"))
         .with_for_update(skip_locked=True, of=Delivery)
     )
-    # Two index-ordered reads instead of one "IS NULL OR <= now" that would sort every pending row
-    # (1.2 s a batch at a million recipients): first the never-tried rows, then the due retries.
-    rows = list(session.execute(base.where(Delivery.next_attempt_at.is_(None)).order_by(Delivery.id)))
+    fresh = base.where(Delivery.next_attempt_at.is_(None)).order_by(Delivery.id)
+    retries = base.where(Delivery.next_attempt_at <= sa.bindparam("now")).order_by(
+        Delivery.next_attempt_at, Delivery.id
+    )
+    return fresh, retries
+
+
+@functools.cache
+def _mark_sending() -> sa.Update:
+    """One UPDATE for a whole claim: the Message-ID is made in SQL from the row's id and the claim's
+    random token, so no per-row parameters are sent. Only rows still pending change hands: SQLite
+    reads outside the write transaction (and has no FOR UPDATE), so a cancel or another claim may
+    have moved a row since it was read."""
+    table: sa.Table = Delivery.__table__  # type: ignore[assignment]
+    text = sa.String()
+    message_id = (
+        sa.literal("<", text)
+        + sa.cast(table.c.campaign_id, text)
+        + "."
+        + sa.cast(table.c.id, text)
+        + "."
+        + sa.bindparam("token", type_=text)
+        + "@"
+        + sa.bindparam("domain", type_=text)
+        + ">"
+    )
+    return (
+        sa.update(table)
+        .where(table.c.id.in_(sa.bindparam("ids", expanding=True)), table.c.state == DeliveryState.PENDING)
+        .values(
+            state=DeliveryState.SENDING,
+            message_id=message_id,
+            attempts=table.c.attempts + 1,
+            claimed_by=sa.bindparam("claimer"),
+            updated_at=sa.bindparam("now"),
+        )
+    )
+
+
+def claim(
+    session: Session, campaign_id: int, batch: int, clock: Clock, claimer: str, domain: str
+) -> list[Claimed]:
+    """Mark up to ``batch`` due pending rows ``sending`` and return them (call inside a transaction).
+
+    Rows whose subscriber may no longer be mailed (unsubscribed, bounced, suppressed since the
+    campaign started) become ``skipped`` with the reason instead: an unsubscribe is honoured at once.
+    """
+    now = clock.now()
+    fresh, retries = _due_rows()
+    values = {"campaign_id": campaign_id, "batch": batch, "now": now}
+    rows = list(session.execute(fresh, values))
     if len(rows) < batch:
-        retries = base.where(Delivery.next_attempt_at <= now).order_by(Delivery.next_attempt_at, Delivery.id)
-        rows += session.execute(retries.limit(batch - len(rows)))
+        rows += session.execute(retries, {**values, "batch": batch - len(rows)})
+    token = secrets.token_hex(6)
     claimed: list[Claimed] = []
-    updates: list[dict[str, object]] = []
+    skipped: list[dict[str, object]] = []
     for row in rows:
         if row.status is not SubscriberStatus.ACTIVE or row.suppressed or not row.email:
             reason = (
                 f"subscriber is {row.status}" if row.status is not SubscriberStatus.ACTIVE else "suppressed"
             )
-            updates.append(
+            skipped.append(
                 {"id": row.id, "state": DeliveryState.SKIPPED, "reason": reason, "updated_at": now}
             )
             continue
-        message_id = f"<{campaign_id}.{row.id}.{secrets.token_hex(6)}@{domain}>"
-        updates.append(
-            {
-                "id": row.id,
-                "state": DeliveryState.SENDING,
-                "message_id": message_id,
-                "attempts": row.attempts + 1,
-                "claimed_by": claimer,
-                "updated_at": now,
-            }
-        )
+        message_id = f"<{campaign_id}.{row.id}.{token}@{domain}>"
         claimed.append(Claimed(row.id, row.subscriber_id, message_id, row.attempts + 1, _recipient(row)))
-    if not updates:
+    if skipped:
+        update_rows(session, skipped, only_state=DeliveryState.PENDING)
+    if not claimed:
         return claimed
-    # Only rows that are still pending change hands. SQLite reads outside the write transaction (and
-    # has no FOR UPDATE), so a cancel or another claim may have moved a row since it was read.
-    changed = update_rows(session, updates, only_state=DeliveryState.PENDING)
-    if changed == len(updates):
+    result = session.connection().execute(
+        _mark_sending(),
+        {
+            "ids": [c.delivery_id for c in claimed],
+            "token": token,
+            "domain": domain,
+            "claimer": claimer,
+            "now": now,
+        },
+    )
+    if result.rowcount == len(claimed):
         return claimed
     mine = set(
         session.scalars(

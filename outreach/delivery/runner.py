@@ -16,6 +16,7 @@ from datetime import timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
 
 from outreach.audience import transaction
 from outreach.clock import Clock
@@ -127,10 +128,10 @@ class CampaignRunner:
     def _pipeline(self, pool: Executor, domain: str, wait_for_retries: bool) -> None:
         """Keep up to ``batch_size`` rows in flight, in chunks of one transport batch.
 
-        A chunk is claimed, handed to the pool and recorded as soon as it returns; the next chunk is
-        claimed as soon as a slot frees, so the senders never wait for the slowest chunk of a batch
-        or for the ledger. At most ``batch_size`` rows are ``sending`` at any moment: that is all a
-        crash can leave ``unknown``. After a pause, the chunks in flight are still recorded.
+        Each time chunks come back, one transaction records them and claims as many new chunks as
+        slots are free, so the senders never wait for the slowest chunk of a batch and the ledger
+        costs one commit per chunk. At most ``batch_size`` rows are ``sending`` at any moment: that is
+        all a crash can leave ``unknown``. After a pause, the chunks in flight are still recorded.
         """
         workers = self.processes.count if self.processes else self.settings.concurrency
         largest = self.pace.largest_batch or self.transport.max_batch
@@ -140,15 +141,15 @@ class CampaignRunner:
         slots = max(1, self.settings.batch_size // size)
         work = self._compose_and_send if self.processes is None else compose_and_send_in_child
         in_flight: dict[Future[tuple[list[Claimed], list[SendResult]]], int] = {}
+        returned: list[tuple[list[Claimed], list[SendResult]]] = []
         keep_going = True
         while True:
-            while keep_going and len(in_flight) < slots and self._still_sending():
-                with transaction(self.engine) as session:
-                    claimed = ledger.claim(session, self.campaign_id, size, self.clock, self.claimer, domain)
-                if not claimed:
-                    break
-                self.pace.acquire(len(claimed))
-                in_flight[pool.submit(work, claimed)] = len(claimed)
+            free = slots - len(in_flight) if keep_going else 0
+            keep_going, chunks = self._settle(returned, free, size, domain)
+            returned = []
+            for chunk in chunks:
+                self.pace.acquire(len(chunk))
+                in_flight[pool.submit(work, chunk)] = len(chunk)
             if not in_flight:
                 if not keep_going or not self._still_sending() or not self._wait_or_finish(wait_for_retries):
                     return
@@ -156,8 +157,25 @@ class CampaignRunner:
             done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
             for future in done:
                 del in_flight[future]
-                chunk, results = future.result()
-                keep_going &= self._record(chunk, results)
+                returned.append(future.result())
+
+    def _settle(
+        self, returned: list[tuple[list[Claimed], list[SendResult]]], free: int, size: int, domain: str
+    ) -> tuple[bool, list[list[Claimed]]]:
+        """Record the chunks that came back and claim up to ``free`` new chunks of ``size`` rows, in
+        one transaction. Returns whether to go on (False once the campaign was paused) and the chunks."""
+        keep_going = True
+        claimed: list[Claimed] = []
+        with transaction(self.engine) as session:
+            for chunk, results in returned:
+                keep_going &= self._record(session, chunk, results)
+            if keep_going and free and self._still_sending():
+                claimed = ledger.claim(
+                    session, self.campaign_id, size * free, self.clock, self.claimer, domain
+                )
+        if returned:
+            self.report(self.progress)
+        return keep_going, [claimed[start : start + size] for start in range(0, len(claimed), size)]
 
     def _pool(self, content: CampaignContent) -> Executor:
         """Threads by default; with ``processes`` set, sending processes that compose and send on every
@@ -182,40 +200,39 @@ class CampaignRunner:
         outgoing = [self.messages.compose(claimed, now) for claimed in chunk]
         return chunk, self.transport.send(outgoing)
 
-    def _record(self, claimed: list[Claimed], results: list[SendResult]) -> bool:
+    def _record(self, session: Session, claimed: list[Claimed], results: list[SendResult]) -> bool:
+        """Write one chunk's results; pause the campaign on a policy refusal or too many errors."""
         pairs = list(zip(claimed, results, strict=True))
-        with transaction(self.engine) as session:
-            recorded = ledger.record(
-                session,
-                self.campaign_id,
-                pairs,
-                self.clock,
-                max_attempts=self.settings.max_attempts,
-                backoff=self.backoff,
-                rng=self.rng,
-                consecutive_errors=self.consecutive_errors,
+        recorded = ledger.record(
+            session,
+            self.campaign_id,
+            pairs,
+            self.clock,
+            max_attempts=self.settings.max_attempts,
+            backoff=self.backoff,
+            rng=self.rng,
+            consecutive_errors=self.consecutive_errors,
+        )
+        self.consecutive_errors = recorded.consecutive_errors
+        reason = ""
+        if recorded.blocked is not None:
+            said = f"{recorded.blocked.code} {recorded.blocked.detail}".strip()
+            reason = (
+                f"the transport refused on policy grounds ({said}); fix the sender's "
+                f"authentication or account, then `outreach campaigns resume {self.campaign_id}`"
             )
-            self.consecutive_errors = recorded.consecutive_errors
-            reason = ""
-            if recorded.blocked is not None:
-                said = f"{recorded.blocked.code} {recorded.blocked.detail}".strip()
-                reason = (
-                    f"the transport refused on policy grounds ({said}); fix the sender's "
-                    f"authentication or account, then `outreach campaigns resume {self.campaign_id}`"
-                )
-            elif self.consecutive_errors >= self.settings.max_consecutive_errors:
-                reason = (
-                    f"{self.consecutive_errors} errors in a row (last: {recorded.last_error}); check "
-                    f"the transport, then `outreach campaigns resume {self.campaign_id}`"
-                )
-            if reason and not self.progress.message:  # chunks still in flight must not pause it again
-                pause(session, self.campaign_id, reason, self.clock)
-                self._sending = False
-                self.progress.message = reason
+        elif self.consecutive_errors >= self.settings.max_consecutive_errors:
+            reason = (
+                f"{self.consecutive_errors} errors in a row (last: {recorded.last_error}); check "
+                f"the transport, then `outreach campaigns resume {self.campaign_id}`"
+            )
+        if reason and not self.progress.message:  # chunks still in flight must not pause it again
+            pause(session, self.campaign_id, reason, self.clock)
+            self._sending = False
+            self.progress.message = reason
         self.progress.sent += recorded.outcomes["sent"]
         self.progress.failed += recorded.failed
         self.progress.done = self.progress.sent + self.progress.failed
-        self.report(self.progress)
         return not reason
 
     def _wait_or_finish(self, wait_for_retries: bool) -> bool:
