@@ -186,9 +186,7 @@ def test_8bit_message_declares_body_8bitmime(smtp_server: SmtpServer) -> None:
 
 def test_lines_that_start_with_a_dot_arrive_unchanged(smtp_server: SmtpServer) -> None:
     """A lone "." line would end DATA early if it were not doubled (RFC 5321 4.5.2)."""
-    raw = make_message(1).raw.replace(
-        b"\r\n\r\n", b"\r\n\r\n.\r\n..two dots\r\n.5 miles away\r\n", 2
-    )
+    raw = make_message(1).raw.replace(b"\r\n\r\n", b"\r\n\r\n.\r\n..two dots\r\n.5 miles away\r\n", 2)
     message = replace(make_message(1), raw=b"." + raw)
     with transport(smtp_server) as smtp:
         (result,) = smtp.send([message])
