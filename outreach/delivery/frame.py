@@ -105,6 +105,7 @@ class MessageFrame:
         self._part = f'--{self.boundary}{CRLF}Content-Type: text/%s; charset="utf-8"{CRLF}'
         self._end_bytes = f"{CRLF}--{self.boundary}--{CRLF}".encode("ascii")
         self._crlf_part_html = CRLF.encode("ascii")
+        self._date: tuple[datetime, str] | None = None  # a chunk's messages share one moment
 
     def list_unsubscribe(self, links: RecipientLinks) -> str:
         value = f"<{links.unsubscribe}>"
@@ -120,7 +121,7 @@ class MessageFrame:
             f"{self._fixed}"
             f"To: {to_header}{CRLF}"
             f"Subject: {encode_header_value(mail.subject)}{CRLF}"
-            f"Date: {format_datetime(date)}{CRLF}"
+            f"Date: {self._date_header(date)}{CRLF}"
             f"Message-ID: {message_id}{CRLF}"
             f"List-Unsubscribe: {self.list_unsubscribe(links)}{CRLF}"
             f"{self._mime}"
@@ -139,6 +140,12 @@ class MessageFrame:
             )
         )
         return Stamped(raw=raw, subject=mail.subject, mail=mail, to_header=to_header)
+
+    def _date_header(self, date: datetime) -> str:
+        cached = self._date  # one read: threads of one runner share the frame
+        if cached is None or cached[0] != date:
+            cached = self._date = (date, format_datetime(date))
+        return cached[1]
 
     def _part_head(self, subtype: str, content: str) -> bytes:
         # The templates already end lines with CRLF and subscriber values are single lines.

@@ -83,6 +83,8 @@ class PersonalTemplates:
         html_env, text_env = _ENVIRONMENTS[newline]
         self.newline = newline
         self._subject = text_env.from_string(subject)
+        # Most subjects are the same for everyone: then it is rendered once, not for each recipient.
+        self._fixed_subject = None if "{" in subject else " ".join(self._subject.render().split())
         self._html = html_env.from_string(html)
         self._text = text_env.from_string(text)
 
@@ -95,7 +97,9 @@ class PersonalTemplates:
         return self.render_context(context)
 
     def render_context(self, context: dict[str, Any]) -> Personalised:
-        subject = " ".join(self._subject.render(context).split())
+        subject = self._fixed_subject
+        if subject is None:
+            subject = " ".join(self._subject.render(context).split())
         return Personalised(subject=subject, html=self._html.render(context), text=self._text.render(context))
 
 
