@@ -1,13 +1,16 @@
 """End-to-end send benchmark: outreach's real delivery path against Postfix's ``smtp-source``.
 
-Run:  python benchmarks/send_bench.py [--recipients 20000] [--connections 4]
+Run:  python benchmarks/send_bench.py [--recipients 20000] [--connections 4] [--rounds 3]
 
 A temporary project (this repository's outreach.toml, templates and lists, a SQLite database) gets
 ``--recipients`` subscribers by bulk insert; a long issue (~60 KB per message) is rendered,
 ``create_campaign`` snapshots the audience into the ledger, and ``CampaignRunner`` sends it with the
 ``smtp`` transport (``connections = concurrency = N``) to Postfix's ``smtp-sink`` on 127.0.0.1. Then, in
 the same run and to the same sink, ``smtp-source`` sends as many messages of the same size over N
-reused connections (``-d``). Budget (DESIGN.md section 9): outreach's rate >= 60% of smtp-source's.
+reused connections (``-d``). The two alternate for ``--rounds`` rounds, each of outreach's in a new
+interpreter (so each pays for starting its sending processes, as ``outreach send`` does), and the
+median of the rounds' ratios is judged: on two shared cores one pair of runs varies by +-5 points.
+Budget (DESIGN.md section 9): outreach's rate >= 60% of smtp-source's.
 
 Both need Debian's ``postfix`` package (``/usr/sbin/smtp-sink``, ``/usr/sbin/smtp-source``); the
 Postfix daemon is never started.
@@ -16,10 +19,12 @@ Postfix daemon is never started.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
 import shutil
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -250,10 +255,32 @@ def sink_transport(port: int, connections: int, batch: int | None) -> str:
     )
 
 
+def send_round(folder: Path, campaign_id: int) -> dict[str, Any]:
+    """Run one campaign in a new interpreter, as ``outreach send`` does: every round pays for starting
+    its sending processes (a forkserver outlives its first pool, so a second run in one interpreter
+    would not). Returns what ``run_campaign`` measured."""
+    command = [sys.executable, __file__, "--send-campaign", str(folder), str(campaign_id)]
+    done = subprocess.run(command, check=True, capture_output=True, text=True)
+    return dict(json.loads(done.stdout.strip().splitlines()[-1]))
+
+
+def _send_campaign(folder: Path, campaign_id: int) -> int:
+    """The child side of ``send_round``: prints one JSON line."""
+    config = project_config(folder)
+    engine = make_engine(config.database_url)
+    progress, seconds, counts = run_campaign(config, engine, campaign_id, "sink")
+    engine.dispose()
+    print(json.dumps({"sent": progress.sent, "seconds": seconds, "counts": counts}))
+    return 0
+
+
 def main() -> int:
+    if sys.argv[1:2] == ["--send-campaign"]:
+        return _send_campaign(Path(sys.argv[2]), int(sys.argv[3]))
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     parser.add_argument("--recipients", type=int, default=20_000)
     parser.add_argument("--connections", type=int, default=4, help="SMTP connections = concurrency")
+    parser.add_argument("--rounds", type=int, default=3, help="alternating rounds; the median ratio counts")
     parser.add_argument("--repeat", type=int, default=2, help="the example's body N times (2: ~60 KB)")
     parser.add_argument("--max-batch", type=int, default=None, help="the smtp transport's max_batch")
     parser.add_argument(
@@ -285,50 +312,58 @@ def main() -> int:
         fill(config, args.recipients)
         filled = time.perf_counter() - started
         engine = make_engine(config.database_url)
-        compiled = compile_issue(config, issue)
-        started = time.perf_counter()
-        campaign_id = new_campaign(config, engine, compiled, "sink")
-        created = time.perf_counter() - started
-        size = message_size(config, engine, campaign_id)
-        print(
-            f"setup: {args.recipients:,} subscribers bulk-inserted in {filled:.1f} s; campaign "
-            f"{campaign_id} created (INSERT ... SELECT) in {created:.2f} s; message {size / 1024:.1f} KB"
-        )
-
-        before = sink.messages()
-        progress, seconds, counts = run_campaign(config, engine, campaign_id, "sink")
-        ours = progress.sent / seconds
-        received = sink.messages() - before
-        shown = ", ".join(f"{n:,} {state}" for state, n in counts.items() if n)
-        print(
-            f"outreach CampaignRunner -> smtp-sink, {args.connections} connections, "
-            f"{processes} sending process{'es' if processes > 1 else ''}, "
-            f"batch {run_settings(config, 'sink').batch_size}, max_batch "
-            f"{build_transport(config, 'sink').max_batch}:"
-        )
-        print(
-            f"  {progress.sent:,} sent in {seconds:.2f} s = {ours:,.0f} messages/s "
-            f"({ours * size / 2**20:.0f} MB/s)   ledger: {shown}; smtp-sink counted {received:,}"
-        )
+        campaigns: list[int] = []
+        created = 0.0
+        for number in range(1, args.rounds + 1):
+            # one issue per round: a campaign of an issue leaves out whoever another one already sent it to
+            copy = issue.with_name(f"{issue.stem}-round-{number}.md")
+            copy.write_text(issue.read_text(encoding="utf-8"), encoding="utf-8")
+            compiled = compile_issue(config, copy)
+            started = time.perf_counter()
+            campaigns.append(new_campaign(config, engine, compiled, "sink"))
+            created += (time.perf_counter() - started) / args.rounds
+        size = message_size(config, engine, campaigns[0])
         engine.dispose()
-
-        before = sink.messages()
-        source_seconds = smtp_source(sink.port, args.recipients, size, args.connections)
-        theirs = args.recipients / source_seconds
-        received = sink.messages() - before
-        print(f"smtp-source -> smtp-sink, {args.connections} connections reused (-d), -l {size}:")
         print(
-            f"  {args.recipients:,} sent in {source_seconds:.2f} s = {theirs:,.0f} messages/s   "
-            f"smtp-sink counted {received:,}"
+            f"setup: {args.recipients:,} subscribers bulk-inserted in {filled:.1f} s; "
+            f"{args.rounds} campaigns created (INSERT ... SELECT) in {created:.2f} s each; "
+            f"message {size / 1024:.1f} KB"
         )
+        print(
+            f"outreach CampaignRunner, {args.connections} connections, {processes} sending "
+            f"process{'es' if processes > 1 else ''}, batch {run_settings(config, 'sink').batch_size}, "
+            f"max_batch {build_transport(config, 'sink').max_batch}, a new interpreter per round; "
+            f"smtp-source -s {args.connections} -d (connections reused) -l {size}; both to smtp-sink"
+        )
+        ratios: list[float] = []
+        complete = True
+        for number, campaign_id in enumerate(campaigns, 1):
+            before = sink.messages()
+            ours = send_round(folder, campaign_id)
+            our_rate = ours["sent"] / ours["seconds"]
+            received = sink.messages() - before
+            complete &= ours["counts"]["sent"] == args.recipients == received
+            before = sink.messages()
+            source_seconds = smtp_source(sink.port, args.recipients, size, args.connections)
+            their_rate = args.recipients / source_seconds
+            complete &= sink.messages() - before == args.recipients
+            ratios.append(our_rate / their_rate)
+            shown = ", ".join(f"{n:,} {state}" for state, n in ours["counts"].items() if n)
+            print(
+                f"  round {number}: outreach {ours['sent']:,} in {ours['seconds']:.2f} s = "
+                f"{our_rate:,.0f}/s ({our_rate * size / 2**20:.0f} MB/s; ledger: {shown}; sink counted "
+                f"{received:,})   smtp-source {source_seconds:.2f} s = {their_rate:,.0f}/s   "
+                f"ratio {ratios[-1]:.0%}"
+            )
         fresh = smtp_source(sink.port, args.recipients, size, args.connections, reuse=False)
-        print(f"  (for reference, a new connection per message: {args.recipients / fresh:,.0f} messages/s)")
-        ratio = ours / theirs
-        complete = counts["sent"] == args.recipients
+        fresh_rate = args.recipients / fresh
+        print(f"  (for reference, smtp-source with a new connection per message: {fresh_rate:,.0f}/s)")
+        ratio = statistics.median(ratios)
         ok = ratio >= RATIO_BUDGET and complete
         print(
-            f"outreach / smtp-source: {ratio:.0%}   budget >= {RATIO_BUDGET:.0%}  "
-            f"{'PASS' if ok else 'FAIL'}{'' if complete else '  (not every recipient was sent)'}"
+            f"outreach / smtp-source: median {ratio:.0%} (rounds {', '.join(f'{r:.0%}' for r in ratios)})   "
+            f"budget >= {RATIO_BUDGET:.0%}  {'PASS' if ok else 'FAIL'}"
+            f"{'' if complete else '  (not every recipient was sent or counted)'}"
         )
         return 0 if ok else 1
     finally:
