@@ -6,16 +6,19 @@ mailbox (a Maildir folder or an mbox file). Webhooks need no command: ``outreach
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import typer
 from rich.markup import escape
 from rich.table import Table
 
+from outreach.audience import transaction
 from outreach.cli.common import RootOption, config_for, console
 from outreach.clock import SystemClock
 from outreach.delivery.wiring import database
 from outreach.events import EventKind
+from outreach.events.figures import campaign_report
 from outreach.events.inbox import process
 
 bounces_app = typer.Typer(
@@ -61,6 +64,52 @@ def bounces_process(
         console.print(f"moved {report.moved} messages to cur/")
 
 
+def report(
+    campaign_id: int,
+    as_json: bool = typer.Option(False, "--json", help="Print the figures as JSON."),
+    links: int = typer.Option(10, "--links", min=0, help="How many of the most followed links to show."),
+    root: Path | None = RootOption,
+) -> None:
+    """A campaign's figures: sent, failed and skipped; bounces, complaints, unsubscribes and clicks
+    per message sent; the most followed links (when [web] click_tracking is on).
+
+    Example: outreach report 3
+    """
+    engine = database(config_for(root))
+    with transaction(engine) as session:
+        figures = campaign_report(session, campaign_id)
+    if as_json:
+        typer.echo(json.dumps(figures.as_json(), indent=2))
+        return
+    console.print(
+        f"campaign {figures.campaign_id}: {escape(figures.issue)} · {figures.status} · via "
+        f"{escape(figures.transport)}"
+    )
+    console.print(f"  {escape(figures.subject)}", highlight=False)
+    counts = figures.recipients
+    waiting = counts["pending"] + counts["sending"]
+    console.print(
+        f"  sent {counts['sent']:,} of {sum(counts.values()):,} recipients: {counts['failed']:,} failed, "
+        f"{counts['skipped']:,} skipped, {counts['unknown']:,} unknown, {waiting:,} still to send",
+        highlight=False,
+    )
+    events, rates = figures.events, figures.rates()
+    table = Table(show_header=False, box=None, padding=(0, 2))
+    table.add_row("delivered (provider confirmed)", f"{events['delivered']:,}", "")
+    bounced = events["bounced_hard"] + events["bounced_soft"]
+    detail = f"{events['bounced_hard']:,} hard, {events['bounced_soft']:,} soft"
+    table.add_row("bounced", f"{bounced:,}", f"{rates['bounced']:.2%} of sent ({detail})")
+    table.add_row("complained", f"{events['complained']:,}", f"{rates['complained']:.2%} of sent")
+    table.add_row("unsubscribed", f"{events['unsubscribed']:,}", f"{rates['unsubscribed']:.2%} of sent")
+    table.add_row("clicked (provider events)", f"{events['clicked']:,}", f"{rates['clicked']:.2%} of sent")
+    console.print(table)
+    if figures.links and links:
+        console.print("  most followed links (tracked clicks):")
+        for url, count in figures.links[:links]:
+            console.print(f"  {count:>7,}  {url}", markup=False, highlight=False)
+
+
 def register(app: typer.Typer) -> None:
-    """Add the bounce commands to the main app."""
+    """Add the bounce commands and the campaign report to the main app."""
     app.add_typer(bounces_app, name="bounces")
+    app.command("report")(report)
