@@ -77,3 +77,30 @@ def fresh_database(backend: str, tmp_path: Path, sqlite_template: Path) -> Itera
         with admin.begin() as connection:
             connection.execute(sa.schema.DropSchema(schema, cascade=True))
         admin.dispose()
+
+
+# -- the fixtures every database suite uses (its conftest imports them by these names) -----------------
+
+
+@pytest.fixture(scope="session", name="sqlite_template")
+def sqlite_template_fixture(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An upgraded SQLite file, copied for each test (migrating once is faster)."""
+    return migrated_sqlite(tmp_path_factory.mktemp("template") / "template.db")
+
+
+@pytest.fixture(params=BACKENDS, name="backend")
+def backend_fixture(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture(name="engine")
+def engine_fixture(backend: str, tmp_path: Path, sqlite_template: Path) -> Iterator[Engine]:
+    """A migrated, empty database for one test."""
+    with fresh_database(backend, tmp_path, sqlite_template) as database:
+        yield database
+
+
+@pytest.fixture(name="database_url")
+def database_url_fixture(engine: Engine) -> str:
+    """The test database's URL, for CLI subprocesses (a PostgreSQL one names the test's schema)."""
+    return engine.url.render_as_string(hide_password=False)

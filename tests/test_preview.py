@@ -24,6 +24,7 @@ from outreach.preview import create_app, serve_preview
 from outreach.preview.app import reload_events
 from outreach.preview.mail import GMAIL_CLIP_BYTES, WARN_BYTES, Problem, SizeLevel, problems_of
 from outreach.preview.watch import ChangeFeed, WatchTargets
+from tests.ports import free_port
 
 REPO = Path(__file__).resolve().parents[1]
 GOOD = """\
@@ -241,12 +242,6 @@ def test_watch_targets_accept_only_the_issue_templates_and_config(project: Path)
 
 
 # --- a real server --------------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def wait_until_up(base: str, process: subprocess.Popen[bytes], seconds: float = 20) -> None:

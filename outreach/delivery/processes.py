@@ -23,13 +23,12 @@ from datetime import UTC, datetime
 
 from outreach.delivery.ledger import Claimed
 from outreach.delivery.outgoing import CampaignContent, CampaignMessages, Signer
+from outreach.transports import backend_modules
 from outreach.transports.base import SendResult, Transport
-
-TRANSPORTS = ("smtp", "ses", "sendgrid", "postmark", "mailgun", "maildir", "memory")
 
 # What the server process imports before forking sending processes: the program (so a child does not
 # import it again as ``__mp_main__``), the transports, and the wiring the transport factory lives in.
-PRELOAD = ["__main__", "outreach.delivery.wiring", *(f"outreach.transports.{name}" for name in TRANSPORTS)]
+PRELOAD = ["__main__", "outreach.delivery.wiring", *backend_modules()]
 
 _messages: CampaignMessages | None = None
 _transport: Transport | None = None

@@ -23,7 +23,14 @@ from outreach.config import Transport as TransportSettings
 from outreach.transports.base import Outcome, OutgoingMessage, SendResult, Transport
 from outreach.transports.options import Options
 
-__all__ = ["Outcome", "OutgoingMessage", "SendResult", "Transport", "transport_from_config"]
+__all__ = [
+    "Outcome",
+    "OutgoingMessage",
+    "SendResult",
+    "Transport",
+    "backend_modules",
+    "transport_from_config",
+]
 
 
 def transport_from_config(
@@ -150,3 +157,9 @@ _BUILDERS: dict[str, Callable[[Options, Path], Transport]] = {
     "postmark": _postmark,
     "mailgun": _mailgun,
 }
+
+
+def backend_modules() -> list[str]:
+    """The module each backend's transport lives in (the builders import them only when asked): a
+    process that is about to build transports can import them ahead, once."""
+    return [f"outreach.transports.{backend}" for backend in _BUILDERS]

@@ -7,7 +7,6 @@ test gets a fresh schema (via ``search_path``) with the migrations applied, drop
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -17,34 +16,16 @@ from sqlalchemy.engine import Engine
 from outreach.audience.db import transaction
 from outreach.audience.topics import TopicDefinition, load_topics, sync_topics
 from outreach.clock import FixedClock
-from tests.databases import BACKENDS, fresh_database, migrated_sqlite
+from tests.databases import (  # noqa: F401 - fixtures: sqlite_template, backend, engine, database_url
+    backend_fixture,
+    database_url_fixture,
+    engine_fixture,
+    sqlite_template_fixture,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 LISTS = ROOT / "lists"
 TODAY = date(2026, 3, 1)
-
-
-@pytest.fixture(scope="session")
-def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """An upgraded SQLite file, copied for each test (migrating once is faster)."""
-    return migrated_sqlite(tmp_path_factory.mktemp("template") / "template.db")
-
-
-@pytest.fixture(params=BACKENDS)
-def backend(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
-
-
-@pytest.fixture
-def engine(backend: str, tmp_path: Path, sqlite_template: Path) -> Iterator[Engine]:
-    """A migrated, empty database for one test."""
-    with fresh_database(backend, tmp_path, sqlite_template) as database:
-        yield database
-
-
-@pytest.fixture
-def database_url(engine: Engine) -> str:
-    return engine.url.render_as_string(hide_password=False)
 
 
 @pytest.fixture(scope="session")

@@ -14,7 +14,7 @@ import math
 import random
 import shutil
 import threading
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -38,7 +38,12 @@ from outreach.models import Audience
 from outreach.render import CompiledIssue, render_issue
 from outreach.transports.base import OutgoingMessage, SendResult, Transport
 from outreach.transports.memory import MemoryTransport
-from tests.databases import BACKENDS, fresh_database, migrated_sqlite
+from tests.databases import (  # noqa: F401 - fixtures: sqlite_template, backend, engine, database_url
+    backend_fixture,
+    database_url_fixture,
+    engine_fixture,
+    sqlite_template_fixture,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 LISTS = REPO / "lists"
@@ -83,29 +88,6 @@ def aware(moment: datetime | None) -> datetime | None:
 
 
 # -- databases -----------------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="session")
-def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """An upgraded SQLite file, copied for each test (migrating once is faster)."""
-    return migrated_sqlite(tmp_path_factory.mktemp("delivery-template") / "template.db")
-
-
-@pytest.fixture(params=BACKENDS)
-def backend(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
-
-
-@pytest.fixture
-def engine(backend: str, tmp_path: Path, sqlite_template: Path) -> Iterator[Engine]:
-    """A migrated, empty database for one test."""
-    with fresh_database(backend, tmp_path, sqlite_template) as database:
-        yield database
-
-
-@pytest.fixture
-def database_url(engine: Engine) -> str:
-    return engine.url.render_as_string(hide_password=False)
 
 
 # -- time ------------------------------------------------------------------------------------------------

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import socket
 import subprocess
 import sys
 from collections import Counter
@@ -27,15 +26,10 @@ from outreach.audience import is_mailable, is_suppressed, transaction
 from outreach.delivery import campaigns
 from outreach.transports.smtp import SmtpSettings, SmtpTransport
 from tests.delivery.conftest import ISSUE_SLUG, SECRET, Bench, copy_project
+from tests.ports import free_port
 
 STALL_SECONDS = 1.5
 CLIENT_TIMEOUT = 0.4
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass

@@ -19,10 +19,8 @@ import os
 import random
 import shutil
 import signal
-import socket
 import sqlite3
 import subprocess
-import sys
 import threading
 import time
 from collections import Counter
@@ -36,6 +34,8 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from tests.conftest import REPO
+from tests.delivery.subprocess_project import CLI, ISSUE, sink_settings
+from tests.ports import free_port
 
 SUBSCRIBERS = 300
 BATCH_SIZE = 20
@@ -44,28 +44,6 @@ SEED = 20261201
 # A few trials kill at a delay counted from the process start, most from the moment the campaign exists.
 EARLY_TRIALS = {5, 16}
 SINK_DELAY = 0.003  # seconds the sink takes to answer each DATA, so the send lasts long enough to interrupt
-CLI = [sys.executable, "-c", "from outreach.cli import main; main()"]
-ISSUE = """---
-subject: A test issue
-preheader: A preheader long enough to pass the check
-date: 2026-12-01
-audience: {topics: [monthly-newsletter]}
----
-Dear {{ subscriber.first_name | default("friend") }}, hello.
-"""
-TRANSPORT = """[delivery]
-transport = "sink"
-batch_size = %(batch)d
-
-[transports.sink]
-backend = "smtp"
-host = "127.0.0.1"
-port = %(port)d
-security = "none"
-connections = 2
-max_batch = 10
-timeout = 10
-"""
 RESULTS: dict[int, dict[str, object]] = {}
 
 
@@ -85,12 +63,6 @@ class Sink:
                 self.accepted.append((message_id, rcpt))
         await asyncio.sleep(self.delay)
         return "250 2.0.0 Ok: queued"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def environment(root: Path) -> dict[str, str]:
@@ -118,7 +90,7 @@ def configure(root: Path, port: int) -> None:
     toml = (REPO / "outreach.toml").read_text(encoding="utf-8")
     original = '[delivery]\ntransport = "outbox"\n'
     assert original in toml, "outreach.toml's [delivery] table changed; update this test"
-    toml = toml.replace(original, TRANSPORT % {"batch": BATCH_SIZE, "port": port})
+    toml = toml.replace(original, sink_settings(port, BATCH_SIZE, max_batch=10, timeout=10))
     (root / "outreach.toml").write_text(toml, encoding="utf-8")
 
 

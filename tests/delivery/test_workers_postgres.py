@@ -13,9 +13,7 @@ import csv
 import json
 import os
 import shutil
-import socket
 import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -39,34 +37,14 @@ from outreach.delivery.schema import CampaignStatus
 from outreach.render import render_issue
 from tests.conftest import REPO
 from tests.databases import PG_SKIP, PG_URL, pg_url
+from tests.delivery.subprocess_project import CLI, ISSUE, sink_settings
+from tests.ports import free_port
 
 pytestmark = [pytest.mark.postgres, pytest.mark.skipif(not PG_URL, reason=PG_SKIP)]
 
 RECIPIENTS = 5000
 WORKERS = 3
 BATCH_SIZE = 50
-CLI = [sys.executable, "-c", "from outreach.cli import main; main()"]
-ISSUE = """---
-subject: A test issue
-preheader: A preheader long enough to pass the check
-date: 2026-12-01
-audience: {topics: [monthly-newsletter]}
----
-Dear {{ subscriber.first_name | default("friend") }}, hello.
-"""
-TRANSPORT = """[delivery]
-transport = "sink"
-batch_size = %(batch)d
-
-[transports.sink]
-backend = "smtp"
-host = "127.0.0.1"
-port = %(port)d
-security = "none"
-connections = 2
-max_batch = 25
-timeout = 30
-"""
 
 
 @dataclass
@@ -86,12 +64,6 @@ class Sink:
                 self.accepted.append((message_id, rcpt, int(peer)))
         await asyncio.sleep(self.delay)
         return "250 2.0.0 Ok: queued"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def schema_url(schema: str) -> str:
@@ -114,7 +86,7 @@ def make_project(root: Path, port: int) -> None:
     toml = (REPO / "outreach.toml").read_text(encoding="utf-8")
     original = '[delivery]\ntransport = "outbox"\n'
     assert original in toml, "outreach.toml's [delivery] table changed; update this test"
-    toml = toml.replace(original, TRANSPORT % {"batch": BATCH_SIZE, "port": port})
+    toml = toml.replace(original, sink_settings(port, BATCH_SIZE, max_batch=25, timeout=30))
     (root / "outreach.toml").write_text(toml, encoding="utf-8")
     with (root / "subscribers.csv").open("w", newline="", encoding="utf-8") as file:
         writer = csv.writer(file)

@@ -4,6 +4,6 @@ from tests.events.fixtures import (  # noqa: F401 - registered by their names: b
     backend_fixture,
     clock_fixture,
     engine_fixture,
-    events_sqlite_template_fixture,
     ledger_fixture,
+    sqlite_template_fixture,
 )

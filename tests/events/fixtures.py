@@ -7,9 +7,7 @@ This is a plain module so tests/web/test_webhooks.py can import the same fixture
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -28,7 +26,12 @@ from outreach.audience.schema import Subscriber
 from outreach.clock import FixedClock
 from outreach.delivery.schema import Campaign, CampaignStatus, Delivery, DeliveryState
 from outreach.events.schema import EventRecord
-from tests.databases import BACKENDS, fresh_database, migrated_sqlite
+from tests.databases import (  # noqa: F401 - fixtures: sqlite_template, backend, engine, database_url
+    backend_fixture,
+    database_url_fixture,
+    engine_fixture,
+    sqlite_template_fixture,
+)
 from tests.events.signing import NOW
 
 
@@ -40,23 +43,6 @@ def migrate(engine: Engine) -> None:
     with engine.begin() as connection:
         config.attributes["connection"] = connection
         command.upgrade(config, "heads")
-
-
-@pytest.fixture(scope="session", name="events_sqlite_template")
-def events_sqlite_template_fixture(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return migrated_sqlite(tmp_path_factory.mktemp("events-template") / "template.db")
-
-
-@pytest.fixture(params=BACKENDS, name="backend")
-def backend_fixture(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
-
-
-@pytest.fixture(name="engine")
-def engine_fixture(backend: str, tmp_path: Path, events_sqlite_template: Path) -> Iterator[Engine]:
-    """A migrated, empty database for one test."""
-    with fresh_database(backend, tmp_path, events_sqlite_template) as database:
-        yield database
 
 
 @pytest.fixture(name="clock")

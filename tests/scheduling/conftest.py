@@ -20,13 +20,15 @@ from outreach.audience.schema import ConsentAction
 from outreach.clock import FixedClock
 from outreach.config import Config, load_config
 from tests.audience.conftest import (  # noqa: F401 - fixtures shared with the audience tests
-    backend,
-    engine,
-    sqlite_template,
     synced,
     topics,
 )
 from tests.conftest import REPO, TEST_SECRET
+from tests.databases import (  # noqa: F401 - fixtures: sqlite_template, backend, engine
+    backend_fixture,
+    engine_fixture,
+    sqlite_template_fixture,
+)
 
 # 2026-11-30 14:00 UTC is 09:00 in New York, the site's zone.
 START = datetime(2026, 11, 30, 14, 0, tzinfo=UTC)

@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import email.policy
 import json
-import socket
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -24,18 +23,13 @@ from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
 from outreach.transports.base import OutgoingMessage
+from tests.ports import free_port
 
 LONG_UNSUBSCRIBE = (
     "<https://news.vaimh.example/u/" + "t0ken" * 30 + ">, <mailto:unsubscribe@vaimh.example?subject=u>"
 )
 LIST_ID = "VAIMH News <news.vaimh.example>"
 REJECTED_ADDRESS = "nobody@reject.example"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def make_message(number: int, recipient: str | None = None, eight_bit: bool = False) -> OutgoingMessage:

@@ -154,7 +154,7 @@ def test_mailgun_sends_our_mime_bytes_unchanged(fake_api: Callable[[str], FakeAp
 
 
 def test_nothing_listening_is_retry_and_certain() -> None:
-    from tests.transports.conftest import free_port
+    from tests.ports import free_port
 
     esp = SendgridTransport("sg", "key", base_url=f"http://127.0.0.1:{free_port()}", timeout=1)
     results = esp.send([make_message(1), make_message(2)])

@@ -7,7 +7,8 @@ import dataclasses
 import pytest
 
 from outreach.transports.base import Outcome
-from tests.transports.conftest import MotoSes, free_port, make_message
+from tests.ports import free_port
+from tests.transports.conftest import MotoSes, make_message
 
 pytest.importorskip("boto3", reason="pip install boto3 for the SES transport")
 

@@ -134,7 +134,7 @@ def test_a_stalled_server_times_out(smtp_server: SmtpServer) -> None:
 
 
 def test_nothing_listening_is_retry_for_the_whole_batch() -> None:
-    from tests.transports.conftest import free_port
+    from tests.ports import free_port
 
     smtp = SmtpTransport(
         "relay", SmtpSettings(host="127.0.0.1", port=free_port(), security="none", timeout=1)

@@ -7,7 +7,6 @@ the links in the mail lead back to it. The confirmation and the issue go to the 
 from __future__ import annotations
 
 import re
-import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -28,6 +27,7 @@ from outreach.delivery.wiring import build_transport
 from outreach.transports.maildir import messages
 from outreach.web.app import create_app
 from tests.conftest import TEST_SECRET
+from tests.ports import free_port
 from tests.web.conftest import make_campaign
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -49,12 +49,6 @@ pytestmark = [
 sync_api = pytest.importorskip(
     "playwright.sync_api", reason="pip install playwright (the browser comes from Debian)"
 )
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture

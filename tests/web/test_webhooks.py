@@ -38,9 +38,9 @@ from tests.events.fixtures import (  # noqa: F401 - the events tests' databases 
     backend_fixture,
     clock_fixture,
     engine_fixture,
-    events_sqlite_template_fixture,
     ledger_fixture,
     migrate,
+    sqlite_template_fixture,
 )
 from tests.events.signing import (
     MAILGUN_KEY,
