@@ -28,14 +28,14 @@ class _Loader(yaml.SafeLoader):
         super().__init__(stream)
         self.depth = 0
 
-    def compose_node(self, parent: yaml.Node | None, index: object) -> yaml.Node | None:
+    def compose_node(self, parent: yaml.Node | None, index: int) -> yaml.Node | None:
         if self.check_event(yaml.AliasEvent):
-            event = self.peek_event()
+            event = self.peek_event()  # type: ignore[no-untyped-call]
             raise _Refused("uses an alias ('*name'); write the value out instead", event.start_mark)
         self.depth += 1
         try:
             if self.depth > MAX_DEPTH:
-                raise _Refused(f"nests more than {MAX_DEPTH} levels deep", self.peek_event().start_mark)
+                raise _Refused(f"nests more than {MAX_DEPTH} levels deep", self.peek_event().start_mark)  # type: ignore[no-untyped-call]
             return super().compose_node(parent, index)  # type: ignore[no-any-return]
         finally:
             self.depth -= 1
