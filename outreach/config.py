@@ -6,17 +6,20 @@ handed a ``Config``. Unknown keys are refused by name so a typo never silently f
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from outreach.errors import ConfigError
+from outreach.keys import SiteKeys, load_site_keys
 
 CONFIG_FILE = "outreach.toml"
 DEFAULT_DATABASE_URL = "sqlite:///outreach.db"
@@ -196,9 +199,19 @@ class Config(BaseModel):
 
     settings: Settings
     root: Path
-    secret_key: str
+    keys: SiteKeys
     database_url: str
     environ: Mapping[str, str]
+
+    @property
+    def secret_key(self) -> str:
+        """The key that signs new links (see ``outreach.keys``)."""
+        return self.keys.current
+
+    @property
+    def accepted_keys(self) -> tuple[str, ...]:
+        """Every key whose links still verify: the current one first, then older ones."""
+        return self.keys.accepted
 
     @property
     def organisation(self) -> Organisation:
@@ -243,9 +256,22 @@ class Config(BaseModel):
         return value
 
 
-# A fixed key is fine for a machine where nothing leaves (maildir): links still verify. Sending through a
-# real transport or serving on a public address requires OUTREACH_SECRET_KEY (checked there).
-DEVELOPMENT_SECRET_KEY = "outreach-development-key-not-for-production"
+def base_url_problem(base_url: str) -> str:
+    """Why links to ``base_url`` would not work in real inboxes, or "" when they would."""
+    parts = urlsplit(base_url)
+    host = (parts.hostname or "").lower()
+    if host == "localhost" or host.endswith(".localhost") or _is_loopback(host):
+        return f"the web service's base URL {base_url} points at this machine"
+    if parts.scheme != "https":
+        return f"the web service's base URL {base_url} is not https"
+    return ""
+
+
+def _is_loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback or ipaddress.ip_address(host).is_unspecified
+    except ValueError:
+        return False
 
 
 def find_root(start: Path | None = None) -> Path:
@@ -290,6 +316,10 @@ def load_config(root: Path | None = None, environ: Mapping[str, str] | None = No
     except tomllib.TOMLDecodeError as err:
         raise ConfigError(f"not valid TOML: {err}", path=str(file)) from err
     settings = parse_settings(data, str(file))
+    if env.get("OUTREACH_BASE_URL"):
+        # The local preview and tests point links at a local service without editing outreach.toml.
+        web = parse_settings({**data, "web": {**data.get("web", {}), "base_url": env["OUTREACH_BASE_URL"]}})
+        settings = settings.model_copy(update={"web": web.web})
     database_url = env.get("OUTREACH_DATABASE_URL") or settings.database.url
     if database_url.startswith("sqlite:///") and not database_url.startswith("sqlite:////"):
         relative = database_url.removeprefix("sqlite:///")
@@ -298,7 +328,7 @@ def load_config(root: Path | None = None, environ: Mapping[str, str] | None = No
     return Config(
         settings=settings,
         root=folder,
-        secret_key=env.get("OUTREACH_SECRET_KEY") or DEVELOPMENT_SECRET_KEY,
+        keys=load_site_keys(folder, env),
         database_url=database_url,
         environ=env,
     )

@@ -211,6 +211,8 @@ class RecipientLinks:
     unsubscribe: str
     preferences: str
     view_online: str
+    # ``mailto:`` link with the signed unsubscribe token in its subject; empty when the site has none.
+    unsubscribe_mailto: str = ""
 
 
 # --- checks ---------------------------------------------------------------------------------------

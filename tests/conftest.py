@@ -12,7 +12,7 @@ from outreach.config import Config, load_config
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLE_ISSUE = REPO / "newsletters" / "2026-12-holding-the-holidays.md"
-TEST_SECRET = "test-secret-key"
+TEST_SECRET = "test-secret-key-for-outreach-tests-Q7xLm2pV9rT4"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

@@ -74,7 +74,7 @@ def test_render_writes_html_text_and_a_complete_eml(project: Path, tmp_path: Pat
     message = email.message_from_bytes(raw, policy=email.policy.default)
     assert message["To"] == "reader@example.org"
     assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
-    assert message["List-Unsubscribe"].startswith("<http://127.0.0.1:8000/u/")
+    assert message["List-Unsubscribe"].startswith("<https://news.vaimh.example/u/")
     assert message["Message-ID"].endswith("@vaimh.example>")
     assert message["List-Id"] == "VAIMH News <news.vaimh.example>"
     parts = [part.get_content_type() for part in message.iter_parts()]

@@ -22,6 +22,7 @@ from outreach.audience.schema import (
 )
 from outreach.audience.segment_sql import EngagementHook, compile_rule, segment_query
 from outreach.audience.segments import ALL, Segment, load_segments
+from outreach.audience.site_keys import check_site_key
 from outreach.audience.subscribers import (
     Profile,
     add_subscriber,
@@ -50,6 +51,7 @@ __all__ = [
     "add_subscriber",
     "add_topic",
     "check_schema_current",
+    "check_site_key",
     "compile_rule",
     "email_hash",
     "erase",

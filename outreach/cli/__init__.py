@@ -12,7 +12,7 @@ import sys
 import typer
 from rich.markup import escape
 
-from outreach.cli import audience, authoring, delivery, demo, events, scheduling, web
+from outreach.cli import audience, authoring, delivery, demo, events, scheduling, secret, web
 from outreach.cli.common import console_err
 from outreach.errors import OutreachError
 
@@ -30,6 +30,7 @@ delivery.register(app)
 events.register(app)
 scheduling.register(app)
 web.register(app)
+secret.register(app)
 demo.register(app)
 
 

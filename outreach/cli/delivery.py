@@ -30,7 +30,7 @@ from outreach.delivery.wiring import (
     build_transport,
     database,
     pacing,
-    requires_real_secret,
+    requires_public_links,
     runner_for,
     transport_name,
 )
@@ -100,7 +100,7 @@ def send(
     if planned.recipients == 0:
         raise DeliveryError("nobody to send to: the audience is empty after exclusions")
     way_out = build_transport(config, name)
-    requires_real_secret(config, way_out)
+    requires_public_links(config, way_out)
     with transaction(engine) as session:
         campaign = create_campaign(
             session,
@@ -148,7 +148,7 @@ def _send_tests(config: Config, compiled: CompiledIssue, name: str, addresses: l
         test_templates, sender.from_name, sender.from_address, sender.list_id, reply_to=sender.reply_to
     )
     way_out = build_transport(config, name)
-    requires_real_secret(config, way_out)
+    requires_public_links(config, way_out)
     outgoing = []
     for index, address in enumerate(addresses):
         links = recipient_links(config.base_url, config.secret_key, "test", compiled.issue.slug)

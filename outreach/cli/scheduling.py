@@ -24,7 +24,7 @@ from outreach.cli.common import RootOption, config_for, console
 from outreach.clock import SystemClock
 from outreach.content import read_issue
 from outreach.delivery.campaigns import sender_for
-from outreach.delivery.wiring import build_transport, database, requires_real_secret, transport_name
+from outreach.delivery.wiring import build_transport, database, requires_public_links, transport_name
 from outreach.errors import DeliveryError
 from outreach.render import render_issue
 from outreach.scheduling.aps import PausedJobs
@@ -89,7 +89,7 @@ def add(
     if str(compiled.issue.status) != "ready":
         raise DeliveryError(f"{issue} is a draft; set 'status: ready' in its front matter to schedule it")
     name = transport_name(config, transport)
-    requires_real_secret(config, build_transport(config, name))
+    requires_public_links(config, build_transport(config, name))
     engine = database(config)
     window = SendWindow.from_settings(config.settings.schedule)
     pending = PendingJobs()

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import ipaddress
 from pathlib import Path
 
 import typer
 
 from outreach.cli.common import RootOption, config_for, console
-from outreach.config import DEVELOPMENT_SECRET_KEY
-from outreach.delivery.wiring import build_transport, database, requires_real_secret, transport_name
-from outreach.errors import ConfigError
+from outreach.delivery.wiring import build_transport, database, requires_public_links, transport_name
 
 
 def serve(
@@ -30,27 +27,13 @@ def serve(
     from outreach.web.app import create_app
 
     config = config_for(root)
-    if not _loopback(host) and config.secret_key == DEVELOPMENT_SECRET_KEY:
-        raise ConfigError(
-            f"set OUTREACH_SECRET_KEY before serving on {host}: it signs every link of every mail",
-            key="OUTREACH_SECRET_KEY",
-        )
     engine = database(config)
     transport = build_transport(config, transport_name(config, None))
-    requires_real_secret(config, transport)
+    requires_public_links(config, transport)
     app = create_app(config, engine, transport)
     app.state.web.mail.prepare()  # a broken confirm layout stops here, not at the first sign-up
     console.print(f"serving on http://{host}:{port}  (links in mail point to {config.base_url})")
     uvicorn.run(app, host=host, port=port, log_level="info", proxy_headers=True, server_header=False)
-
-
-def _loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def register(app: typer.Typer) -> None:

@@ -84,14 +84,12 @@ class MessageFrame:
         from_address: str,
         list_id: str,
         reply_to: str = "",
-        unsubscribe_mailto: str = "",
         extra_headers: Sequence[tuple[str, str]] = (),
         boundary: str | None = None,
     ) -> None:
         self.templates = templates.with_line_ends(CRLF)  # compiled once, CRLF as SMTP wants
         self.boundary = boundary or f"=_outreach_{secrets.token_hex(16)}"
         self.from_header = address_header(from_name, from_address)
-        self.unsubscribe_mailto = unsubscribe_mailto
         fixed = [("From", self.from_header)]
         if reply_to:
             fixed.append(("Reply-To", reply_to))
@@ -108,9 +106,10 @@ class MessageFrame:
         self._date: tuple[datetime, str] | None = None  # a chunk's messages share one moment
 
     def list_unsubscribe(self, links: RecipientLinks) -> str:
+        """The one-click URL, then the signed mailto when the site has an unsubscribe mailbox."""
         value = f"<{links.unsubscribe}>"
-        if self.unsubscribe_mailto:
-            value += f", <mailto:{self.unsubscribe_mailto}?subject=unsubscribe>"
+        if links.unsubscribe_mailto:
+            value += f", <{links.unsubscribe_mailto}>"
         return value
 
     def stamp(self, recipient: Recipient, links: RecipientLinks, message_id: str, date: datetime) -> Stamped:

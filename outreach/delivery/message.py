@@ -77,8 +77,8 @@ def build_message(
         message["Reply-To"] = envelope.reply_to
     message["List-Id"] = config.sender.list_id
     unsubscribe = f"<{links.unsubscribe}>"
-    if config.sender.unsubscribe_mailto:
-        unsubscribe += f", <mailto:{config.sender.unsubscribe_mailto}?subject=unsubscribe>"
+    if links.unsubscribe_mailto:
+        unsubscribe += f", <{links.unsubscribe_mailto}>"
     message["List-Unsubscribe"] = unsubscribe
     message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     message.set_content(mail.text, subtype="plain", charset="utf-8", cte="quoted-printable")

@@ -21,6 +21,7 @@ Signer = Callable[[bytes], bytes]
 class CampaignContent:
     """What composing needs of a campaign row, as plain values (it crosses into sending processes)."""
 
+    campaign_id: int
     issue_slug: str
     subject_source: str
     html_source: str
@@ -33,6 +34,7 @@ class CampaignContent:
     @classmethod
     def of(cls, campaign: Campaign) -> CampaignContent:
         return cls(
+            campaign.id,
             campaign.issue_slug,
             campaign.subject_source,
             campaign.html_source,
@@ -60,17 +62,20 @@ class CampaignMessages:
         self.secret = secret
         self.signer = signer
         templates = PersonalTemplates(campaign.subject_source, campaign.html_source, campaign.text_source)
+        self.unsubscribe_mailto = unsubscribe_mailto
         self.frame = MessageFrame(
-            templates,
-            campaign.from_name,
-            campaign.from_address,
-            campaign.list_id,
-            reply_to=campaign.reply_to,
-            unsubscribe_mailto=unsubscribe_mailto,
+            templates, campaign.from_name, campaign.from_address, campaign.list_id, reply_to=campaign.reply_to
         )
 
     def links(self, subscriber_id: int) -> RecipientLinks:
-        return recipient_links(self.base_url, self.secret, str(subscriber_id), self.campaign.issue_slug)
+        return recipient_links(
+            self.base_url,
+            self.secret,
+            str(subscriber_id),
+            self.campaign.issue_slug,
+            campaign=self.campaign.campaign_id,
+            mailto=self.unsubscribe_mailto,
+        )
 
     def compose(self, claimed: Claimed, now: datetime) -> OutgoingMessage:
         links = self.links(claimed.subscriber_id)

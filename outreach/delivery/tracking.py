@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import sqlalchemy as sa
-from itsdangerous import BadSignature, URLSafeSerializer
+from itsdangerous import URLSafeSerializer
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
@@ -23,6 +23,7 @@ from outreach.audience.schema import Base, BigId
 from outreach.clock import Clock
 from outreach.config import Config
 from outreach.delivery.schema import Campaign
+from outreach.tokens import Keys, TokenRefused, load_signed
 
 SALT = "outreach.click"
 CLICK_PATH = "/c/"
@@ -56,11 +57,11 @@ def click_token(secret: str, campaign_id: int, url: str) -> str:
     return str(URLSafeSerializer(secret, salt=SALT).dumps([campaign_id, url]))
 
 
-def read_click_token(secret: str, token: str) -> tuple[int, str]:
-    """(campaign id, URL) from a token we signed; ClickRefused for anything else."""
+def read_click_token(keys: Keys, token: str) -> tuple[int, str]:
+    """(campaign id, URL) from a token one of the site's keys signed; ClickRefused for anything else."""
     try:
-        value = URLSafeSerializer(secret, salt=SALT).loads(token)
-    except BadSignature as err:
+        value = load_signed(keys, SALT, token)
+    except TokenRefused as err:
         raise ClickRefused("this link is not valid") from err
     if not (isinstance(value, list) and len(value) == 2 and isinstance(value[0], int)):
         raise ClickRefused("this link is not valid")
@@ -116,14 +117,14 @@ def tracking_for(config: Config) -> ClickTracking | None:
     return ClickTracking(config.base_url, config.secret_key)
 
 
-def untrack(source: str, secret: str, base_url: str) -> str:
+def untrack(source: str, keys: Keys, base_url: str) -> str:
     """The HTML with every ``/c/`` link of ours turned back into its destination (for the archive)."""
     prefix = re.escape(f"{base_url}{CLICK_PATH}")
     pattern = re.compile(prefix + r"([A-Za-z0-9_.\-]+)")
 
     def swap(match: re.Match[str]) -> str:
         try:
-            return html.escape(read_click_token(secret, match.group(1))[1], quote=True)
+            return html.escape(read_click_token(keys, match.group(1))[1], quote=True)
         except ClickRefused:
             return match.group(0)
 

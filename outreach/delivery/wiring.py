@@ -9,9 +9,9 @@ from pathlib import Path
 
 from sqlalchemy.engine import Engine
 
-from outreach.audience import check_schema_current, make_engine
+from outreach.audience import check_schema_current, check_site_key, make_engine
 from outreach.clock import Clock
-from outreach.config import Config
+from outreach.config import Config, base_url_problem
 from outreach.config import Transport as TransportSettings
 from outreach.delivery.pacing import Pace, RateLimits
 from outreach.delivery.processes import SendingProcesses
@@ -24,9 +24,11 @@ PACING_KEYS = ("rate_per_second", "rate_per_hour", "rate_per_day", "concurrency"
 
 
 def database(config: Config) -> Engine:
-    """The project's database, refusing to work on a schema that is behind the code."""
+    """The project's database, refusing to work on a schema that is behind the code or with a secret
+    key that the site's other processes would not accept (their links would die)."""
     engine = make_engine(config.database_url)
     check_schema_current(engine)
+    check_site_key(engine, config.keys)
     return engine
 
 
@@ -114,14 +116,19 @@ def runner_for(
     )
 
 
-def requires_real_secret(config: Config, transport: Transport) -> None:
-    """Links signed with the development key must never reach real inboxes."""
-    from outreach.config import DEVELOPMENT_SECRET_KEY
+# Transports whose messages never leave this machine: a loopback or plain-http link does no harm there.
+LOCAL_BACKENDS = ("maildir", "memory")
 
-    if transport.backend not in ("maildir", "memory") and config.secret_key == DEVELOPMENT_SECRET_KEY:
+
+def requires_public_links(config: Config, transport: Transport) -> None:
+    """Refuse to hand mail to a real transport when its links cannot work for readers: mailbox providers
+    require an https one-click unsubscribe, and a loopback address reaches nobody."""
+    if transport.backend in LOCAL_BACKENDS:
+        return
+    problem = base_url_problem(config.base_url)
+    if problem:
         raise ConfigError(
-            "set OUTREACH_SECRET_KEY before sending through a real transport: it signs the unsubscribe "
-            "and preference links (generate one with: "
-            "python -c 'import secrets; print(secrets.token_hex(32))')",
-            key="OUTREACH_SECRET_KEY",
+            f"{problem}; every unsubscribe and preference link would fail for readers. Set [web] base_url "
+            "in outreach.toml (or OUTREACH_BASE_URL) to the public https address of `outreach serve`",
+            key="web.base_url",
         )

@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from alembic import context
 
 # Every stage's tables share one metadata; importing each schema module registers its tables.
+import outreach.audience.site_keys
 import outreach.delivery.tracking
 import outreach.events.schema
 import outreach.scheduling.schema  # noqa: F401

@@ -23,7 +23,7 @@ from outreach.config import Config
 from outreach.delivery.campaigns import get_campaign
 from outreach.delivery.runner import Progress
 from outreach.delivery.tracking import tracking_for
-from outreach.delivery.wiring import build_transport, requires_real_secret, runner_for
+from outreach.delivery.wiring import build_transport, requires_public_links, runner_for
 from outreach.scheduling.guard import LeaseGuardedTransport
 from outreach.scheduling.planning import JobBook, job_id, show_time, waiting_issues
 from outreach.scheduling.sending import Start, due_campaigns, mark_missed, overdue, start_due
@@ -111,7 +111,7 @@ def send_campaign(runtime: Runtime, campaign_id: int) -> Progress | None:
         name = get_campaign(session, campaign_id).transport
     try:
         inner = build_transport(config, name)
-        requires_real_secret(config, inner)
+        requires_public_links(config, inner)
     except Exception as err:
         logger.exception("campaign %s cannot build transport %s", campaign_id, name)
         runtime.say(f"ERROR campaign {campaign_id}: transport {name!r} is not usable: {err}")

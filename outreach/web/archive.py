@@ -23,6 +23,7 @@ from outreach.delivery.schema import Campaign, CampaignStatus, Delivery, Deliver
 from outreach.delivery.tracking import untrack
 from outreach.models import Recipient, RecipientLinks
 from outreach.render.personal import PersonalTemplates
+from outreach.tokens import Keys
 from outreach.web.security import ARCHIVE_CSP
 from outreach.web.state import WebState
 
@@ -86,7 +87,7 @@ def archived_issues(session: Session, base_url: str) -> list[ArchivedIssue]:
     return issues
 
 
-def web_version(session: Session, slug: str, base_url: str, secret: str) -> str | None:
+def web_version(session: Session, slug: str, base_url: str, keys: Keys) -> str | None:
     """The HTML of the newest sent campaign of ``slug``, for nobody in particular."""
     campaign = session.scalars(
         sa.select(Campaign)
@@ -97,7 +98,7 @@ def web_version(session: Session, slug: str, base_url: str, secret: str) -> str 
     if campaign is None:
         return None
     html = _templates(campaign).render(NOBODY, _public_links(base_url, slug)).html
-    return untrack(html, secret, base_url)
+    return untrack(html, keys, base_url)
 
 
 def _state(request: Request) -> WebState:
@@ -122,7 +123,7 @@ async def issue_page(request: Request) -> Response:
 
     def load() -> str | None:
         with transaction(state.engine) as session:
-            return web_version(session, slug, state.base_url, state.secret)
+            return web_version(session, slug, state.base_url, state.keys)
 
     html = await run_in_threadpool(load) if len(slug) <= 200 else None
     if html is None:

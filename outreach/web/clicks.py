@@ -19,7 +19,7 @@ from outreach.web.state import WebState
 async def follow(request: Request) -> Response:
     state: WebState = request.app.state.web
     try:
-        campaign_id, url = read_click_token(state.secret, request.path_params["token"])
+        campaign_id, url = read_click_token(state.keys, request.path_params["token"])
     except ClickRefused:
         return state.pages.message(
             404, "This link is not valid", "Please check that the whole link was copied."

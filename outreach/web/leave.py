@@ -16,7 +16,7 @@ from starlette.routing import Route
 
 from outreach.audience import Consent, ConsentMethod, SubscriberStatus, transaction
 from outreach.audience.schema import Subscriber
-from outreach.tokens import Purpose, TokenRefused, read_token
+from outreach.tokens import Purpose, read_subject
 from outreach.web import signed
 from outreach.web.forms import FormError, read_form
 from outreach.web.state import WebState, client_ip, same_origin, user_agent
@@ -31,11 +31,8 @@ def _state(request: Request) -> WebState:
 
 def subscriber_ref(state: WebState, purpose: Purpose, token: str) -> int | None:
     """The subscriber id inside a token of this purpose, or None (forged, altered, other purpose)."""
-    try:
-        value = read_token(state.secret, purpose, token)
-    except TokenRefused:
-        return None
-    return int(value) if value.isdigit() else None
+    subject = read_subject(state.keys, purpose, token)
+    return None if subject is None else subject.subscriber_id
 
 
 def not_valid(state: WebState) -> Response:
@@ -107,7 +104,7 @@ async def unsubscribe_button(request: Request) -> Response:
     if (
         form is None
         or not same_origin(request, state.base_url)
-        or not signed.csrf_ok(state.secret, f"leave:{subscriber_id}", form.get("csrf"), state.clock)
+        or not signed.csrf_ok(state.keys, f"leave:{subscriber_id}", form.get("csrf"), state.clock)
     ):
         return state.pages.message(
             403, "Please try again", "Please open the link from the mail again and press the button."

@@ -111,7 +111,7 @@ async def preferences_post(request: Request) -> Response:
     if (
         form is None
         or not same_origin(request, state.base_url)
-        or not signed.csrf_ok(state.secret, subject, form.get("csrf"), state.clock)
+        or not signed.csrf_ok(state.keys, subject, form.get("csrf"), state.clock)
     ):
         return state.pages.message(
             403, "Please try again", "This page was open for a long time. Please reload it and try again."

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from itsdangerous import BadSignature, URLSafeSerializer
+from itsdangerous import URLSafeSerializer
 
 from outreach.clock import Clock
+from outreach.tokens import Keys, TokenRefused, load_signed
 
 CONFIRM_SALT = "outreach.confirm.timed"
 CSRF_SALT = "outreach.csrf"
@@ -31,11 +32,12 @@ def sign(secret: str, salt: str, payload: Any, clock: Clock) -> str:
     return str(URLSafeSerializer(secret, salt=salt).dumps([payload, int(clock.now().timestamp())]))
 
 
-def verify(secret: str, salt: str, token: str, clock: Clock, max_age: int) -> Any:
-    """The payload of a token we signed no longer than ``max_age`` seconds ago."""
+def verify(keys: Keys, salt: str, token: str, clock: Clock, max_age: int) -> Any:
+    """The payload of a token one of the site's keys signed no longer than ``max_age`` seconds ago,
+    written exactly as we write it (a decoder accepts other spellings of the same bytes)."""
     try:
-        value = URLSafeSerializer(secret, salt=salt).loads(token)
-    except BadSignature as err:
+        value = load_signed(keys, salt, token)
+    except TokenRefused as err:
         raise Refused("this link is not valid") from err
     if not (isinstance(value, list) and len(value) == 2 and isinstance(value[1], int)):
         raise Refused("this link is not valid")
@@ -50,9 +52,9 @@ def csrf_field(secret: str, subject: str, clock: Clock) -> str:
     return sign(secret, CSRF_SALT, subject, clock)
 
 
-def csrf_ok(secret: str, subject: str, token: str, clock: Clock) -> bool:
+def csrf_ok(keys: Keys, subject: str, token: str, clock: Clock) -> bool:
     """True if ``token`` is our field for this very form, made within the last day."""
     try:
-        return bool(verify(secret, CSRF_SALT, token, clock, CSRF_MAX_AGE) == subject)
+        return bool(verify(keys, CSRF_SALT, token, clock, CSRF_MAX_AGE) == subject)
     except Refused:
         return False

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from urllib.parse import urlsplit
 
 from sqlalchemy.engine import Engine
@@ -21,7 +21,7 @@ from outreach.clock import Clock
 from outreach.config import Config
 from outreach.delivery.wiring import build_transport, transport_name
 from outreach.models import Recipient, RecipientLinks
-from outreach.tokens import Purpose, make_token
+from outreach.tokens import recipient_links
 from outreach.transports.base import Outcome as SendOutcome
 from outreach.transports.base import Transport
 from outreach.web import signed
@@ -52,7 +52,13 @@ class WebState:
 
     @property
     def secret(self) -> str:
+        """The key that signs new links and forms."""
         return self.config.secret_key
+
+    @property
+    def keys(self) -> tuple[str, ...]:
+        """Every key whose links and forms still verify (after a rotation, the older ones too)."""
+        return self.config.accepted_keys
 
     @property
     def base_url(self) -> str:
@@ -74,11 +80,10 @@ class WebState:
 
     def links(self, subscriber_id: int) -> RecipientLinks:
         ref = str(subscriber_id)
-        return RecipientLinks(
-            unsubscribe=f"{self.base_url}/u/{make_token(self.secret, Purpose.UNSUBSCRIBE, ref)}",
-            preferences=f"{self.base_url}/p/{make_token(self.secret, Purpose.PREFERENCES, ref)}",
-            view_online=f"{self.base_url}/archive",
+        links = recipient_links(
+            self.base_url, self.secret, ref, "", mailto=self.config.sender.unsubscribe_mailto
         )
+        return replace(links, view_online=f"{self.base_url}/archive")
 
     def confirm_url(self, payload: list[object]) -> str:
         token = signed.sign(self.secret, signed.CONFIRM_SALT, payload, self.clock)

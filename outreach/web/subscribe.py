@@ -102,7 +102,7 @@ async def subscribe_post(request: Request) -> Response:
     embed = form.get("embed") == "1"
     headers = _frame_headers(state) if embed else None
     if not same_origin(request, state.base_url) or not signed.csrf_ok(
-        state.secret, "signup", form.get("csrf"), state.clock
+        state.keys, "signup", form.get("csrf"), state.clock
     ):
         return state.pages.message(
             403,
@@ -171,11 +171,11 @@ async def confirm_post(request: Request) -> Response:
         form = await read_form(request)
     except FormError:
         form = None
-    if form is None or not signed.csrf_ok(state.secret, f"confirm:{token}", form.get("csrf"), state.clock):
+    if form is None or not signed.csrf_ok(state.keys, f"confirm:{token}", form.get("csrf"), state.clock):
         return state.pages.message(
             403, "Please try again", "Please open the link from your mail again and press the button."
         )
-    payload = signed.verify(state.secret, signed.CONFIRM_SALT, token, state.clock, signed.CONFIRM_MAX_AGE)
+    payload = signed.verify(state.keys, signed.CONFIRM_SALT, token, state.clock, signed.CONFIRM_MAX_AGE)
     consent = form_consent(
         client_ip(request),
         user_agent(request),
@@ -206,7 +206,7 @@ async def confirm_post(request: Request) -> Response:
 
 def _refused(state: WebState, token: str) -> Response | None:
     try:
-        signed.verify(state.secret, signed.CONFIRM_SALT, token, state.clock, signed.CONFIRM_MAX_AGE)
+        signed.verify(state.keys, signed.CONFIRM_SALT, token, state.clock, signed.CONFIRM_MAX_AGE)
     except signed.Refused as err:
         if err.expired:
             return state.pages.message(

@@ -38,6 +38,7 @@ from outreach.models import Audience
 from outreach.render import CompiledIssue, render_issue
 from outreach.transports.base import OutgoingMessage, SendResult, Transport
 from outreach.transports.memory import MemoryTransport
+from tests.conftest import TEST_SECRET
 from tests.databases import (  # noqa: F401 - fixtures: sqlite_template, backend, engine, database_url
     backend_fixture,
     database_url_fixture,
@@ -47,7 +48,7 @@ from tests.databases import (  # noqa: F401 - fixtures: sqlite_template, backend
 
 REPO = Path(__file__).resolve().parents[2]
 LISTS = REPO / "lists"
-SECRET = "test-secret-key"
+SECRET = TEST_SECRET
 BASE_URL = "https://news.vaimh.example"
 TOPIC = "monthly-newsletter"
 START = datetime(2026, 3, 1, 14, 0, tzinfo=UTC)

@@ -26,7 +26,7 @@ from outreach.audience.schema import Subscriber
 from outreach.audience.topics import load_topics, sync_topics
 from outreach.cli import app
 from outreach.clock import SystemClock
-from outreach.tokens import Purpose, read_token
+from outreach.tokens import Purpose, read_mailto_subject, read_subject
 from tests.delivery.conftest import (
     ISSUE_SLUG,
     LISTS,
@@ -113,7 +113,7 @@ def sent(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sent]:
     (project / "dkim.pem").write_bytes(pem)
     toml = project / "outreach.toml"
     text = toml.read_text()
-    text = text.replace('base_url = "http://127.0.0.1:8000"', f'base_url = "{BASE_URL}"')
+    text = text.replace('base_url = "https://news.vaimh.example"', f'base_url = "{BASE_URL}"')
     text = text.replace(
         'message_id_domain = "vaimh.example"',
         f'message_id_domain = "vaimh.example"\nunsubscribe_mailto = "{MAILTO}"',
@@ -237,7 +237,9 @@ def test_list_unsubscribe_is_one_plain_https_line_with_a_valid_token(sent: Sent)
         assert match, lines[0]
         url, token = match.group(1), match.group(2)
         assert url.startswith(BASE_URL + "/u/")
-        assert read_token(SECRET, Purpose.UNSUBSCRIBE, token) == str(sent.subscriber_ids[delivered.recipient])
+        subject = read_subject(SECRET, Purpose.UNSUBSCRIBE, token)
+        assert subject is not None and subject.subscriber_id == sent.subscriber_ids[delivered.recipient]
+        assert subject.campaign_id is not None  # the report can count an unsubscribe against its campaign
         assert url in message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
         assert delivered.header_line(b"List-Unsubscribe-Post") == [
             b"List-Unsubscribe-Post: List-Unsubscribe=One-Click"
@@ -250,7 +252,12 @@ def test_list_unsubscribe_is_one_plain_https_line_with_a_valid_token(sent: Sent)
 def test_list_unsubscribe_carries_the_configured_mailto(sent: Sent) -> None:
     for delivered in sent.messages:
         value = str(delivered.message["List-Unsubscribe"])
-        assert value.endswith(f", <mailto:{MAILTO}?subject=unsubscribe>"), value
+        mailto = re.fullmatch(
+            rf"<https://[^>]+>, <mailto:{re.escape(MAILTO)}\?subject=(unsubscribe-\S+)>", value
+        )
+        assert mailto, value
+        subject = read_mailto_subject(SECRET, mailto.group(1))
+        assert subject is not None and subject.subscriber_id == sent.subscriber_ids[delivered.recipient]
 
 
 def test_lines_end_in_crlf_and_stay_under_998_octets(sent: Sent) -> None:

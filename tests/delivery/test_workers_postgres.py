@@ -35,7 +35,7 @@ from outreach.content import read_issue
 from outreach.delivery.campaigns import Sender, create_campaign
 from outreach.delivery.schema import CampaignStatus
 from outreach.render import render_issue
-from tests.conftest import REPO
+from tests.conftest import REPO, TEST_SECRET
 from tests.databases import PG_SKIP, PG_URL, pg_url
 from tests.delivery.subprocess_project import CLI, ISSUE, sink_settings
 from tests.ports import free_port
@@ -144,7 +144,7 @@ def test_three_workers_share_one_campaign_and_send_everyone_exactly_once(tmp_pat
         make_project(root, port)
         env = {k: v for k, v in os.environ.items() if not k.startswith("OUTREACH_")}
         env.update(
-            OUTREACH_SECRET_KEY="test",
+            OUTREACH_SECRET_KEY=TEST_SECRET,
             OUTREACH_ROOT=str(root),
             OUTREACH_DATABASE_URL=schema_url(schema),
             COLUMNS="200",

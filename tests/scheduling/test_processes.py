@@ -26,7 +26,7 @@ import pytest
 
 from outreach.audience import Consent, ConsentMethod, add_subscriber, make_engine, transaction
 from outreach.transports.maildir import messages
-from tests.conftest import REPO
+from tests.conftest import REPO, TEST_SECRET
 
 CLI_CODE = (
     "import outreach.cli as c\n"
@@ -41,7 +41,7 @@ FAST = ["--lease-seconds", "2", "--poll", "0.3"]
 def environment(root: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("OUTREACH_")}
     env.update(
-        OUTREACH_SECRET_KEY="test",
+        OUTREACH_SECRET_KEY=TEST_SECRET,
         OUTREACH_ROOT=str(root),
         PYTHONPATH=str(REPO),
         COLUMNS="200",

@@ -80,7 +80,7 @@ def test_clicks_redirect_only_to_signed_urls_and_are_counted(
     campaign_id = make_campaign(config, engine, clock, write_issue, tracking=True)
     transport = send_campaign(config, engine, clock, campaign_id)
     html = transport.outbox[0].html
-    tracked = re.findall(r'href="(http://127\.0\.0\.1:8000/c/[^"]+)"', html)
+    tracked = re.findall(r'href="(https://news\.vaimh\.example/c/[^"]+)"', html)
     guide = f"{config.base_url}/c/{click_token(config.secret_key, campaign_id, 'https://vaimh.example/guide?a=1&b=2')}"
     assert guide in tracked and len(tracked) == len(set(tracked)) == 3  # guide, study, the logo's link
     assert "research.example.org" not in re.sub(r"/c/[^\"]+", "", html)

@@ -55,11 +55,9 @@ sync_api = pytest.importorskip(
 def served(project: Path, web_template_db: Path) -> Iterator[tuple[Config, Engine]]:
     """The project served by uvicorn at its own base URL, on a thread."""
     port = free_port()
-    toml = (project / "outreach.toml").read_text(encoding="utf-8")
-    assert 'base_url = "http://127.0.0.1:8000"' in toml
-    (project / "outreach.toml").write_text(toml.replace(":8000", f":{port}"), encoding="utf-8")
     (project / "outreach.db").write_bytes(web_template_db.read_bytes())
-    config = load_config(project, environ={"OUTREACH_SECRET_KEY": TEST_SECRET})
+    local = {"OUTREACH_SECRET_KEY": TEST_SECRET, "OUTREACH_BASE_URL": f"http://127.0.0.1:{port}"}
+    config = load_config(project, environ=local)
     engine = make_engine(config.database_url)
     app = create_app(config, engine)
     server = uvicorn.Server(

@@ -236,7 +236,7 @@ def test_the_embeddable_form_may_be_framed_by_the_website_only(client: TestClien
     assert "frame-ancestors 'self' https://vaimh.example" in page.headers["content-security-policy"]
     assert 'name="embed" value="1"' in page.text
     snippet = client.get("/embed/snippet")
-    assert '<iframe src="http://127.0.0.1:8000/embed"' in snippet.text
+    assert '<iframe src="https://news.vaimh.example/embed"' in snippet.text
     assert client.get("/subscribe").headers["x-frame-options"] == "DENY"
 
 
