@@ -42,6 +42,14 @@ class Organisation(_Section):
     logo_alt: str = ""
     logo_width: int = 160
 
+    @field_validator("name", "short_name", "website", "postal_address")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        # Every mail shows these; CAN-SPAM requires the postal address in every bulk mail.
+        if not value.strip():
+            raise ValueError("must not be empty: every mail shows it (the postal address is the law)")
+        return value.strip()
+
 
 class Sender(_Section):
     """The envelope and header identity of every mail."""

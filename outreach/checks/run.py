@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -11,13 +12,13 @@ from outreach.checks.contrast import check_contrast
 from outreach.checks.message import check_message
 from outreach.checks.spam import SpamScore, spam_score
 from outreach.checks.writing import WRITING_CHECKS
-from outreach.config import Config
+from outreach.config import CONFIG_FILE, Config, base_url_problem
 from outreach.content import read_issue
 from outreach.delivery.message import build_message, envelope_for, message_bytes
 from outreach.errors import ContentError, ContentErrors, TemplateError
-from outreach.models import Finding, Severity
-from outreach.render import render_issue
-from outreach.render.sample import SAMPLE_RECIPIENT
+from outreach.models import Finding, Issue, Recipient, Severity
+from outreach.render import CompiledIssue, render_issue
+from outreach.render.sample import SAMPLE_READERS, SAMPLE_RECIPIENT
 from outreach.tokens import recipient_links
 
 SPAM_ERROR, SPAM_WARNING = 5.0, 3.0
@@ -31,7 +32,9 @@ class CheckReport:
     findings: list[Finding] = field(default_factory=list)
     html_bytes: int | None = None
     spam: SpamScore | None = None
+    spam_reader: str = ""
     spam_checked: bool = False
+    compiled: CompiledIssue | None = None
 
     @property
     def errors(self) -> list[Finding]:
@@ -49,6 +52,7 @@ class CheckReport:
             "warnings": len(self.warnings),
             "html_bytes": self.html_bytes,
             "spam_score": self.spam.score if self.spam else None,
+            "spam_reader": self.spam_reader or None,
             "findings": [
                 {
                     "code": f.code,
@@ -63,9 +67,14 @@ class CheckReport:
 
 
 def run_checks(path: Path, config: Config, spam: bool = True) -> CheckReport:
-    """Read, render and examine ``path``; a mistake that stops reading is itself a finding."""
+    """Read, render and examine ``path``; a mistake that stops reading is itself a finding.
+
+    With ``spam``, SpamAssassin scores the message for each sample reader (the named one and one with
+    no name, whose greeting falls back) and the worst score counts: that is the send gate's view too.
+    """
     report = CheckReport(path=path)
-    report.findings += check_contrast(config.brand, str(config.root / "outreach.toml"))
+    report.findings += check_contrast(config.brand, str(config.root / CONFIG_FILE))
+    report.findings += _base_url_findings(config)
     try:
         issue = read_issue(path, config.time_zone)
     except ContentErrors as err:
@@ -82,30 +91,61 @@ def run_checks(path: Path, config: Config, spam: bool = True) -> CheckReport:
     except TemplateError as err:
         report.findings.append(Finding("template", Severity.ERROR, err.message, err.template or "", err.line))
         return report
+    report.compiled = compiled
     links = recipient_links(config.base_url, config.secret_key, "sample", issue.slug)
     mail = compiled.personalise(SAMPLE_RECIPIENT, links)
     report.html_bytes = len(mail.html.encode("utf-8"))
     report.findings += check_message(issue, mail, links, config.organisation.postal_address)
     if spam:
-        envelope = envelope_for(
-            issue, config, SAMPLE_RECIPIENT.email, datetime.now(UTC), SAMPLE_RECIPIENT.full_name
-        )
-        message = message_bytes(build_message(envelope, mail, links, config))
-        report.spam = spam_score(message)
-        report.spam_checked = report.spam is not None
-        if report.spam is not None:
-            report.findings += _spam_findings(report.spam, str(path))
+        _score(report, issue, compiled, config)
     return report
 
 
-def _spam_findings(score: SpamScore, where: str) -> list[Finding]:
+def _score(report: CheckReport, issue: Issue, compiled: CompiledIssue, config: Config) -> None:
+    """Score the message of every sample reader at once (each run takes a second or two)."""
+    links = recipient_links(
+        config.base_url, config.secret_key, "sample", issue.slug, mailto=config.sender.unsubscribe_mailto
+    )
+
+    def score(reader: Recipient) -> SpamScore | None:
+        mail = compiled.personalise(reader, links)
+        envelope = envelope_for(issue, config, reader.email, datetime.now(UTC), reader.full_name)
+        return spam_score(message_bytes(build_message(envelope, mail, links, config)))
+
+    with ThreadPoolExecutor(max_workers=len(SAMPLE_READERS)) as pool:
+        scores = list(pool.map(score, [reader for reader, _ in SAMPLE_READERS]))
+    scored = [(s, who) for s, (_, who) in zip(scores, SAMPLE_READERS, strict=True) if s is not None]
+    if not scored:
+        return
+    report.spam, report.spam_reader = max(scored, key=lambda pair: pair[0].score)
+    report.spam_checked = True
+    report.findings += _spam_findings(report.spam, report.spam_reader, str(report.path))
+
+
+def _base_url_findings(config: Config) -> list[Finding]:
+    problem = base_url_problem(config.base_url)
+    if not problem:
+        return []
+    return [
+        Finding(
+            "base-url",
+            Severity.WARNING,
+            f"{problem}: fine for a local try-out, but mail through a real transport will be refused "
+            "until [web] base_url is the public https address of `outreach serve`",
+            str(config.root / CONFIG_FILE),
+        )
+    ]
+
+
+def _spam_findings(score: SpamScore, reader: str, where: str) -> list[Finding]:
     rules = ", ".join(score.tests[:8])
     if score.score >= SPAM_ERROR:
         return [
             Finding(
                 "spam-score",
                 Severity.ERROR,
-                f"SpamAssassin scores this mail {score.score} (spam from {score.required}); rules: {rules}",
+                f"SpamAssassin scores this mail {score.score} for {reader} (spam from {score.required}); "
+                f"rules: {rules}",
                 where,
             )
         ]
@@ -114,7 +154,7 @@ def _spam_findings(score: SpamScore, where: str) -> list[Finding]:
             Finding(
                 "spam-score",
                 Severity.WARNING,
-                f"SpamAssassin scores this mail {score.score}; rules: {rules}",
+                f"SpamAssassin scores this mail {score.score} for {reader}; rules: {rules}",
                 where,
             )
         ]

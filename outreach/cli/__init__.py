@@ -8,15 +8,37 @@ the result. An ``OutreachError`` becomes one red line on stderr and exit code 2 
 from __future__ import annotations
 
 import sys
+from typing import Any
 
 import typer
 from rich.markup import escape
+from typer.core import TyperGroup
 
 from outreach.cli import audience, authoring, delivery, demo, events, scheduling, secret, web
 from outreach.cli.common import console_err
 from outreach.errors import OutreachError
 
+
+def report_error(err: OutreachError) -> None:
+    """One red line per line of the message: what, where and what to do; never a traceback."""
+    for line in str(err).splitlines() or [type(err).__name__]:
+        console_err.print(f"[bold red]error:[/] {escape(line)}", highlight=False, markup=True, soft_wrap=True)
+
+
+class _Outreach(TyperGroup):
+    """The root command: any ``OutreachError`` of any subcommand becomes one message and exit code 2,
+    the same whether the command runs from a shell or inside a test runner."""
+
+    def invoke(self, ctx: Any) -> Any:
+        try:
+            return super().invoke(ctx)
+        except OutreachError as err:
+            report_error(err)
+            raise typer.Exit(2) from None
+
+
 app = typer.Typer(
+    cls=_Outreach,
     name="outreach",
     help="The newsletter and outreach pipeline of the Virginia Association for Infant Mental Health.",
     no_args_is_help=True,
@@ -39,10 +61,7 @@ def main(argv: list[str] | None = None) -> None:
     try:
         app(args=argv, standalone_mode=True)
     except OutreachError as err:
-        for line in str(err).splitlines() or [type(err).__name__]:
-            console_err.print(
-                f"[bold red]error:[/] {escape(line)}", highlight=False, markup=True, soft_wrap=True
-            )
+        report_error(err)
         sys.exit(2)
     except KeyboardInterrupt:
         console_err.print("[yellow]interrupted[/]")

@@ -4,41 +4,36 @@ from __future__ import annotations
 
 import json
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 
 import sqlalchemy as sa
 import typer
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from outreach.audience import load_segments, transaction
-from outreach.audience.subscribers import known_topics
-from outreach.checks import run_checks
+from outreach.audience import transaction
 from outreach.cli.common import RootOption, config_for, console
 from outreach.clock import SystemClock
 from outreach.config import Config
-from outreach.content import read_issue
 from outreach.delivery import campaigns as campaign_ops
 from outreach.delivery import ledger
-from outreach.delivery.campaigns import create_campaign, plan, sender_for
-from outreach.delivery.frame import MessageFrame
 from outreach.delivery.runner import Progress as SendProgress
 from outreach.delivery.schema import Campaign, CampaignStatus
-from outreach.delivery.tracking import tracking_for
-from outreach.delivery.wiring import (
-    build_transport,
-    database,
-    pacing,
-    requires_public_links,
-    runner_for,
-    transport_name,
+from outreach.delivery.wiring import build_transport, database, runner_for, transport_name
+from outreach.models import Audience
+from outreach.operations import (
+    Purpose,
+    SendPlan,
+    TestCopy,
+    plan_send,
+    run_campaign,
+    sample_message,
+    send_test_copies,
+    start_campaign,
+    when,
 )
-from outreach.errors import DeliveryError
-from outreach.models import Audience, Recipient
-from outreach.render import CompiledIssue, render_issue
-from outreach.tokens import recipient_links
-from outreach.transports.base import OutgoingMessage, Transport
+from outreach.transports.base import Outcome, Transport
 
 campaigns_app = typer.Typer(help="Follow and steer campaigns.", no_args_is_help=True)
 
@@ -47,158 +42,112 @@ def send(
     issue: Path = typer.Argument(..., help="The issue's Markdown file."),
     segment: list[str] = typer.Option([], "--segment", help="Send to this segment (repeatable)."),
     topic: list[str] = typer.Option([], "--topic", help="Send to subscribers of this topic (repeatable)."),
-    transport: str | None = typer.Option(None, "--transport", help="A [transports.NAME] of outreach.toml."),
+    transport: str | None = typer.Option(
+        None, "--transport", help="A named transport, as in \\[transports.NAME] of outreach.toml."
+    ),
     test_to: list[str] = typer.Option([], "--test-to", help="Send a [TEST] copy to this address only."),
     limit: int | None = typer.Option(None, "--limit", min=1, help="Send to at most N recipients."),
     yes: bool = typer.Option(False, "--yes", help="Really send (without it, only show the plan)."),
+    now: bool = typer.Option(False, "--now", help="Send now even though the issue's send_at lies ahead."),
     root: Path | None = RootOption,
 ) -> None:
     """Plan, test or send an issue to its audience.
 
-    Without --yes nothing is sent: the plan (recipients, exclusions, transport, rate, first message)
-    is shown. --test-to sends [TEST] copies to the given addresses only.
+    Without --yes nothing is sent: the plan (recipients, exclusions, transport, rate, when, what the
+    send gate would refuse, the first message) is shown. --test-to sends [TEST] copies of the real
+    message to the given addresses only; drafts may be tested. A real send needs 'status: ready', no
+    errors from `outreach check` (SpamAssassin included) and, for an issue whose send_at lies ahead,
+    --now (or `outreach schedule`).
 
     Example: outreach send newsletters/2026-12-holding-the-holidays.md --test-to me@example.org
     """
     config = config_for(root)
-    report = run_checks(issue, config, spam=False)
-    if report.errors:
-        first = report.errors[0]
-        raise DeliveryError(
-            f"{issue} has {len(report.errors)} error(s), first: {first.where}: "
-            f"{first.message}; run `outreach check {issue}`"
-        )
-    compiled = render_issue(read_issue(issue, config.time_zone), config)
     name = transport_name(config, transport)
     if test_to:
-        _send_tests(config, compiled, name, test_to)
+        for copy in send_test_copies(config, issue, test_to, name):
+            _print_test_copy(copy)
         return
     engine = database(config)
-    audience = Audience(tuple(topic), tuple(segment)) if (segment or topic) else compiled.issue.audience
-    clock = SystemClock()
-    with transaction(engine) as session:
-        segments = load_segments(
-            config.path("lists") / "segments.yaml", known_topics(session), "lists/segments.yaml"
-        )
-        planned = plan(session, audience, segments, clock.now().date(), compiled.issue.slug, limit)
-    limits, concurrency = pacing(config, name)
-    console.print(f"[bold]{compiled.issue.subject}[/]  ({issue})")
-    console.print(
-        f"audience: topics {list(audience.topics) or '-'}, segments {list(audience.segments) or '-'}"
+    audience = Audience(tuple(topic), tuple(segment))
+    purpose = Purpose.SEND if yes else Purpose.PLAN
+    planned = plan_send(
+        config, engine, issue, purpose=purpose, audience=audience, transport=name, limit=limit, send_now=now
     )
-    console.print(f"recipients: [bold]{planned.recipients}[/]")
-    for why, count in sorted(planned.excluded.items()):
-        console.print(f"  excluded, {why}: {count}")
-    console.print(
-        f"transport: {name} ({config.transport(name).backend}), rate {limits.describe()}, "
-        f"{concurrency} at once"
-    )
+    _print_plan(config, planned)
     if not yes:
-        _show_first_message(config, compiled, name)
-        console.print("Nothing was sent. Add [bold]--yes[/] to send, or --test-to ADDRESS for a test copy.")
+        _show_first_message(config, planned)
+        if planned.clearance.refusals:
+            console.print("Nothing was sent. Fix what the gate refuses (above) before sending.", markup=False)
+        else:
+            console.print(
+                "Nothing was sent. Add [bold]--yes[/] to send, or --test-to ADDRESS for a test copy."
+            )
         return
-    if planned.recipients == 0:
-        raise DeliveryError("nobody to send to: the audience is empty after exclusions")
-    way_out = build_transport(config, name)
-    requires_public_links(config, way_out)
-    with transaction(engine) as session:
-        campaign = create_campaign(
-            session,
-            compiled,
-            sender_for(config, compiled),
-            audience,
-            segments,
-            name,
-            clock,
-            limit=limit,
-            tracking=tracking_for(config),
-        )
-        campaign_id = campaign.id
+    campaign_id = start_campaign(config, engine, planned)
     console.print(f"campaign {campaign_id} created")
     _run(config, engine, campaign_id, name)
 
 
-def _first_recipient() -> Recipient:
-    return Recipient(email="first.reader@example.org", first_name="First", last_name="Reader")
+def _print_plan(config: Config, planned: SendPlan) -> None:
+    compiled = planned.compiled
+    out = console
+    out.print(f"{compiled.issue.subject}  ({planned.clearance.path})", markup=False)
+    topics = ", ".join(planned.audience.topics) or "none"
+    segments = ", ".join(planned.audience.segments) or "none"
+    out.print(f"audience: topics {topics}; segments {segments}", markup=False)
+    out.print(f"recipients: [bold]{planned.recipients}[/]")
+    for why, count in sorted(planned.plan.excluded.items()):
+        out.print(f"  left out, {why}: {count}", markup=False)
+    out.print(
+        f"transport: {planned.transport} ({planned.backend}), rate {planned.rate}, "
+        f"{planned.concurrency} at once",
+        markup=False,
+    )
+    due = planned.clearance.due
+    out.print(f"when: {'due ' + when(due, config) if due else 'now'}", markup=False)
+    report = planned.clearance.report
+    if report.spam is not None:
+        out.print(f"SpamAssassin: {report.spam.score} for {report.spam_reader}", markup=False)
+    for warning in report.warnings:
+        where = f"{warning.where}: " if warning.where else ""
+        out.print(f"[yellow]warning[/] {escape(where + warning.message)}")
+    for reason in planned.clearance.refusals:
+        out.print(f"[red]refused[/] {escape(reason)}")
 
 
-def _show_first_message(config: Config, compiled: CompiledIssue, name: str) -> None:
-    sender = sender_for(config, compiled)
-    frame = MessageFrame(
-        compiled.templates, sender.from_name, sender.from_address, sender.list_id, reply_to=sender.reply_to
-    )
-    links = recipient_links(config.base_url, config.secret_key, "preview", compiled.issue.slug)
-    stamped = frame.stamp(
-        _first_recipient(), links, "<preview@" + sender.message_id_domain + ">", datetime.now(UTC)
-    )
-    head = stamped.raw.split(b"\r\n\r\n", 1)[0].decode("utf-8", "replace")
+def _print_test_copy(copy: TestCopy) -> None:
+    result = copy.result
+    said = " ".join(p for p in (result.code, result.detail) if p)
+    if result.outcome is Outcome.SENT:
+        console.print(
+            f"[green]test copy sent[/] to {escape(copy.address)}" + (f" ({escape(said)})" if said else "")
+        )
+    else:
+        console.print(
+            f"[red]test copy not sent[/] to {escape(copy.address)}: {result.outcome} {escape(said)}"
+        )
+
+
+def _show_first_message(config: Config, planned: SendPlan) -> None:
+    message = sample_message(config, planned.compiled)
+    head = message.raw.split(b"\r\n\r\n", 1)[0].decode("utf-8", "replace")
     console.print("[dim]first message (for a sample reader):[/]")
     console.print(head, markup=False, soft_wrap=True)
-    console.print("\n".join(stamped.mail.text.splitlines()[:12]), markup=False, soft_wrap=True)
-    console.print(f"[dim]... {len(stamped.raw) / 1024:.1f} KB[/]")
-
-
-def _send_tests(config: Config, compiled: CompiledIssue, name: str, addresses: list[str]) -> None:
-    sender = sender_for(config, compiled)
-    templates = compiled.templates
-    test_templates = type(templates)(
-        "[TEST] " + templates.subject_source, templates.html_source, templates.text_source
-    )
-    frame = MessageFrame(
-        test_templates, sender.from_name, sender.from_address, sender.list_id, reply_to=sender.reply_to
-    )
-    way_out = build_transport(config, name)
-    requires_public_links(config, way_out)
-    outgoing = []
-    for index, address in enumerate(addresses):
-        links = recipient_links(config.base_url, config.secret_key, "test", compiled.issue.slug)
-        message_id = f"<test.{int(time.time())}.{index}@{sender.message_id_domain}>"
-        stamped = frame.stamp(Recipient(email=address), links, message_id, datetime.now(UTC))
-        outgoing.append(
-            OutgoingMessage(
-                key=str(index),
-                message_id=message_id,
-                envelope_from=sender.from_address,
-                recipient=address,
-                raw=stamped.raw,
-                from_header=frame.from_header,
-                to_header=stamped.to_header,
-                subject=stamped.subject,
-                text=stamped.mail.text,
-                html=stamped.mail.html,
-                headers=(
-                    ("List-Id", sender.list_id),
-                    ("List-Unsubscribe", frame.list_unsubscribe(links)),
-                    ("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"),
-                ),
-            )
-        )
-    with way_out:
-        results = way_out.send(outgoing)
-    for message, result in zip(outgoing, results, strict=True):
-        colour = "green" if result.outcome.value == "sent" else "red"
-        console.print(
-            f"{message.recipient}: [{colour}]{result.outcome}[/] {result.code} {result.detail}".rstrip()
-        )
+    console.print("\n".join(message.text.splitlines()[:12]), markup=False, soft_wrap=True)
+    console.print(f"[dim]... {len(message.raw) / 1024:.1f} KB[/]")
 
 
 def _run(config: Config, engine: sa.Engine, campaign_id: int, name: str) -> SendProgress:
-    clock = SystemClock()
-    way_out = build_transport(config, name)
-    with (
-        way_out,
-        Progress(
-            TextColumn("[bold]{task.description}"),
-            BarColumn(),
-            TextColumn(
-                "{task.completed}/{task.total} sent · {task.fields[failed]} failed · "
-                "{task.fields[rate]:.0f}/s"
-            ),
-            TimeRemainingColumn(),
-            console=console,
-            transient=False,
-        ) as bar,
-    ):
+    with Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        TextColumn(
+            "{task.completed}/{task.total} sent · {task.fields[failed]} failed · {task.fields[rate]:.0f}/s"
+        ),
+        TimeRemainingColumn(),
+        console=console,
+        transient=False,
+    ) as bar:
         task = bar.add_task(f"campaign {campaign_id}", total=None, failed=0, rate=0.0)
 
         def report(progress: SendProgress) -> None:
@@ -210,8 +159,7 @@ def _run(config: Config, engine: sa.Engine, campaign_id: int, name: str) -> Send
                 rate=progress.rate,
             )
 
-        runner = runner_for(config, engine, campaign_id, name, way_out, clock, report)
-        progress = runner.run(wait_for_retries=False)
+        progress = run_campaign(config, engine, campaign_id, name, report)
     _summary(engine, campaign_id, progress)
     return progress
 

@@ -12,22 +12,19 @@ import shutil
 from pathlib import Path
 
 import typer
+from rich.markup import escape
 
 from outreach.audience import make_engine, transaction, upgrade
 from outreach.audience.csv_import import import_csv
 from outreach.audience.import_plan import ImportOptions
-from outreach.audience.segments import load_segments
-from outreach.audience.subscribers import known_topics
 from outreach.audience.topics import load_topics
 from outreach.checks import run_checks
 from outreach.cli.authoring import render_files
 from outreach.cli.common import RootOption, config_for, console
 from outreach.clock import SystemClock
-from outreach.content import read_issue
 from outreach.delivery import ledger
-from outreach.delivery.campaigns import create_campaign, sender_for
 from outreach.delivery.wiring import runner_for
-from outreach.render import render_issue
+from outreach.operations import Purpose, plan_send, start_campaign
 from outreach.transports.maildir import MaildirTransport
 
 EXAMPLE = Path("newsletters") / "2026-12-holding-the-holidays.md"
@@ -51,7 +48,7 @@ def demo(
     report = run_checks(path, config, spam=False)
     console.print(f"1. checked {issue}: {len(report.errors)} error(s), {len(report.warnings)} warning(s)")
     for finding in report.errors:
-        console.print(f"   [red]{finding.where}: {finding.message}[/]")
+        console.print(f"   [red]{escape(finding.where)}: {escape(finding.message)}[/]")
     written = render_files(path, folder / "rendered", "", config)
     console.print(f"2. rendered for a sample reader into {written[0].parent}")
 
@@ -68,19 +65,10 @@ def demo(
     )
     console.print(f"3. imported {imported.new} example members from {MEMBERS} into {folder / 'demo.db'}")
 
-    compiled = render_issue(read_issue(path, config.time_zone), config)
-    with transaction(engine) as session:
-        segments = load_segments(config.path("lists") / "segments.yaml", known_topics(session))
-        campaign = create_campaign(
-            session,
-            compiled,
-            sender_for(config, compiled),
-            compiled.issue.audience,
-            segments,
-            "outbox",
-            clock,
-        )
-        campaign_id = campaign.id
+    planned = plan_send(config, engine, path, purpose=Purpose.SEND, send_now=True, clock=clock)
+    for warning in planned.clearance.report.warnings:
+        console.print(f"   [yellow]{escape(warning.where)}: {escape(warning.message)}[/]")
+    campaign_id = start_campaign(config, engine, planned, clock)
     outbox = folder / "outbox"
     with MaildirTransport("outbox", outbox) as way_out:
         runner_for(config, engine, campaign_id, "outbox", way_out, clock).run()

@@ -37,7 +37,9 @@ def rotate_cmd(root: Path | None = RootOption) -> None:
     """
     config = config_for(root)
     keys = rotate(config.root)
-    console.print(f"new key {keys.fingerprint} in {config.root / KEY_FILE}; {len(keys.accepted) - 1} older kept")
+    console.print(
+        f"new key {keys.fingerprint} in {config.root / KEY_FILE}; {len(keys.accepted) - 1} older kept"
+    )
     if config.environ.get(ENV_KEY):
         console.print(
             f"[yellow]{ENV_KEY} is set, so it still signs new links: change it there (keep the old value "

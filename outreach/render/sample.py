@@ -1,4 +1,7 @@
-"""The sample reader that previews and test renders are personalised for."""
+"""The sample readers that previews, test renders and the spam score are personalised for.
+
+The named reader shows staff what most people see; the nameless one is the worst case (every
+fallback of the greeting and the fields shows), which is what a spam filter must not trip on."""
 
 from outreach.models import Recipient
 
@@ -11,3 +14,7 @@ SAMPLE_RECIPIENT = Recipient(
     region="Hampton Roads",
     language="en",
 )
+
+NAMELESS_RECIPIENT = Recipient(email="reader@example.org")
+
+SAMPLE_READERS = ((SAMPLE_RECIPIENT, "the sample reader"), (NAMELESS_RECIPIENT, "a reader with no name"))

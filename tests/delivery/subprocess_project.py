@@ -3,6 +3,7 @@ transport table that points a project at a local SMTP sink."""
 
 from __future__ import annotations
 
+import os
 import sys
 
 CLI = [sys.executable, "-c", "from outreach.cli import main; main()"]
@@ -11,9 +12,16 @@ subject: A test issue
 preheader: A preheader long enough to pass the check
 date: 2026-12-01
 audience: {topics: [monthly-newsletter]}
+status: ready
 ---
-Dear {{ subscriber.first_name | default("friend") }}, hello.
+Hello {{ subscriber.first_name | default("there") }}, and welcome.
 """
+
+
+def without_spamassassin(env: dict[str, str]) -> dict[str, str]:
+    """``env`` with a PATH that holds only this Python: these tests are about sending, and the send
+    gate's SpamAssassin score (a second or two per run) is tested on its own."""
+    return {**env, "PATH": os.path.dirname(sys.executable)}
 
 
 def sink_settings(port: int, batch_size: int, max_batch: int, timeout: float) -> str:

@@ -308,6 +308,6 @@ def test_outreach_send_yes_through_smtp(bench: Bench, sink: Sink, database_url: 
     assert again.returncode == 0, again.stderr
     assert "recipients: 2" in again.stdout and "Nothing was sent" in again.stdout  # member4, member5
     assert len(sink.handler.seen) == seen
-    assert "excluded, already sent this issue: 3" in again.stdout  # 2 sent, 1 waiting for a retry
-    assert "excluded, bounced: 1" in again.stdout
+    assert "left out, already sent this issue: 3" in again.stdout  # 2 sent, 1 waiting for a retry
+    assert "left out, bounced: 1" in again.stdout
     assert_no_message_id_twice(sink.handler)

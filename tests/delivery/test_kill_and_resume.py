@@ -34,7 +34,7 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from tests.conftest import REPO, TEST_SECRET
-from tests.delivery.subprocess_project import CLI, ISSUE, sink_settings
+from tests.delivery.subprocess_project import CLI, ISSUE, sink_settings, without_spamassassin
 from tests.ports import free_port
 
 SUBSCRIBERS = 300
@@ -68,7 +68,7 @@ class Sink:
 def environment(root: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("OUTREACH_")}
     env.update(OUTREACH_SECRET_KEY=TEST_SECRET, OUTREACH_ROOT=str(root), COLUMNS="200", NO_COLOR="1")
-    return env
+    return without_spamassassin(env)
 
 
 def outreach(root: Path, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:

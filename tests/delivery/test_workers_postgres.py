@@ -37,7 +37,7 @@ from outreach.delivery.schema import CampaignStatus
 from outreach.render import render_issue
 from tests.conftest import REPO, TEST_SECRET
 from tests.databases import PG_SKIP, PG_URL, pg_url
-from tests.delivery.subprocess_project import CLI, ISSUE, sink_settings
+from tests.delivery.subprocess_project import CLI, ISSUE, sink_settings, without_spamassassin
 from tests.ports import free_port
 
 pytestmark = [pytest.mark.postgres, pytest.mark.skipif(not PG_URL, reason=PG_SKIP)]
@@ -150,6 +150,7 @@ def test_three_workers_share_one_campaign_and_send_everyone_exactly_once(tmp_pat
             COLUMNS="200",
             NO_COLOR="1",
         )
+        env = without_spamassassin(env)
         outreach(root, env, "db", "upgrade")
         imported = outreach(root, env, "lists", "import", "subscribers.csv", "--consent", "test")
         assert "5000" in imported.replace(",", ""), imported

@@ -1,0 +1,110 @@
+"""The send gate: what an issue must pass before it goes to real readers, whoever asks.
+
+``outreach send --yes``, ``outreach schedule``, the scheduler and the admin app all ask here, so no
+front end can send what another would refuse. The gate runs every check ``outreach check`` runs
+(SpamAssassin included when it is installed, scored for the worst-case reader), then the editorial
+rules: a draft never goes out, and an issue whose ``send_at`` lies ahead is not sent now unless the
+person says so. A test copy to oneself needs only an issue without errors: drafts are what test
+copies are for.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from pathlib import Path
+
+from outreach.checks import CheckReport, run_checks
+from outreach.config import Config
+from outreach.errors import DeliveryError
+from outreach.models import IssueStatus
+from outreach.render import CompiledIssue
+
+
+class Purpose(StrEnum):
+    """What the issue is being cleared for."""
+
+    PLAN = "plan"  # show what would happen; refuse nothing, say everything
+    TEST = "test"  # a [TEST] copy to staff
+    SEND = "send"  # real readers, now
+    SCHEDULE = "schedule"  # real readers, at send_at
+
+
+class SendRefused(DeliveryError):
+    """The gate said no; the message lists every reason and what to do about each."""
+
+    def __init__(self, path: Path, reasons: list[str]) -> None:
+        self.path = path
+        self.reasons = reasons
+        super().__init__(f"{path} cannot go out: " + "; ".join(reasons))
+
+
+@dataclass(frozen=True)
+class Clearance:
+    """What the gate found: the rendered issue, the check report and the reasons it may not go."""
+
+    path: Path
+    purpose: Purpose
+    report: CheckReport
+    refusals: tuple[str, ...] = field(default=())
+    due: datetime | None = None
+
+    @property
+    def compiled(self) -> CompiledIssue:
+        if self.report.compiled is None:  # only when there were errors, which are refusals
+            raise SendRefused(self.path, list(self.refusals))
+        return self.report.compiled
+
+    @property
+    def cleared(self) -> bool:
+        return not self.refusals
+
+    def require(self) -> CompiledIssue:
+        """The rendered issue if it may go; SendRefused with every reason otherwise."""
+        if self.refusals:
+            raise SendRefused(self.path, list(self.refusals))
+        return self.compiled
+
+
+def clear(
+    path: Path, config: Config, purpose: Purpose, now: datetime, *, send_now: bool = False
+) -> Clearance:
+    """Run the checks the purpose needs and collect every reason the issue may not go.
+
+    ``send_now`` is the person's explicit "send it now" (``--now``) for an issue whose ``send_at`` lies
+    ahead. The spam score runs for real sends and schedules (and for a plan, to show it early).
+    """
+    report = run_checks(path, config, spam=purpose is not Purpose.TEST)
+    refusals: list[str] = []
+    if report.errors:
+        first = report.errors[0]
+        where = f"{first.where}: " if first.where else ""
+        refusals.append(
+            f"{len(report.errors)} error(s) from the checks, first {where}{first.message} "
+            f"(run `outreach check {path}` to see them all)"
+        )
+    compiled = report.compiled
+    due = None
+    if compiled is not None and purpose is not Purpose.TEST:
+        issue = compiled.issue
+        if issue.status is not IssueStatus.READY:
+            line = issue.line_of("status")
+            at = f" (line {line})" if line else ""
+            refusals.append(
+                f"it is a draft: once it has been reviewed, set 'status: ready' in its front matter{at}"
+            )
+        if issue.send_at is not None and issue.send_at > now:
+            due = issue.send_at
+            if purpose is not Purpose.SCHEDULE and not send_now:
+                refusals.append(
+                    f"it is due {when(issue.send_at, config)}: `outreach schedule {path}` sends it then, "
+                    "or add --now to send it now"
+                )
+    return Clearance(path=path, purpose=purpose, report=report, refusals=tuple(refusals), due=due)
+
+
+def when(moment: datetime, config: Config) -> str:
+    """A time as people read it: the site's zone, named."""
+    local = moment.astimezone(config.time_zone)
+    return f"{local:%A %-d %B %Y, %H:%M} {local.tzname()}"

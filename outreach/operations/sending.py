@@ -1,0 +1,216 @@
+"""Sending an issue, as every front end does it: plan, test copy, start, run.
+
+The CLI (``outreach send``), the admin app and the demo call these; none of them composes a message,
+builds a campaign or skips the gate on its own. A plan is always safe to make (it sends nothing and
+says everything the gate would refuse); ``start_campaign`` accepts only a plan the gate cleared for a
+real send.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sqlalchemy.engine import Engine
+
+from outreach.audience import Segment, load_segments, transaction
+from outreach.audience.subscribers import known_topics
+from outreach.clock import Clock, SystemClock
+from outreach.config import Config
+from outreach.delivery.campaigns import Plan, create_campaign, plan, sender_for
+from outreach.delivery.ledger import Claimed
+from outreach.delivery.outgoing import CampaignContent, CampaignMessages
+from outreach.delivery.runner import Progress, Report
+from outreach.delivery.tracking import tracking_for
+from outreach.delivery.wiring import build_transport, pacing, requires_public_links, runner_for, signer
+from outreach.errors import DeliveryError
+from outreach.models import Audience, Recipient
+from outreach.operations.gate import Clearance, Purpose, clear
+from outreach.render import CompiledIssue
+from outreach.render.sample import SAMPLE_RECIPIENT
+from outreach.transports.base import OutgoingMessage, SendResult
+
+TEST_PREFIX = "[TEST] "
+
+
+@dataclass(frozen=True)
+class SendPlan:
+    """What a send would do: who gets it and who is left out (and why), through what, how fast, when."""
+
+    clearance: Clearance
+    audience: Audience
+    plan: Plan
+    segments: dict[str, Segment]
+    transport: str
+    backend: str
+    rate: str
+    concurrency: int
+    limit: int | None = None
+
+    @property
+    def compiled(self) -> CompiledIssue:
+        return self.clearance.compiled
+
+    @property
+    def recipients(self) -> int:
+        return self.plan.recipients
+
+
+def plan_send(
+    config: Config,
+    engine: Engine,
+    path: Path,
+    *,
+    purpose: Purpose = Purpose.PLAN,
+    audience: Audience | None = None,
+    transport: str | None = None,
+    limit: int | None = None,
+    send_now: bool = False,
+    clock: Clock | None = None,
+) -> SendPlan:
+    """Clear the issue for ``purpose`` and count its audience (the issue's own unless one is given)."""
+    clock = clock or SystemClock()
+    name = transport or config.settings.delivery.transport
+    backend = config.transport(name).backend
+    clearance = clear(path, config, purpose, clock.now(), send_now=send_now)
+    compiled = clearance.compiled
+    wanted = audience if audience is not None and not audience.is_empty else compiled.issue.audience
+    with transaction(engine) as session:
+        segments = load_segments(
+            config.path("lists") / "segments.yaml", known_topics(session), "lists/segments.yaml"
+        )
+        counted = plan(session, wanted, segments, clock.now().date(), compiled.issue.slug, limit)
+    limits, concurrency = pacing(config, name)
+    return SendPlan(
+        clearance=clearance,
+        audience=wanted,
+        plan=counted,
+        segments=segments,
+        transport=name,
+        backend=backend,
+        rate=limits.describe(),
+        concurrency=concurrency,
+        limit=limit,
+    )
+
+
+def start_campaign(config: Config, engine: Engine, planned: SendPlan, clock: Clock | None = None) -> int:
+    """Create the campaign of a plan cleared for a real send and snapshot its audience; its id."""
+    clock = clock or SystemClock()
+    if planned.clearance.purpose is not Purpose.SEND:
+        raise DeliveryError("only a plan made for sending can start a campaign")
+    compiled = planned.clearance.require()
+    if planned.recipients == 0:
+        raise DeliveryError("nobody to send to: the audience is empty after exclusions")
+    requires_public_links(config, build_transport(config, planned.transport))
+    with transaction(engine) as session:
+        campaign = create_campaign(
+            session,
+            compiled,
+            sender_for(config, compiled),
+            planned.audience,
+            planned.segments,
+            planned.transport,
+            clock,
+            limit=planned.limit,
+            tracking=tracking_for(config),
+        )
+        return campaign.id
+
+
+def run_campaign(
+    config: Config,
+    engine: Engine,
+    campaign_id: int,
+    transport: str,
+    report: Report | None = None,
+    clock: Clock | None = None,
+) -> Progress:
+    """Send a campaign's pending rows until none is due (retries that are not due yet wait)."""
+    clock = clock or SystemClock()
+    with build_transport(config, transport) as way_out:
+        runner = runner_for(config, engine, campaign_id, transport, way_out, clock, report)
+        return runner.run(wait_for_retries=False)
+
+
+# --- test copies and the sample message ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TestCopy:
+    """Where one [TEST] copy went and what the transport said."""
+
+    address: str
+    result: SendResult
+
+
+def campaign_content(config: Config, compiled: CompiledIssue, subject_prefix: str = "") -> CampaignContent:
+    """The campaign-level values a message is composed from, before any campaign exists."""
+    sender = sender_for(config, compiled)
+    templates = compiled.templates
+    return CampaignContent(
+        0,
+        compiled.issue.slug,
+        subject_prefix + templates.subject_source,
+        templates.html_source,
+        templates.text_source,
+        sender.from_name,
+        sender.from_address,
+        sender.reply_to,
+        sender.list_id,
+    )
+
+
+def compose_one(
+    config: Config,
+    compiled: CompiledIssue,
+    recipient: Recipient,
+    now: datetime,
+    *,
+    subject_prefix: str = "",
+    key: str = "0",
+) -> OutgoingMessage:
+    """One message exactly as a campaign composes it (frame, links, mailto unsubscribe, DKIM)."""
+    messages = CampaignMessages(
+        campaign_content(config, compiled, subject_prefix),
+        config.base_url,
+        config.secret_key,
+        signer(config),
+        unsubscribe_mailto=config.sender.unsubscribe_mailto,
+    )
+    domain = config.sender.message_id_domain
+    message_id = f"<test.{int(now.timestamp())}.{key}@{domain}>"
+    claimed = Claimed(int(key) if key.isdigit() else 0, 0, message_id, 1, recipient)
+    return messages.compose(claimed, now)
+
+
+def send_test_copies(
+    config: Config,
+    path: Path,
+    addresses: Sequence[str],
+    transport: str | None = None,
+    clock: Clock | None = None,
+) -> list[TestCopy]:
+    """[TEST] copies of the real message to staff; drafts are fine, errors are not."""
+    clock = clock or SystemClock()
+    compiled = clear(path, config, Purpose.TEST, clock.now()).require()
+    name = transport or config.settings.delivery.transport
+    way_out = build_transport(config, name)
+    requires_public_links(config, way_out)
+    now = clock.now()
+    outgoing = [
+        compose_one(
+            config, compiled, Recipient(email=address), now, subject_prefix=TEST_PREFIX, key=str(index)
+        )
+        for index, address in enumerate(addresses)
+    ]
+    with way_out:
+        results = way_out.send(outgoing)
+    return [TestCopy(m.recipient, r) for m, r in zip(outgoing, results, strict=True)]
+
+
+def sample_message(config: Config, compiled: CompiledIssue, now: datetime | None = None) -> OutgoingMessage:
+    """The message the sample reader would get, for the plan and the preview."""
+    return compose_one(config, compiled, SAMPLE_RECIPIENT, now or datetime.now(UTC))
