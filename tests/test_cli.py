@@ -16,6 +16,7 @@ from typer.testing import CliRunner
 
 from outreach.cli import app
 from tests.conftest import EXAMPLE_ISSUE, TEST_SECRET
+from tests.delivery.subprocess_project import CLI
 
 runner = CliRunner()
 ENV = {"OUTREACH_SECRET_KEY": TEST_SECRET}
@@ -148,3 +149,38 @@ def test_demo_runs_the_main_job_end_to_end(project: Path) -> None:
     assert again.exit_code == 0, again.output
     assert len(list((project / "demo" / "outbox" / "new").iterdir())) == len(messages)
     assert not (project / "outreach.db").exists()
+
+
+def _groups(group: Any, prefix: str = "") -> list[tuple[str, Any]]:
+    found = [(prefix.strip() or "outreach", group)]
+    for name, command in group.commands.items():
+        if hasattr(command, "commands"):
+            found += _groups(command, f"{prefix}{name} ")
+    return found
+
+
+def test_the_top_level_and_every_group_help_has_an_example() -> None:
+    missing = [name for name, group in _groups(get_command(app)) if "Example:" not in (group.help or "")]
+    assert not missing, f"groups without an 'Example:' in their help: {missing}"
+
+
+def test_check_messages_with_brackets_are_printed_as_written(
+    project: Path, write_issue: Callable[..., Path]
+) -> None:
+    issue = write_issue("TODO: ask [Maria] about [/x] the venue\n")
+    result = runner.invoke(app, ["check", str(issue), "--no-spam", "--root", str(project)], env=ENV)
+    assert result.exit_code == 1
+    assert "TODO: ask [Maria] about [/x] the venue" in result.output
+
+
+def test_piped_output_keeps_long_lines_whole(project: Path, tmp_path: Path) -> None:
+    deep = tmp_path / ("a-rather-long-folder-name-" * 4) / "out"
+    done = subprocess.run(
+        [*CLI, "render", str(EXAMPLE_ISSUE), "--out", str(deep), "--root", str(project)],
+        env={"OUTREACH_SECRET_KEY": TEST_SECRET, "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert f"wrote {deep / '2026-12-holding-the-holidays.html'}\n" in done.stdout

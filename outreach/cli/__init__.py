@@ -40,7 +40,8 @@ class _Outreach(TyperGroup):
 app = typer.Typer(
     cls=_Outreach,
     name="outreach",
-    help="The newsletter and outreach pipeline of the Virginia Association for Infant Mental Health.",
+    help="Write, check and send a newsletter and outreach mail: from Markdown to every reader's inbox.\n\n"
+    "Example: outreach demo   (the example issue, end to end, into a local outbox)",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,

@@ -7,6 +7,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 import typer
+from rich.markup import escape
 
 from outreach.checks import CheckReport, run_checks
 from outreach.cli.common import RootOption, config_for, console
@@ -31,8 +32,8 @@ def new(
     config = config_for(root)
     path = scaffold_issue(config.path("newsletters"), title, date.today())
     console.print(
-        f"Created [bold]{_show(path, config)}[/]. Edit it, then run "
-        f"[bold]outreach preview {_show(path, config)}[/]."
+        f"Created [bold]{escape(_show(path, config))}[/]. Edit it, then run "
+        f"[bold]outreach preview {escape(_show(path, config))}[/]."
     )
 
 
@@ -49,7 +50,7 @@ def render(
     config = config_for(root)
     written = render_files(issue, out, to, config)
     for path in written:
-        console.print(f"wrote {path}")
+        console.print(f"wrote {path}", markup=False)
 
 
 def render_files(issue_path: Path, out: Path, to: str, config: Config) -> list[Path]:
@@ -94,9 +95,9 @@ def check(
 def _print_report(report: CheckReport) -> None:
     for finding in report.findings:
         colour = "red" if finding.severity is Severity.ERROR else "yellow"
-        where = f"{finding.where}: " if finding.where else ""
+        where = escape(f"{finding.where}: " if finding.where else "")
         console.print(
-            f"{where}[{colour}]{finding.severity}[/] [dim]{finding.code}[/] {finding.message}",
+            f"{where}[{colour}]{finding.severity}[/] [dim]{finding.code}[/] {escape(finding.message)}",
             markup=True,
             highlight=False,
             soft_wrap=True,
@@ -110,7 +111,7 @@ def _print_report(report: CheckReport) -> None:
         figures.append("SpamAssassin not run (apt-get install spamassassin)")
     verdict = "[red]errors[/]" if report.errors else "[green]ok[/]"
     console.print(
-        f"{report.path}: {verdict}: {len(report.errors)} error(s), "
+        f"{escape(str(report.path))}: {verdict}: {len(report.errors)} error(s), "
         f"{len(report.warnings)} warning(s); {', '.join(figures)}"
     )
 
@@ -128,7 +129,7 @@ def preview(
     from outreach.preview import serve_preview
 
     config = config_for(root)
-    console.print(f"Previewing {issue} at [bold]http://{host}:{port}/[/] (Ctrl+C to stop)")
+    console.print(f"Previewing {escape(str(issue))} at [bold]http://{host}:{port}/[/] (Ctrl+C to stop)")
     serve_preview(issue, config, host, port)
 
 

@@ -9,8 +9,10 @@ from rich.console import Console
 
 from outreach.config import Config, load_config
 
-console = Console(highlight=False)
-console_err = Console(stderr=True, highlight=False)
+# Output piped to a file or another program is not wrapped at 80 columns: paths and messages stay whole
+# lines that tools (and people searching logs) can use. A terminal wraps long lines itself.
+console = Console(highlight=False, soft_wrap=True)
+console_err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 RootOption = typer.Option(
     None,

@@ -35,7 +35,9 @@ from outreach.operations import (
 )
 from outreach.transports.base import Outcome, Transport
 
-campaigns_app = typer.Typer(help="Follow and steer campaigns.", no_args_is_help=True)
+campaigns_app = typer.Typer(
+    help="Follow and steer campaigns.\n\nExample: outreach campaigns status 3", no_args_is_help=True
+)
 
 
 def send(
@@ -171,7 +173,7 @@ def _summary(engine: sa.Engine, campaign_id: int, progress: SendProgress) -> Non
     shown = ", ".join(f"{n} {state}" for state, n in counts.items() if n)
     console.print(f"campaign {campaign_id} is {campaign.status}: {shown}")
     if campaign.pause_reason:
-        console.print(f"[yellow]paused: {campaign.pause_reason}[/]")
+        console.print(f"[yellow]paused: {escape(campaign.pause_reason)}[/]")
     if counts["pending"] and campaign.status is CampaignStatus.SENDING:
         console.print(f"{counts['pending']} wait for a retry; `outreach worker` sends them when due")
     if counts["unknown"]:
@@ -256,10 +258,11 @@ def status(
         )
         return
     console.print(
-        f"campaign {campaign.id}: {campaign.issue_slug} · {campaign.status} · via {campaign.transport}"
+        f"campaign {campaign.id}: {campaign.issue_slug} · {campaign.status} · via {campaign.transport}",
+        markup=False,
     )
     if campaign.pause_reason:
-        console.print(f"[yellow]paused: {campaign.pause_reason}[/]")
+        console.print(f"[yellow]paused: {escape(campaign.pause_reason)}[/]")
     console.print("  " + ", ".join(f"{state} {n}" for state, n in counts.items()))
     for state, reason, n in reasons:
         console.print(f"  {n:>6} {state}: {reason}", markup=False)

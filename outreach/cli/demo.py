@@ -46,11 +46,13 @@ def demo(
     folder.mkdir()
     path = issue if issue.is_absolute() else config.root / issue
     report = run_checks(path, config, spam=False)
-    console.print(f"1. checked {issue}: {len(report.errors)} error(s), {len(report.warnings)} warning(s)")
+    console.print(
+        f"1. checked {escape(str(issue))}: {len(report.errors)} error(s), {len(report.warnings)} warning(s)"
+    )
     for finding in report.errors:
         console.print(f"   [red]{escape(finding.where)}: {escape(finding.message)}[/]")
     written = render_files(path, folder / "rendered", "", config)
-    console.print(f"2. rendered for a sample reader into {written[0].parent}")
+    console.print(f"2. rendered for a sample reader into {written[0].parent}", markup=False)
 
     clock = SystemClock()
     engine = make_engine(f"sqlite:///{folder / 'demo.db'}")
@@ -63,7 +65,9 @@ def demo(
         topics,
         clock,
     )
-    console.print(f"3. imported {imported.new} example members from {MEMBERS} into {folder / 'demo.db'}")
+    console.print(
+        f"3. imported {imported.new} example members from {MEMBERS} into {folder / 'demo.db'}", markup=False
+    )
 
     planned = plan_send(config, engine, path, purpose=Purpose.SEND, send_now=True, clock=clock)
     for warning in planned.clearance.report.warnings:
@@ -79,9 +83,10 @@ def demo(
         + ", ".join(f"{n} {state}" for state, n in counts.items() if n)
     )
     console.print(
-        f"\nThe messages are in [bold]{outbox / 'new'}[/] (one file each, any mail client reads them);"
+        f"\nThe messages are in [bold]{escape(str(outbox / 'new'))}[/] "
+        "(one file each, any mail client reads them);"
     )
-    console.print(f"the rendered issue is [bold]{written[0]}[/].")
+    console.print(f"the rendered issue is [bold]{escape(str(written[0]))}[/].")
 
 
 def register(app: typer.Typer) -> None:

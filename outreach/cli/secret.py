@@ -10,7 +10,8 @@ from outreach.cli.common import RootOption, config_for, console
 from outreach.keys import ENV_KEY, KEY_FILE, fingerprint, rotate
 
 secret_app = typer.Typer(
-    help="The site's secret key, which signs every unsubscribe, preference and confirmation link.",
+    help="The site's secret key, which signs every unsubscribe, preference and confirmation link.\n\n"
+    "Example: outreach secret show",
     no_args_is_help=True,
 )
 
