@@ -318,3 +318,11 @@ def test_real_server_reloads_on_save_and_stops_on_ctrl_c(project: Path, issue: P
         if process.poll() is None:
             process.kill()
             process.wait(timeout=5)
+
+
+def test_the_page_shows_what_check_finds_beside_the_mail(client: TestClient, issue: Path) -> None:
+    save(issue, GOOD.replace("subscriber.first_name", "subscriber.frist_name"))
+    page = client.get("/")
+    assert "Phone (375 px)" in page.text  # the mail still shows, with "Dear friend, hello."
+    findings = page.text.split('id="findings-title"', 1)[1]
+    assert "subscribers have no field &#39;frist_name&#39;" in findings and f"{issue}:6" in findings

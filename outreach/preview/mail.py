@@ -13,11 +13,13 @@ from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 
+from outreach.checks import run_checks
 from outreach.clock import Clock, SystemClock
 from outreach.config import CONFIG_FILE, Config, load_config
 from outreach.content import read_issue
 from outreach.delivery.message import build_message, envelope_for
 from outreach.errors import ContentError, ContentErrors, OutreachError, TemplateError, located
+from outreach.models import Finding
 from outreach.render import render_issue
 from outreach.render.sample import SAMPLE_RECIPIENT
 from outreach.tokens import recipient_links
@@ -58,6 +60,9 @@ class SampleMail:
     text: str
     eml: bytes
     headers: tuple[tuple[str, str], ...]
+    # What `outreach check` says (without the spam score, which takes seconds): shown beside the mail,
+    # so "Dear ," from a misspelt variable comes with its reason.
+    findings: tuple[Finding, ...] = ()
 
     @property
     def html_bytes(self) -> int:
@@ -105,6 +110,7 @@ def render_sample(issue_path: Path, config: Config, templates: Path, clock: Cloc
     envelope = envelope_for(issue, config, recipient.email, clock.now(), recipient.full_name)
     message = build_message(envelope, mail, links, config)
     headers = tuple((name, str(message[name])) for name in SHOWN_HEADERS if message[name])
+    findings = tuple(run_checks(issue_path, config, spam=False).findings)
     return SampleMail(
         slug=issue.slug,
         subject=mail.subject,
@@ -114,6 +120,7 @@ def render_sample(issue_path: Path, config: Config, templates: Path, clock: Cloc
         text=mail.text,
         eml=message.as_bytes(),
         headers=headers,
+        findings=findings,
     )
 
 

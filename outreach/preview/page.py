@@ -63,6 +63,12 @@ _PAGE = """\
   .problems li { margin: 6px 0; }
   .problems code { font-weight: 600; }
   .hint { color: var(--muted); }
+  .findings { background: #fff; border: 1px solid var(--line); border-radius: 8px;
+              padding: 12px 20px; margin-bottom: 18px; max-width: 900px; }
+  .findings h2 { margin-bottom: 4px; }
+  .findings li { margin: 4px 0; }
+  .findings .error { color: var(--bad); font-weight: 600; }
+  .findings .warning { color: var(--warn); font-weight: 600; }
 </style>
 </head>
 <body data-version="{{ version }}">
@@ -108,6 +114,17 @@ hiding the footer and the unsubscribe link">HTML {{ '%.1f' % mail.html_kb }} KB
     {% endif %}
   </div>
   {% else %}
+  {% if mail.findings %}
+  <section class="findings" aria-labelledby="findings-title">
+    <h2 id="findings-title">What <code>outreach check</code> says</h2>
+    <ul>
+      {% for finding in mail.findings %}
+      <li><span class="{{ finding.severity }}">{{ finding.severity }}</span>
+        {% if finding.where %}<code>{{ finding.where }}</code>:{% endif %} {{ finding.message }}</li>
+      {% endfor %}
+    </ul>
+  </section>
+  {% endif %}
   <div class="frames">
     <figure>
       <figcaption>Phone ({{ phone }} px)</figcaption>
