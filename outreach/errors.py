@@ -14,6 +14,7 @@ never with a traceback.
     │   └── SegmentError(path, line)
     ├── DatabaseError                    schema behind, unreachable database
     ├── DeliveryError                    campaigns and the ledger
+    ├── AccountError                     the admin app's users, sign-in and tokens
     └── TransportError(provider, endpoint, status, detail)
 """
 
@@ -101,6 +102,10 @@ class DatabaseError(OutreachError):
 
 class DeliveryError(OutreachError):
     """A campaign cannot be planned, sent, paused or resumed as asked."""
+
+
+class AccountError(OutreachError):
+    """A user of the admin app cannot be added, changed or signed in as asked; says why."""
 
 
 class TransportError(OutreachError):

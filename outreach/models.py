@@ -215,6 +215,22 @@ class RecipientLinks:
     unsubscribe_mailto: str = ""
 
 
+# --- who did it -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who makes a change, for the audit log: a user of the admin app, a command run by someone on a
+    machine, or the system itself (the scheduler, a webhook)."""
+
+    name: str  # "ana@vaimh.example", "maria@laptop", "scheduler"
+    via: str  # "admin", "api", "cli", "scheduler", "web"
+    origin: str = ""  # the client's address or the machine's name
+
+
+SYSTEM = Actor("outreach", "system")
+
+
 # --- checks ---------------------------------------------------------------------------------------
 
 

@@ -14,7 +14,7 @@ import typer
 from rich.markup import escape
 from typer.core import TyperGroup
 
-from outreach.cli import audience, authoring, delivery, demo, events, scheduling, secret, web
+from outreach.cli import audience, authoring, delivery, demo, events, scheduling, secret, users, web
 from outreach.cli.common import console_err
 from outreach.errors import OutreachError
 
@@ -54,6 +54,7 @@ events.register(app)
 scheduling.register(app)
 web.register(app)
 secret.register(app)
+users.register(app)
 demo.register(app)
 
 

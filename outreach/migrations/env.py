@@ -10,6 +10,8 @@ import sqlalchemy as sa
 from alembic import context
 
 # Every stage's tables share one metadata; importing each schema module registers its tables.
+import outreach.accounts.schema
+import outreach.audience.audit
 import outreach.audience.site_keys
 import outreach.delivery.tracking
 import outreach.events.schema
