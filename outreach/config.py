@@ -177,6 +177,16 @@ class Dkim(_Section):
     key_file: str = ""
 
 
+class Admin(_Section):
+    """The admin app at /admin/ of ``outreach serve``: on by default, off for a public-only listener."""
+
+    enabled: bool = True
+    # Admins must set up an authenticator app (TOTP) before they can do anything else.
+    require_2fa: bool = False
+    session_idle_minutes: int = Field(default=30, ge=1, le=24 * 60)
+    session_hours: int = Field(default=12, ge=1, le=24 * 30)
+
+
 class Paths(_Section):
     """Where the project's folders are, relative to outreach.toml."""
 
@@ -197,6 +207,7 @@ class Settings(_Section):
     paths: Paths = Paths()
     dkim: Dkim = Dkim()
     events: Events = Events()
+    admin: Admin = Admin()
     transports: dict[str, Transport] = Field(default_factory=lambda: {"outbox": Transport(backend="maildir")})
 
 

@@ -101,7 +101,7 @@ def second_factor(
     if wait is not None:
         return SignIn(Step.LOCKED, wait=wait)
     secret = totp.unseal(user.totp_secret, keys)
-    ok = secret is not None and totp.code_ok(secret, code)
+    ok = secret is not None and totp.code_ok(secret, code, clock.now())
     throttle.note(session, user.email, ip, ok, clock)
     if not ok:
         return SignIn(Step.NEEDS_CODE, token)
@@ -113,7 +113,7 @@ def set_up_second_factor(
     session: Session, user: User, secret: str, code: str, key: str, actor: Actor, clock: Clock
 ) -> None:
     """Keep ``secret`` (sealed with the site's key) once a code from it proves the app has it."""
-    if not totp.code_ok(secret, code):
+    if not totp.code_ok(secret, code, clock.now()):
         raise AccountError(
             "that code does not match: check the authenticator app's clock and try the next code"
         )

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import hashlib
 from collections.abc import Sequence
+from datetime import datetime
 
 import pyotp
 import segno
@@ -40,10 +41,14 @@ def unseal(sealed: str, keys: Sequence[str]) -> str | None:
     return None
 
 
-def code_ok(secret: str, code: str) -> bool:
-    """A 6-digit code from now, or 30 s either side (phones' clocks drift)."""
+def code_ok(secret: str, code: str, at: datetime) -> bool:
+    """A 6-digit code for the moment ``at``, or 30 s either side (phones' clocks drift)."""
     digits = "".join(code.split())
-    return digits.isdigit() and len(digits) == 6 and pyotp.TOTP(secret).verify(digits, valid_window=1)
+    return (
+        digits.isdigit()
+        and len(digits) == 6
+        and pyotp.TOTP(secret).verify(digits, for_time=at, valid_window=1)
+    )
 
 
 def provisioning_uri(secret: str, account: str, site: str) -> str:

@@ -1,0 +1,36 @@
+/* Progressive enhancement for the admin app, our own and vendored: every page works without it.
+   - [data-live-src]: replace an element's text with the text a URL answers, after edits (live counts).
+   - [data-sse]: follow a server-sent event stream and fill [data-field] elements from its JSON. */
+(function () {
+  "use strict";
+  function debounce(fn, ms) { var t; return function () { clearTimeout(t); var a = arguments; t = setTimeout(function () { fn.apply(null, a); }, ms); }; }
+
+  document.querySelectorAll("[data-live-src]").forEach(function (target) {
+    var form = target.closest("form") || document;
+    var source = target.getAttribute("data-live-src");
+    var refresh = debounce(function () {
+      var body = new FormData(form.tagName === "FORM" ? form : undefined);
+      var csrf = document.querySelector("input[name=csrf]");
+      fetch(source, { method: "POST", body: body, credentials: "same-origin",
+                      headers: csrf ? { "X-CSRF-Token": csrf.value } : {} })
+        .then(function (r) { return r.text(); })
+        .then(function (text) { target.innerHTML = text; })
+        .catch(function () { target.textContent = "(could not update)"; });
+    }, 400);
+    form.addEventListener("input", refresh);
+  });
+
+  document.querySelectorAll("[data-sse]").forEach(function (box) {
+    var source = new EventSource(box.getAttribute("data-sse"));
+    source.onmessage = function (event) {
+      var data = JSON.parse(event.data);
+      Object.keys(data).forEach(function (key) {
+        box.querySelectorAll('[data-field="' + key + '"]').forEach(function (el) {
+          if (el.tagName === "PROGRESS" || el.tagName === "METER") { el.value = data[key]; }
+          else { el.textContent = data[key]; }
+        });
+      });
+      if (data.finished) { source.close(); }
+    };
+  });
+})();
