@@ -8,11 +8,14 @@ import email
 import email.policy
 import re
 import shutil
-from collections.abc import Callable
+import subprocess
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import dkim
 import pytest
+from aiosmtpd.controller import Controller
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from typer.testing import CliRunner
@@ -26,6 +29,7 @@ from outreach.config import load_config
 from outreach.errors import ConfigError
 from outreach.tokens import read_mailto_subject
 from tests.conftest import EXAMPLE_ISSUE, TEST_SECRET
+from tests.ports import free_port
 
 runner = CliRunner()
 SPAMMY = (
@@ -196,3 +200,79 @@ def test_a_test_copy_is_the_real_message_but_for_its_subject(
         r"<mailto:unsubscribe@vaimh\.example\?subject=(\S+)>", str(message["List-Unsubscribe"])
     )
     assert mailto is not None and read_mailto_subject(TEST_SECRET, mailto.group(1)) is not None
+
+
+# --- the review gate: what goes out through a real transport is what was committed ---------------------
+
+
+class _Accepting:
+    """An aiosmtpd handler that accepts every message and keeps its recipients."""
+
+    def __init__(self) -> None:
+        self.recipients: list[str] = []
+
+    async def handle_DATA(self, server: object, session: object, envelope: Any) -> str:
+        self.recipients.extend(envelope.rcpt_tos)
+        return "250 2.0.0 Ok"
+
+
+@pytest.fixture
+def relay(project: Path) -> Iterator[_Accepting]:
+    """A local SMTP server, named `relay` in the project's outreach.toml."""
+    handler = _Accepting()
+    port = free_port()
+    controller = Controller(handler, hostname="127.0.0.1", port=port)
+    controller.start()
+    toml = project / "outreach.toml"
+    toml.write_text(
+        toml.read_text()
+        + f'\n[transports.relay]\nbackend = "smtp"\nhost = "127.0.0.1"\nport = {port}\nsecurity = "none"\n'
+    )
+    try:
+        yield handler
+    finally:
+        controller.stop()
+
+
+def git(project: Path, *args: str) -> None:
+    subprocess.run(
+        ["git", "-c", "user.name=Staff", "-c", "user.email=staff@vaimh.example", *args],
+        cwd=project,
+        check=True,
+        capture_output=True,
+    )
+
+
+@pytest.mark.skipif(shutil.which("git") is None, reason="apt-get install git")
+def test_only_a_committed_issue_goes_out_through_a_real_transport(
+    project: Path, site: dict[str, str], write_issue: Callable[..., Path], relay: _Accepting
+) -> None:
+    issue = write_issue(status="ready", **AUDIENCE)
+    (project / ".gitignore").write_text("outreach.db*\n.outreach/\noutbox/\nout/\n")
+    git(project, "init", "-q")
+    git(project, "add", "-A")
+    git(project, "commit", "-qm", "December issue, reviewed")
+    (project / "templates" / "newsletter.mjml.j2").write_text(
+        (project / "templates" / "newsletter.mjml.j2").read_text() + "\n"
+    )
+    code, output = outreach(project, site, "send", str(issue), "--yes", "--transport", "relay")
+    assert code == 2 and "not committed" in output and "templates/newsletter.mjml.j2" in output
+    assert relay.recipients == []
+    git(project, "commit", "-qam", "layout tweak, reviewed")
+    code, output = outreach(project, site, "send", str(issue), "--yes", "--transport", "relay")
+    assert code == 0, output
+    assert relay.recipients == ["ana@example.org"]
+
+
+def test_allow_uncommitted_sends_and_says_what_it_skipped(
+    project: Path, site: dict[str, str], write_issue: Callable[..., Path], relay: _Accepting
+) -> None:
+    issue = write_issue(status="ready", **AUDIENCE)
+    if shutil.which("git"):
+        git(project, "init", "-q")  # a repository with nothing committed
+    code, output = outreach(
+        project, site, "send", str(issue), "--yes", "--transport", "relay", "--allow-uncommitted"
+    )
+    assert code == 0, output
+    assert "not reviewed" in output or "not a git repository" in output
+    assert relay.recipients == ["ana@example.org"]

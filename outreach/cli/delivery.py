@@ -51,6 +51,12 @@ def send(
     limit: int | None = typer.Option(None, "--limit", min=1, help="Send to at most N recipients."),
     yes: bool = typer.Option(False, "--yes", help="Really send (without it, only show the plan)."),
     now: bool = typer.Option(False, "--now", help="Send now even though the issue's send_at lies ahead."),
+    allow_uncommitted: bool = typer.Option(
+        False,
+        "--allow-uncommitted",
+        help="Send through a real transport although the issue, its layouts or settings have changes not "
+        "committed to git (skips the review gate, and says so).",
+    ),
     root: Path | None = RootOption,
 ) -> None:
     """Plan, test or send an issue to its audience.
@@ -73,7 +79,15 @@ def send(
     audience = Audience(tuple(topic), tuple(segment))
     purpose = Purpose.SEND if yes else Purpose.PLAN
     planned = plan_send(
-        config, engine, issue, purpose=purpose, audience=audience, transport=name, limit=limit, send_now=now
+        config,
+        engine,
+        issue,
+        purpose=purpose,
+        audience=audience,
+        transport=name,
+        limit=limit,
+        send_now=now,
+        allow_uncommitted=allow_uncommitted,
     )
     _print_plan(config, planned)
     if not yes:
@@ -113,6 +127,11 @@ def _print_plan(config: Config, planned: SendPlan) -> None:
     for warning in report.warnings:
         where = f"{warning.where}: " if warning.where else ""
         out.print(f"[yellow]warning[/] {escape(where + warning.message)}")
+    for note in planned.clearance.notes:
+        out.print(f"[yellow]note[/] {escape(note)}")
+    review = planned.clearance.review
+    if review is not None and review.clean:
+        out.print(f"reviewed: commit {review.commit[:12]}", markup=False)
     for reason in planned.clearance.refusals:
         out.print(f"[red]refused[/] {escape(reason)}")
 

@@ -19,7 +19,11 @@ from outreach.checks import CheckReport, run_checks
 from outreach.config import Config
 from outreach.errors import DeliveryError
 from outreach.models import IssueStatus
+from outreach.operations.review import Review, rendering_files, review_of, review_refusal
 from outreach.render import CompiledIssue
+
+# Transports whose mail never leaves this machine: no review needed to try things out.
+LOCAL = ("maildir", "memory")
 
 
 class Purpose(StrEnum):
@@ -49,6 +53,8 @@ class Clearance:
     report: CheckReport
     refusals: tuple[str, ...] = field(default=())
     due: datetime | None = None
+    review: Review | None = None
+    notes: tuple[str, ...] = field(default=())  # what the gate skipped on purpose, said out loud
 
     @property
     def compiled(self) -> CompiledIssue:
@@ -68,12 +74,21 @@ class Clearance:
 
 
 def clear(
-    path: Path, config: Config, purpose: Purpose, now: datetime, *, send_now: bool = False
+    path: Path,
+    config: Config,
+    purpose: Purpose,
+    now: datetime,
+    *,
+    send_now: bool = False,
+    backend: str = "",
+    allow_uncommitted: bool = False,
 ) -> Clearance:
     """Run the checks the purpose needs and collect every reason the issue may not go.
 
     ``send_now`` is the person's explicit "send it now" (``--now``) for an issue whose ``send_at`` lies
-    ahead. The spam score runs for real sends and schedules (and for a plan, to show it early).
+    ahead. The spam score runs for real sends and schedules (and for a plan, to show it early). The
+    review gate (committed in git) applies to schedules and to sends through a real transport
+    (``backend`` other than the local maildir); ``allow_uncommitted`` skips it, and says so.
     """
     report = run_checks(path, config, spam=purpose is not Purpose.TEST)
     refusals: list[str] = []
@@ -101,7 +116,27 @@ def clear(
                     f"it is due {when(issue.send_at, config)}: `outreach schedule {path}` sends it then, "
                     "or add --now to send it now"
                 )
-    return Clearance(path=path, purpose=purpose, report=report, refusals=tuple(refusals), due=due)
+    review, notes = None, []
+    if purpose is Purpose.SCHEDULE or (purpose in (Purpose.SEND, Purpose.PLAN) and backend not in LOCAL):
+        review = review_of(config.root, rendering_files(config, path))
+        refusal = review_refusal(review, path)
+        if refusal and allow_uncommitted:
+            notes.append(
+                f"not reviewed: {refusal.split(':')[0]}; sent as it is on this disk (--allow-uncommitted)"
+            )
+        elif refusal:
+            refusals.append(refusal)
+        elif not review.repository:
+            notes.append("this project is not a git repository, so there is no review to check")
+    return Clearance(
+        path=path,
+        purpose=purpose,
+        report=report,
+        refusals=tuple(refusals),
+        due=due,
+        review=review,
+        notes=tuple(notes),
+    )
 
 
 def when(moment: datetime, config: Config) -> str:

@@ -68,13 +68,22 @@ def plan_send(
     transport: str | None = None,
     limit: int | None = None,
     send_now: bool = False,
+    allow_uncommitted: bool = False,
     clock: Clock | None = None,
 ) -> SendPlan:
     """Clear the issue for ``purpose`` and count its audience (the issue's own unless one is given)."""
     clock = clock or SystemClock()
     name = transport or config.settings.delivery.transport
     backend = config.transport(name).backend
-    clearance = clear(path, config, purpose, clock.now(), send_now=send_now)
+    clearance = clear(
+        path,
+        config,
+        purpose,
+        clock.now(),
+        send_now=send_now,
+        backend=backend,
+        allow_uncommitted=allow_uncommitted,
+    )
     compiled = clearance.compiled
     wanted = audience if audience is not None and not audience.is_empty else compiled.issue.audience
     with transaction(engine) as session:
