@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -16,6 +17,7 @@ from outreach.content import read_issue
 from outreach.content.scaffold import scaffold_issue
 from outreach.delivery.message import build_message, envelope_for, message_bytes
 from outreach.models import Recipient, Severity
+from outreach.operations.diff import diff_issue
 from outreach.render import render_issue
 from outreach.render.sample import SAMPLE_RECIPIENT
 from outreach.tokens import recipient_links
@@ -74,22 +76,88 @@ def render_files(issue_path: Path, out: Path, to: str, config: Config) -> list[P
 
 
 def check(
-    issue: Path = typer.Argument(..., help="The issue's Markdown file."),
-    as_json: bool = typer.Option(False, "--json", help="Print the findings as JSON."),
+    issue: list[Path] = typer.Argument(None, help="The issue's Markdown file(s); none with --all."),
+    all_issues: bool = typer.Option(
+        False, "--all", help="Check every issue in newsletters/ and its editions."
+    ),
+    output: str = typer.Option(
+        "text",
+        "--format",
+        help="text (for people), json, or github (annotations for a pull request's checks).",
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Same as --format json."),
     no_spam: bool = typer.Option(False, "--no-spam", help="Skip the SpamAssassin score."),
     root: Path | None = RootOption,
 ) -> None:
     """Check an issue before anyone sees it; exits 1 when there are errors.
 
+    In CI on pull requests: outreach check --all --format github (each finding becomes an annotation
+    on the line it is about).
+
     Example: outreach check newsletters/2026-12-holding-the-holidays.md
     """
     config = config_for(root)
-    report = run_checks(issue, config, spam=not no_spam)
-    if as_json:
-        typer.echo(json.dumps(report.as_json(), indent=2))
+    kind = "json" if as_json else output
+    if kind not in ("text", "json", "github"):
+        raise typer.BadParameter("use text, json or github", param_hint="--format")
+    paths = list(issue or [])
+    if all_issues:
+        paths += sorted(p for p in config.path("newsletters").glob("*.md") if p not in paths)
+    if not paths:
+        raise typer.BadParameter("name an issue, or use --all", param_hint="ISSUE")
+    reports = [run_checks(path, config, spam=not no_spam) for path in paths]
+    if kind == "json":
+        body = [r.as_json() for r in reports]
+        typer.echo(json.dumps(body[0] if len(body) == 1 and not all_issues else body, indent=2))
+    elif kind == "github":
+        for report in reports:
+            for line in github_annotations(report, config.root):
+                typer.echo(line)
     else:
-        _print_report(report)
-    raise typer.Exit(1 if report.errors else 0)
+        for report in reports:
+            _print_report(report)
+    raise typer.Exit(1 if any(r.errors for r in reports) else 0)
+
+
+def github_annotations(report: CheckReport, root: Path) -> list[str]:
+    """Each finding as a GitHub Actions workflow command (``::error file=...,line=...::message``)."""
+    lines = []
+    for finding in report.findings:
+        level = "error" if finding.severity is Severity.ERROR else "warning"
+        where = Path(finding.path or report.path)
+        with contextlib.suppress(ValueError):
+            where = where.resolve().relative_to(root.resolve())
+        properties = f"file={_escape_property(str(where))}"
+        if finding.line:
+            properties += f",line={finding.line}"
+        properties += f",title={_escape_property(finding.code)}"
+        lines.append(f"::{level} {properties}::{_escape_data(finding.message)}")
+    return lines
+
+
+def _escape_data(text: str) -> str:
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def _escape_property(text: str) -> str:
+    return _escape_data(text).replace(":", "%3A").replace(",", "%2C")
+
+
+def diff(
+    issue: Path = typer.Argument(..., help="The issue's Markdown file."),
+    old: str = typer.Argument("HEAD", help="The commit to compare with (default: the last commit)."),
+    new: str | None = typer.Option(
+        None, "--to", help="Compare with this commit instead of the working copy."
+    ),
+    root: Path | None = RootOption,
+) -> None:
+    """Show what changed for readers: subject, preheader, links, events and the text part.
+
+    Example: outreach diff newsletters/2026-12-holding-the-holidays.md main
+    """
+    config = config_for(root)
+    for line in diff_issue(config, issue, old, new).lines():
+        typer.echo(line)
 
 
 def _print_report(report: CheckReport) -> None:
@@ -141,5 +209,5 @@ def _show(path: Path, config: Config) -> str:
 
 
 def register(app: typer.Typer) -> None:
-    for command in (new, render, check, preview):
+    for command in (new, render, check, diff, preview):
         app.command()(command)
