@@ -8,6 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from outreach.audience import Consent, ConsentMethod, add_subscriber, make_engine, transaction, upgrade
+from outreach.audience.topics import load_topics, sync_topics
+from outreach.clock import SystemClock
 from outreach.config import Config, load_config
 
 REPO = Path(__file__).resolve().parent.parent
@@ -65,3 +68,19 @@ def write_issue(project: Path) -> Callable[..., Path]:
         return path
 
     return write
+
+
+@pytest.fixture
+def site(project: Path) -> dict[str, str]:
+    """The temp project with a database holding one active reader; the environment to run it."""
+    url = f"sqlite:///{project / 'outreach.db'}"
+    engine = make_engine(url)
+    upgrade(engine)
+    with transaction(engine) as session:
+        sync_topics(session, load_topics(project / "lists" / "topics.yaml"))
+        consent = Consent(ConsentMethod.ADMIN, source="test")
+        add_subscriber(
+            session, "ana@example.org", consent=consent, clock=SystemClock(), topics=("monthly-newsletter",)
+        )
+    engine.dispose()
+    return {"OUTREACH_SECRET_KEY": TEST_SECRET, "OUTREACH_DATABASE_URL": url, "COLUMNS": "200"}

@@ -20,11 +20,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from typer.testing import CliRunner
 
-from outreach.audience import Consent, ConsentMethod, add_subscriber, make_engine, transaction, upgrade
-from outreach.audience.topics import load_topics, sync_topics
 from outreach.checks import run_checks
 from outreach.cli import app
-from outreach.clock import SystemClock
 from outreach.config import load_config
 from outreach.errors import ConfigError
 from outreach.tokens import read_mailto_subject
@@ -39,22 +36,6 @@ SPAMMY = (
 needs_spamassassin = pytest.mark.skipif(
     shutil.which("spamassassin") is None, reason="apt-get install spamassassin (Debian) to score mail"
 )
-
-
-@pytest.fixture
-def site(project: Path) -> dict[str, str]:
-    """The temp project with a database holding one active reader; the environment to run it."""
-    url = f"sqlite:///{project / 'outreach.db'}"
-    engine = make_engine(url)
-    upgrade(engine)
-    with transaction(engine) as session:
-        sync_topics(session, load_topics(project / "lists" / "topics.yaml"))
-        consent = Consent(ConsentMethod.ADMIN, source="test")
-        add_subscriber(
-            session, "ana@example.org", consent=consent, clock=SystemClock(), topics=("monthly-newsletter",)
-        )
-    engine.dispose()
-    return {"OUTREACH_SECRET_KEY": TEST_SECRET, "OUTREACH_DATABASE_URL": url, "COLUMNS": "200"}
 
 
 def outreach(project: Path, env: dict[str, str], *args: str) -> tuple[int, str]:

@@ -13,7 +13,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
 from outreach.audience import transaction
-from outreach.cli.common import RootOption, config_for, console
+from outreach.cli.common import RootOption, cli_actor, config_for, console
 from outreach.clock import SystemClock
 from outreach.config import Config
 from outreach.delivery import campaigns as campaign_ops
@@ -33,6 +33,7 @@ from outreach.operations import (
     start_campaign,
     when,
 )
+from outreach.operations.steering import Steer, steer
 from outreach.transports.base import Outcome, Transport
 
 campaigns_app = typer.Typer(
@@ -292,24 +293,15 @@ def status(
 def _change(campaign_id: int, root: Path | None, verb: str) -> tuple[Config, sa.Engine]:
     config = config_for(root)
     engine = database(config)
-    clock = SystemClock()
-    with transaction(engine) as session:
-        if verb == "pause":
-            campaign_ops.pause(session, campaign_id, "paused by an operator", clock)
-            console.print(
-                f"campaign {campaign_id} paused; `outreach campaigns resume {campaign_id}` continues"
-            )
-        elif verb == "cancel":
-            skipped = campaign_ops.cancel(session, campaign_id, clock)
-            console.print(f"campaign {campaign_id} cancelled; {skipped} recipients will not be sent")
-        elif verb == "retry-failed":
-            count = campaign_ops.retry_failed(session, campaign_id, clock)
-            console.print(f"{count} recipients whose sending failed for transient reasons are queued again")
-        elif verb == "resend-unknown":
-            count = campaign_ops.resend_unknown(session, campaign_id, clock)
-            console.print(f"{count} recipients of unknown fate are queued again")
-        elif verb == "resume":
-            campaign_ops.resume(session, campaign_id, clock)
+    done = steer(engine, campaign_id, Steer(verb), cli_actor(), SystemClock())
+    said = {
+        Steer.PAUSE: f"campaign {campaign_id} paused; `outreach campaigns resume {campaign_id}` continues",
+        Steer.RESUME: f"campaign {campaign_id} resumed",
+        Steer.CANCEL: f"campaign {campaign_id} cancelled; {done.moved} recipients will not be sent",
+        Steer.RETRY_FAILED: f"{done.moved} recipients that failed for a passing reason are queued again",
+        Steer.RESEND_UNKNOWN: f"{done.moved} recipients of unknown fate are queued (some may get it twice)",
+    }
+    console.print(said[Steer(verb)], markup=False)
     return config, engine
 
 
