@@ -18,14 +18,14 @@ from sqlalchemy.engine import Engine
 
 from outreach.audience import load_segments, transaction
 from outreach.audience.subscribers import known_topics
-from outreach.clock import Clock
+from outreach.clock import Clock, show_time
 from outreach.config import Config
 from outreach.delivery.campaigns import get_campaign
 from outreach.delivery.runner import Progress
 from outreach.delivery.tracking import tracking_for
 from outreach.delivery.wiring import build_transport, requires_real_secret, runner_for
 from outreach.scheduling.guard import LeaseGuardedTransport
-from outreach.scheduling.planning import JobBook, job_id, show_time, waiting_issues
+from outreach.scheduling.planning import JobBook, job_id, waiting_issues
 from outreach.scheduling.sending import Start, due_campaigns, mark_missed, overdue, start_due
 from outreach.scheduling.timing import SendWindow, grace_of, is_missed
 
@@ -135,8 +135,9 @@ def reconcile(runtime: Runtime) -> None:
     wanted: dict[str, tuple[datetime, int]] = {}
     with transaction(runtime.engine) as session:
         for plan in waiting_issues(session, window):
-            if is_missed(plan.wakes_at, now, grace):
-                missed = mark_missed(session, plan.campaign_id, plan.wakes_at, runtime.clock, window, grace)
+            due = plan.missed_after
+            if is_missed(due, now, grace):
+                missed = mark_missed(session, plan.campaign_id, due, runtime.clock, window, grace)
                 if missed.outcome is Start.MISSED:
                     runtime.say(f"MISSED campaign {plan.campaign_id} ({plan.slug}): {missed.detail}")
                 continue

@@ -13,7 +13,7 @@ import os
 import secrets
 import socket
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -27,11 +27,6 @@ DEFAULT_NAME = "scheduler"
 def holder_id() -> str:
     """``host:pid:random``: readable in the standby's message, unique even if a pid is reused."""
     return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
-
-
-def aware(moment: datetime) -> datetime:
-    """SQLite hands back naive datetimes; every time this package stores is UTC."""
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -127,4 +122,4 @@ class Lease:
             row = connection.execute(
                 sa.select(table.holder, table.expires_at).where(table.name == self.name)
             ).first()
-        return LeaseState(str(row.holder), aware(row.expires_at)) if row else None
+        return LeaseState(str(row.holder), row.expires_at) if row else None
