@@ -123,11 +123,13 @@ def send_campaign(runtime: Runtime, campaign_id: int) -> Progress | None:
     return progress
 
 
-def reconcile(runtime: Runtime) -> None:
+def reconcile(runtime: Runtime, *, refresh: bool = False) -> None:
     """Make the jobs match the campaigns: past-grace ones missed (loudly), missing jobs re-created.
 
     APScheduler silently discards a job that is later than its misfire grace; this catches those and
     every other way a job can go missing, so a scheduled campaign is sent or reported, never lost.
+    ``refresh`` re-puts every job even if it looks right: job options (the misfire grace) are stored
+    with each job, so a scheduler that starts re-puts them all with today's ``grace_hours``.
     """
     now = runtime.clock.now()
     window = runtime.window
@@ -146,7 +148,8 @@ def reconcile(runtime: Runtime) -> None:
     entries = runtime.jobs.entries()
     for key, (run_at, campaign_id) in wanted.items():
         have = entries.get(key)
-        if have is None or have[1] != campaign_id or have[0] is None or abs(have[0] - run_at) > SLACK:
+        stale = have is None or have[1] != campaign_id or have[0] is None or abs(have[0] - run_at) > SLACK
+        if stale or refresh:
             logger.info("job %s set for %s", key, show_time(run_at, window.zone))
             runtime.jobs.put(key, run_at, campaign_id)
     for key in entries:

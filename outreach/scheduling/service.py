@@ -129,7 +129,7 @@ class SchedulerService:
         hours = grace.total_seconds() / 3600
         self.say(f"active: this scheduler ({self.lease.holder}) holds the lease; grace {hours:g} h")
         # Before any job may fire: mark past-grace sends missed and re-put every job with today's options.
-        jobs.reconcile(runtime)
+        jobs.reconcile(runtime, refresh=True)
         now = datetime.now(UTC)
         scheduler.add_job(
             "outreach.scheduling.jobs:tick",

@@ -5,7 +5,6 @@ Everything runs with a FixedClock against a real database (SQLite, and PostgreSQ
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -19,63 +18,18 @@ from outreach.audience.schema import Subscriber
 from outreach.audience.subscribers import known_topics
 from outreach.clock import FixedClock
 from outreach.config import Config
-from outreach.content import read_issue
-from outreach.delivery.campaigns import history, sender_for
+from outreach.delivery.campaigns import history
 from outreach.delivery.schema import Campaign, CampaignEvent, CampaignStatus, Delivery
-from outreach.render import render_issue
 from outreach.scheduling import jobs as scheduler_jobs
 from outreach.scheduling.errors import SchedulingError
-from outreach.scheduling.planning import cancel_issue, schedule_issue
+from outreach.scheduling.planning import cancel_issue
 from outreach.scheduling.sending import Start, start_due
 from outreach.scheduling.timing import SendWindow
-from tests.scheduling.conftest import START, FakeJobs, People
+from tests.scheduling.conftest import START, FakeJobs, People, Plan, issue_text
 
 NY = ZoneInfo("America/New_York")
 GRACE = timedelta(hours=6)
 SEND_AT = datetime(2026, 12, 1, 9, 0, tzinfo=NY)
-
-
-def issue_text(subject: str = "December news", send_at: str = "2026-12-01 09:00") -> str:
-    return f"""---
-subject: {subject}
-preheader: A preheader long enough to pass the check
-date: 2026-12-01
-audience: {{topics: [monthly-newsletter]}}
-send_at: {send_at}
-status: ready
----
-Dear {{{{ subscriber.first_name | default("friend") }}}}, hello.
-"""
-
-
-@pytest.fixture
-def issue_file(site: Config) -> Path:
-    path = site.path("newsletters") / "2026-12-news.md"
-    path.write_text(issue_text(), encoding="utf-8")
-    return path
-
-
-Plan = Callable[..., int]
-
-
-@pytest.fixture
-def plan(synced: Engine, site: Config, jobs: FakeJobs, clock: FixedClock, issue_file: Path) -> Plan:
-    def schedule(window: SendWindow | None = None, local_time: bool = False) -> int:
-        compiled = render_issue(read_issue(issue_file, site.time_zone), site)
-        with transaction(synced) as session:
-            planned = schedule_issue(
-                session,
-                compiled,
-                sender_for(site, compiled),
-                "outbox",
-                clock,
-                window or SendWindow(NY),
-                jobs,
-                local_time=local_time,
-            )
-        return planned.campaign_id
-
-    return schedule
 
 
 def start(
