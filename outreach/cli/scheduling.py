@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 import typer
@@ -40,6 +41,7 @@ from outreach.scheduling.aps import StoredJobs
 from outreach.scheduling.automations import overview, set_paused
 from outreach.scheduling.planning import (
     PendingJobs,
+    Scheduled,
     cancel_issue,
     listing,
     recent,
@@ -147,7 +149,11 @@ def add(
                 grace=grace_of(config.settings.schedule),
             )
     apply_jobs(pending, engine, config)
-    zone = config.time_zone
+    report_scheduled(planned, config.time_zone)
+
+
+def report_scheduled(planned: Scheduled, zone: ZoneInfo) -> None:
+    """What was scheduled, when it goes, and who will not get it, in the configured zone."""
     verb = "re-scheduled (content replaced)" if planned.rescheduled else "scheduled"
     when = show_time(planned.send_at, zone)
     console.print(f"{planned.slug} {verb} for [bold]{when}[/] as campaign {planned.campaign_id}")
@@ -155,7 +161,7 @@ def add(
         console.print(f"the send window opens {show_time(planned.wakes_at, zone)}: it goes then")
     if planned.local_time:
         console.print(
-            f"at {when[11:16]} in each reader's own zone: "
+            f"at {planned.send_at.astimezone(zone):%H:%M} in each reader's own zone: "
             f"from {show_time(planned.wakes_at, zone)} to {show_time(planned.missed_after, zone)}"
         )
     if planned.passed_zones:

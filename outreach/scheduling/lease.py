@@ -1,7 +1,7 @@
 """The scheduler lease: one row per name saying which process may run the scheduler, and until when.
 
-APScheduler 3 has no locking: two schedulers on one job store fire every job twice (DESIGN.md 8). So
-only the holder of an unexpired lease runs one. Acquiring is one conditional UPDATE ("take it if it
+APScheduler 3 has no locking: two schedulers on one job store fire every job twice. So only the
+holder of an unexpired lease runs one. Acquiring is one conditional UPDATE ("take it if it
 has expired or is already mine"), with an INSERT the first time; both are atomic on SQLite and
 PostgreSQL, so two processes racing for a free lease cannot both win. Time comes from the injected
 clock, and the holder's own clock decides expiry: keep the machines' clocks in sync (NTP).
