@@ -1,8 +1,9 @@
 """Engines, sessions and the schema version: the only place that knows how to reach the database.
 
-``make_engine`` turns a URL into an engine (SQLite gets foreign keys and WAL), ``upgrade`` runs the
-Alembic migrations shipped inside this package, and ``check_schema_current`` refuses to work on a
-database whose schema is behind the code, with a message that says what to run.
+``make_engine`` turns a URL into an engine (SQLite gets foreign keys and WAL; every engine stores and
+returns times as aware UTC, see ``_times_in_utc``), ``upgrade`` runs the Alembic migrations shipped
+inside this package, and ``check_schema_current`` refuses to work on a database whose schema is behind
+the code, with a message that says what to run.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import weakref
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +23,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from outreach.clock import utc
 from outreach.errors import DatabaseError
 
 # The migrations cover every stage's tables (audience and delivery), so they live beside the stages.
@@ -47,7 +50,58 @@ def make_engine(url: str, **options: Any) -> Engine:
         raise DatabaseError(f"cannot use database URL {url!r}: {err}") from err
     if engine.dialect.name == "sqlite":
         sa.event.listen(engine, "connect", _sqlite_pragmas)
+    _times_in_utc(engine)
     return engine
+
+
+def _times_in_utc(engine: Engine) -> None:
+    """Every ``DateTime(timezone=True)`` column crosses this engine as an aware UTC datetime.
+
+    SQLite has no time zones: SQLAlchemy writes the wall clock of whatever it is given (an aware
+    New York time would be stored as if it were UTC) and reads naive datetimes back; PostgreSQL
+    answers in the session's zone, which is the server's unless set. So, in this one place, the
+    engine's own datetime type is swapped for one that turns every value into UTC on the way in and
+    marks it UTC on the way out. (``type_descriptor`` reads ``colspecs`` from the dialect instance.)
+    """
+    dialect = engine.dialect
+    own = dialect.colspecs.get(sa.DateTime, sa.DateTime)
+    dialect.colspecs = {**dialect.colspecs, sa.DateTime: _utc_type(own)}  # type: ignore[misc]
+
+
+_UTC_TYPES: dict[type[Any], type[Any]] = {}
+
+
+def _utc_type(own: type[Any]) -> type[Any]:
+    """The dialect's datetime type (``own``) with UTC conversion around its own processing."""
+    if own in _UTC_TYPES:
+        return _UTC_TYPES[own]
+
+    class UtcDateTime(own):  # type: ignore[valid-type,misc]
+        def bind_processor(self, dialect: sa.Dialect) -> Callable[[Any], Any] | None:
+            inner: Callable[[Any], Any] | None = super().bind_processor(dialect)
+            if not self.timezone:
+                return inner
+
+            def process(value: Any) -> Any:
+                if isinstance(value, datetime):
+                    value = utc(value)
+                return inner(value) if inner else value
+
+            return process
+
+        def result_processor(self, dialect: sa.Dialect, coltype: object) -> Callable[[Any], Any] | None:
+            inner: Callable[[Any], Any] | None = super().result_processor(dialect, coltype)
+            if not self.timezone:
+                return inner
+
+            def process(value: Any) -> Any:
+                value = inner(value) if inner else value
+                return utc(value) if isinstance(value, datetime) else value
+
+            return process
+
+    _UTC_TYPES[own] = UtcDateTime
+    return UtcDateTime
 
 
 def bulk_cache(session: Session) -> None:
@@ -98,7 +152,9 @@ def _compiled_for_sqlite(statement: sa.Executable, dialect: sa.Dialect) -> _Dire
         fixed = compiled.params
         plan: list[_Bind] = []
         for name in compiled.positiontup or ():
-            process = compiled.binds[name].type.bind_processor(dialect)
+            # The dialect's own type (as SQLAlchemy would use): the generic DateTime has no processor,
+            # and sqlite3 would then write aware times with an offset beside the others without.
+            process = compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect)
             plan.append((name, fixed.get(name), process or _same))
         found = (compiled.string, plan)
     _COMPILED[statement] = found

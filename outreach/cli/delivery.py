@@ -14,7 +14,7 @@ from rich.table import Table
 
 from outreach.audience import transaction
 from outreach.cli.common import RootOption, cli_actor, config_for, console
-from outreach.clock import SystemClock
+from outreach.clock import SystemClock, iso_time, show_time
 from outreach.config import Config
 from outreach.delivery import campaigns as campaign_ops
 from outreach.delivery import ledger
@@ -208,7 +208,9 @@ def list_campaigns(as_json: bool = typer.Option(False, "--json"), root: Path | N
 
     Example: outreach campaigns list
     """
-    engine = database(config_for(root))
+    config = config_for(root)
+    zone = config.time_zone
+    engine = database(config)
     with transaction(engine) as session:
         rows = [
             (c, ledger.counts(session, c.id))
@@ -222,7 +224,7 @@ def list_campaigns(as_json: bool = typer.Option(False, "--json"), root: Path | N
                         "id": c.id,
                         "issue": c.issue_slug,
                         "status": str(c.status),
-                        "created_at": c.created_at.isoformat(),
+                        "created_at": iso_time(c.created_at, zone),
                         "counts": n,
                     }
                     for c, n in rows
@@ -237,7 +239,7 @@ def list_campaigns(as_json: bool = typer.Option(False, "--json"), root: Path | N
             str(c.id),
             c.issue_slug,
             str(c.status),
-            f"{c.created_at:%Y-%m-%d %H:%M}",
+            show_time(c.created_at, zone),
             str(n["sent"]),
             str(sum(n.values())),
             str(n["failed"]),
@@ -254,7 +256,9 @@ def status(
 
     Example: outreach campaigns status 3 --json
     """
-    engine = database(config_for(root))
+    config = config_for(root)
+    zone = config.time_zone
+    engine = database(config)
     with transaction(engine) as session:
         campaign = campaign_ops.get_campaign(session, campaign_id)
         counts = ledger.counts(session, campaign_id)
@@ -271,7 +275,9 @@ def status(
                     "pause_reason": campaign.pause_reason,
                     "counts": counts,
                     "reasons": [{"state": s, "reason": r, "count": n} for s, r, n in reasons],
-                    "history": [{"at": e.at.isoformat(), "kind": e.kind, "detail": e.detail} for e in events],
+                    "history": [
+                        {"at": iso_time(e.at, zone), "kind": e.kind, "detail": e.detail} for e in events
+                    ],
                 },
                 indent=2,
             )
@@ -287,7 +293,8 @@ def status(
     for state, reason, n in reasons:
         console.print(f"  {n:>6} {state}: {reason}", markup=False)
     for event in events:
-        console.print(f"  {event.at:%Y-%m-%d %H:%M:%S} {event.kind} {event.detail}", markup=False)
+        when = show_time(event.at, zone, seconds=True)
+        console.print(f"  {when} {event.kind} {event.detail}", markup=False)
 
 
 def _change(campaign_id: int, root: Path | None, verb: str) -> tuple[Config, sa.Engine]:

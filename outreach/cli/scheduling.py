@@ -1,5 +1,9 @@
 """Scheduling commands: ``outreach schedule ISSUE|list|cancel|pause-automation|resume-automation`` and
-``outreach scheduler run``."""
+``outreach scheduler run``.
+
+Every failure is one line that says what to do (an ``OutreachError``, printed by ``outreach.cli``);
+database errors are turned into one here, since a locked SQLite file is an everyday event.
+"""
 
 from __future__ import annotations
 
@@ -8,34 +12,38 @@ import logging
 import signal
 import sys
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
 from typing import Any
+from zoneinfo import ZoneInfo
 
+import sqlalchemy as sa
 import typer
 from rich.markup import escape
 from rich.table import Table
+from sqlalchemy.engine import Engine
 from typer.core import TyperGroup
 
 from outreach.audience import transaction
-from outreach.checks import run_checks
 from outreach.cli.common import RootOption, config_for, console
-from outreach.clock import SystemClock
-from outreach.content import read_issue
+from outreach.clock import SystemClock, iso_time, show_time
+from outreach.config import Config
 from outreach.delivery.campaigns import sender_for
 from outreach.delivery.wiring import build_transport, database, requires_public_links, transport_name
-from outreach.errors import DeliveryError
-from outreach.render import render_issue
-from outreach.scheduling.aps import PausedJobs
+from outreach.errors import DatabaseError
+from outreach.operations import Purpose, clear
+from outreach.scheduling.aps import StoredJobs
 from outreach.scheduling.automations import overview, set_paused
 from outreach.scheduling.planning import (
     PendingJobs,
+    Scheduled,
     cancel_issue,
     listing,
     recent,
     schedule_issue,
-    show_time,
 )
 from outreach.scheduling.service import SchedulerService, ServiceSettings
 from outreach.scheduling.timing import SendWindow, grace_of
@@ -62,57 +70,113 @@ scheduler_app = typer.Typer(
 )
 
 
+@contextmanager
+def database_errors(config: Config) -> Iterator[None]:
+    """A database failure as one line: which database, what it said, what to do."""
+    try:
+        yield
+    except sa.exc.SQLAlchemyError as err:
+        detail = str(getattr(err, "orig", None) or err).splitlines()[0]
+        hint = (
+            "another outreach process is writing to it; try again in a moment"
+            if "locked" in detail
+            else "check [database] url in outreach.toml (or OUTREACH_DATABASE_URL) and that it is running"
+        )
+        where = sa.make_url(config.database_url).render_as_string(hide_password=True)
+        raise DatabaseError(f"the database {where} failed: {detail}; {hint}; nothing was changed") from err
+
+
+def apply_jobs(pending: PendingJobs, engine: Engine, config: Config) -> None:
+    """Write the job changes after the campaign rows are committed; if that fails, say so and go on.
+
+    The campaign row is the truth and the running scheduler re-creates a missing job from it on its
+    next pass, so a failure here delays nothing by more than ``--poll`` seconds.
+    """
+    try:
+        pending.apply(StoredJobs(engine, grace_of(config.settings.schedule)))
+    except sa.exc.SQLAlchemyError as err:
+        detail = str(getattr(err, "orig", None) or err).splitlines()[0]
+        console.print(
+            f"[yellow]note:[/] the scheduler's job table could not be updated ({escape(detail)}); "
+            "the change is saved and a running scheduler picks it up on its next pass"
+        )
+
+
 @schedule_app.command("add")
 def add(
     issue: Path = typer.Argument(..., help="The issue's Markdown file, with send_at in its front matter."),
-    transport: str | None = typer.Option(None, "--transport", help="A [transports.NAME] of outreach.toml."),
+    transport: str | None = typer.Option(
+        None, "--transport", help="A named transport, as in \\[transports.NAME] of outreach.toml."
+    ),
     local_time: bool = typer.Option(
         False, "--local-time", help="Send at send_at's clock time in each subscriber's own time zone."
     ),
+    allow_uncommitted: bool = typer.Option(
+        False,
+        "--allow-uncommitted",
+        help="Schedule although there are changes not committed to git (unreviewed).",
+    ),
     root: Path | None = RootOption,
 ) -> None:
-    """Schedule an issue for its send_at (runs `outreach check` first; re-run after an edit).
+    """Schedule an issue for its send_at (the send gate first: the checks, spam score, review; re-run after
+    an edit).
 
     Scheduling again replaces the earlier schedule and the content: the edited issue is what goes out.
 
     Example: outreach schedule newsletters/2026-12-holding-the-holidays.md
     """
     config = config_for(root)
-    report = run_checks(issue, config, spam=False)
-    if report.errors:
-        first = report.errors[0]
-        raise DeliveryError(
-            f"{issue} has {len(report.errors)} error(s), first: {first.where}: {first.message}; "
-            f"run `outreach check {issue}`; nothing was scheduled"
-        )
-    compiled = render_issue(read_issue(issue, config.time_zone), config)
-    if str(compiled.issue.status) != "ready":
-        raise DeliveryError(f"{issue} is a draft; set 'status: ready' in its front matter to schedule it")
     name = transport_name(config, transport)
+    backend = config.transport(name).backend
+    clearance = clear(
+        issue,
+        config,
+        Purpose.SCHEDULE,
+        SystemClock().now(),
+        backend=backend,
+        allow_uncommitted=allow_uncommitted,
+    )
+    for note in clearance.notes:
+        console.print(f"[yellow]note[/] {escape(note)}")
+    compiled = clearance.require()
     requires_public_links(config, build_transport(config, name))
-    engine = database(config)
     window = SendWindow.from_settings(config.settings.schedule)
     pending = PendingJobs()
-    with transaction(engine) as session:
-        planned = schedule_issue(
-            session,
-            compiled,
-            sender_for(config, compiled),
-            name,
-            SystemClock(),
-            window,
-            pending,
-            local_time=local_time,
-        )
-    with PausedJobs(engine, grace_of(config.settings.schedule)) as jobs:
-        pending.apply(jobs)
+    with database_errors(config):
+        engine = database(config)
+        with transaction(engine) as session:
+            planned = schedule_issue(
+                session,
+                compiled,
+                sender_for(config, compiled),
+                name,
+                SystemClock(),
+                window,
+                pending,
+                local_time=local_time,
+                grace=grace_of(config.settings.schedule),
+            )
+    apply_jobs(pending, engine, config)
+    report_scheduled(planned, config.time_zone)
+
+
+def report_scheduled(planned: Scheduled, zone: ZoneInfo) -> None:
+    """What was scheduled, when it goes, and who will not get it, in the configured zone."""
     verb = "re-scheduled (content replaced)" if planned.rescheduled else "scheduled"
-    console.print(
-        f"{planned.slug} {verb} for [bold]{show_time(planned.send_at, config.time_zone)}[/] "
-        f"as campaign {planned.campaign_id}"
-    )
+    when = show_time(planned.send_at, zone)
+    console.print(f"{planned.slug} {verb} for [bold]{when}[/] as campaign {planned.campaign_id}")
     if planned.wakes_at != planned.send_at and not planned.local_time:
-        console.print(f"the send window opens {show_time(planned.wakes_at, config.time_zone)}: it goes then")
+        console.print(f"the send window opens {show_time(planned.wakes_at, zone)}: it goes then")
+    if planned.local_time:
+        console.print(
+            f"at {planned.send_at.astimezone(zone):%H:%M} in each reader's own zone: "
+            f"from {show_time(planned.wakes_at, zone)} to {show_time(planned.missed_after, zone)}"
+        )
+    if planned.passed_zones:
+        console.print(
+            f"[yellow]readers in {escape(', '.join(planned.passed_zones))} will not get it:[/] their local "
+            "time passed more than the grace ago; pick a later send_at to reach them"
+        )
     console.print("`outreach scheduler run` must be running to send it; `outreach schedule list` shows it")
 
 
@@ -123,10 +187,9 @@ def list_cmd(as_json: bool = typer.Option(False, "--json"), root: Path | None = 
     Example: outreach schedule list --json
     """
     config = config_for(root)
-    engine = database(config)
     window = SendWindow.from_settings(config.settings.schedule)
     zone = config.time_zone
-    with transaction(engine) as session:
+    with database_errors(config), transaction(database(config)) as session:
         sends = listing(session, window, recent(SystemClock()))
         steps = overview(session, config)
     if as_json:
@@ -140,8 +203,8 @@ def list_cmd(as_json: bool = typer.Option(False, "--json"), root: Path | None = 
                             "issue": s.slug,
                             "subject": s.subject,
                             "status": str(s.status),
-                            "send_at": s.send_at.astimezone(zone).isoformat(),
-                            "goes_at": s.wakes_at.astimezone(zone).isoformat(),
+                            "send_at": iso_time(s.send_at, zone),
+                            "goes_at": iso_time(s.wakes_at, zone),
                             "local_time": s.local_time,
                             "transport": s.transport,
                         }
@@ -181,20 +244,19 @@ def cancel(
     Example: outreach schedule cancel newsletters/2026-12-holding-the-holidays.md
     """
     config = config_for(root)
-    engine = database(config)
     slug = Path(issue).stem
     pending = PendingJobs()
-    with transaction(engine) as session:
-        campaign_id = cancel_issue(session, slug, SystemClock(), pending)
-    with PausedJobs(engine, grace_of(config.settings.schedule)) as jobs:
-        pending.apply(jobs)
+    with database_errors(config):
+        engine = database(config)
+        with transaction(engine) as session:
+            campaign_id = cancel_issue(session, slug, SystemClock(), pending)
+    apply_jobs(pending, engine, config)
     console.print(f"{slug}: scheduled send cancelled (campaign {campaign_id})")
 
 
 def _pause(name: str, root: Path | None, paused: bool) -> None:
     config = config_for(root)
-    engine = database(config)
-    with transaction(engine) as session:
+    with database_errors(config), transaction(database(config)) as session:
         names = set_paused(session, config, name, paused, SystemClock())
     console.print(f"{'paused' if paused else 'resumed'}: {', '.join(names)}")
 
@@ -244,7 +306,9 @@ def run(
     Example: outreach scheduler run
     """
     config = config_for(root)
-    engine = database(config)
+    SendWindow.from_settings(config.settings.schedule)  # a bad window is one line, before anything starts
+    with database_errors(config):
+        engine = database(config)
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     stop = threading.Event()
 
@@ -255,7 +319,7 @@ def run(
     signal.signal(signal.SIGINT, on_signal)
 
     def say(line: str) -> None:
-        stamp = datetime.now(UTC).astimezone(config.time_zone).strftime("%Y-%m-%d %H:%M:%S")
+        stamp = show_time(datetime.now(UTC), config.time_zone, seconds=True)
         loud = line.startswith(("MISSED", "ERROR"))
         console.print(f"{stamp} " + (f"[bold red]{escape(line)}[/]" if loud else escape(line)))
         sys.stdout.flush()

@@ -1,10 +1,14 @@
 """APScheduler 3 wiring: one BackgroundScheduler on the project's database, with safe job options.
 
-DESIGN.md section 8: ``misfire_grace_time`` defaults to 1 s (a send whose process was down at the due
-time would be dropped in silence), so it is set from ``[schedule] grace_hours``; ``coalesce`` and
+APScheduler's ``misfire_grace_time`` defaults to 1 s (a send whose process was down at the due time
+would be dropped in silence), so it is set from ``[schedule] grace_hours``; ``coalesce`` and
 ``max_instances=1`` keep a late job from running twice. Job options are stored with each job, so the
 scheduler re-puts every job at start with the current settings. One worker thread: jobs never
 overlap in one process, and the lease keeps a single process active per database.
+
+Commands (``outreach schedule ...``) only write the job table, through ``StoredJobs``: no scheduler
+is started in them, so nothing can fire there (a started-then-stopped scheduler would still try to
+run a job that is already due, and fail with a traceback, as it stops).
 """
 
 from __future__ import annotations
@@ -14,7 +18,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from apscheduler.executors.pool import ThreadPoolExecutor
-from apscheduler.jobstores.base import JobLookupError
+from apscheduler.job import Job
+from apscheduler.jobstores.base import ConflictingIdError, JobLookupError
 from apscheduler.jobstores.memory import MemoryJobStore
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -66,26 +71,51 @@ class ApsJobs:
             self.scheduler.remove_job(job_id, jobstore=STORE)
 
     def entries(self) -> dict[str, tuple[datetime | None, int]]:
-        found: dict[str, tuple[datetime | None, int]] = {}
-        for job in self.scheduler.get_jobs(jobstore=STORE):
-            args = list(job.args)
-            found[str(job.id)] = (job.next_run_time, int(args[0]) if args else 0)
-        return found
+        return _entries(self.scheduler.get_jobs(jobstore=STORE))
 
 
-class PausedJobs(ApsJobs):
-    """For a command (not the scheduler): reach the job store without ever running a job."""
+class StoredJobs:
+    """The ``JobBook`` for a command: APScheduler's job table itself, with no scheduler running.
+
+    The scheduler that runs (``outreach scheduler run``) reads the table on its next pass; jobs are
+    written exactly as it would write them (same function, options and time zone).
+    """
 
     def __init__(self, engine: Engine, grace: timedelta) -> None:
-        scheduler = build_scheduler(engine, grace)
-        scheduler.start(paused=True)
-        super().__init__(scheduler, grace)
+        self.grace = grace
+        self._settings = build_scheduler(engine, grace)  # never started: it only names options and zone
+        self.store = SQLAlchemyJobStore(engine=engine, tablename=TABLE)
+        self.store.start(self._settings, STORE)  # creates the table on a new database
 
-    def close(self) -> None:
-        self.scheduler.shutdown(wait=False)
+    def put(self, job_id: str, run_at: datetime, campaign_id: int) -> None:
+        job = Job(
+            self._settings,
+            id=job_id,
+            func=SEND_JOB,
+            trigger=DateTrigger(run_date=run_at, timezone=UTC),
+            executor="default",
+            args=(campaign_id,),
+            kwargs={},
+            name=f"send campaign {campaign_id}",
+            next_run_time=run_at,
+            **job_options(self.grace),
+        )
+        try:
+            self.store.add_job(job)
+        except ConflictingIdError:
+            self.store.update_job(job)
 
-    def __enter__(self) -> PausedJobs:
-        return self
+    def drop(self, job_id: str) -> None:
+        with contextlib.suppress(JobLookupError):
+            self.store.remove_job(job_id)
 
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+    def entries(self) -> dict[str, tuple[datetime | None, int]]:
+        return _entries(self.store.get_all_jobs())
+
+
+def _entries(jobs: list[Job]) -> dict[str, tuple[datetime | None, int]]:
+    found: dict[str, tuple[datetime | None, int]] = {}
+    for job in jobs:
+        args = list(job.args)
+        found[str(job.id)] = (job.next_run_time, int(args[0]) if args else 0)
+    return found

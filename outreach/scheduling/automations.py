@@ -170,9 +170,7 @@ def run_step(
     if campaign.status is CampaignStatus.CANCELLED:
         return f"automation {step.name}: its campaign {campaign.id} was cancelled; nothing is queued"
     now = clock.now()
-    added = queue_due(
-        session, campaign, step.trigger, segments, now, state.activated_at_aware, config.time_zone
-    )
+    added = queue_due(session, campaign, step.trigger, segments, now, state.activated_at, config.time_zone)
     if not added:
         return None
     if campaign.status in (CampaignStatus.SCHEDULED, CampaignStatus.DONE):

@@ -18,14 +18,14 @@ from sqlalchemy.engine import Engine
 
 from outreach.audience import load_segments, transaction
 from outreach.audience.subscribers import known_topics
-from outreach.clock import Clock
+from outreach.clock import Clock, show_time
 from outreach.config import Config
 from outreach.delivery.campaigns import get_campaign
 from outreach.delivery.runner import Progress
 from outreach.delivery.tracking import tracking_for
 from outreach.delivery.wiring import build_transport, requires_public_links, runner_for
 from outreach.scheduling.guard import LeaseGuardedTransport
-from outreach.scheduling.planning import JobBook, job_id, show_time, waiting_issues
+from outreach.scheduling.planning import JobBook, job_id, waiting_issues
 from outreach.scheduling.sending import Start, due_campaigns, mark_missed, overdue, start_due
 from outreach.scheduling.timing import SendWindow, grace_of, is_missed
 
@@ -123,11 +123,13 @@ def send_campaign(runtime: Runtime, campaign_id: int) -> Progress | None:
     return progress
 
 
-def reconcile(runtime: Runtime) -> None:
+def reconcile(runtime: Runtime, *, refresh: bool = False) -> None:
     """Make the jobs match the campaigns: past-grace ones missed (loudly), missing jobs re-created.
 
     APScheduler silently discards a job that is later than its misfire grace; this catches those and
     every other way a job can go missing, so a scheduled campaign is sent or reported, never lost.
+    ``refresh`` re-puts every job even if it looks right: job options (the misfire grace) are stored
+    with each job, so a scheduler that starts re-puts them all with today's ``grace_hours``.
     """
     now = runtime.clock.now()
     window = runtime.window
@@ -135,8 +137,9 @@ def reconcile(runtime: Runtime) -> None:
     wanted: dict[str, tuple[datetime, int]] = {}
     with transaction(runtime.engine) as session:
         for plan in waiting_issues(session, window):
-            if is_missed(plan.wakes_at, now, grace):
-                missed = mark_missed(session, plan.campaign_id, plan.wakes_at, runtime.clock, window, grace)
+            due = plan.missed_after
+            if is_missed(due, now, grace):
+                missed = mark_missed(session, plan.campaign_id, due, runtime.clock, window, grace)
                 if missed.outcome is Start.MISSED:
                     runtime.say(f"MISSED campaign {plan.campaign_id} ({plan.slug}): {missed.detail}")
                 continue
@@ -145,7 +148,8 @@ def reconcile(runtime: Runtime) -> None:
     entries = runtime.jobs.entries()
     for key, (run_at, campaign_id) in wanted.items():
         have = entries.get(key)
-        if have is None or have[1] != campaign_id or have[0] is None or abs(have[0] - run_at) > SLACK:
+        stale = have is None or have[1] != campaign_id or have[0] is None or abs(have[0] - run_at) > SLACK
+        if stale or refresh:
             logger.info("job %s set for %s", key, show_time(run_at, window.zone))
             runtime.jobs.put(key, run_at, campaign_id)
     for key in entries:

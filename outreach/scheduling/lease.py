@@ -1,7 +1,7 @@
 """The scheduler lease: one row per name saying which process may run the scheduler, and until when.
 
-APScheduler 3 has no locking: two schedulers on one job store fire every job twice (DESIGN.md 8). So
-only the holder of an unexpired lease runs one. Acquiring is one conditional UPDATE ("take it if it
+APScheduler 3 has no locking: two schedulers on one job store fire every job twice. So only the
+holder of an unexpired lease runs one. Acquiring is one conditional UPDATE ("take it if it
 has expired or is already mine"), with an INSERT the first time; both are atomic on SQLite and
 PostgreSQL, so two processes racing for a free lease cannot both win. Time comes from the injected
 clock, and the holder's own clock decides expiry: keep the machines' clocks in sync (NTP).
@@ -13,7 +13,7 @@ import os
 import secrets
 import socket
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -27,11 +27,6 @@ DEFAULT_NAME = "scheduler"
 def holder_id() -> str:
     """``host:pid:random``: readable in the standby's message, unique even if a pid is reused."""
     return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
-
-
-def aware(moment: datetime) -> datetime:
-    """SQLite hands back naive datetimes; every time this package stores is UTC."""
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -127,4 +122,4 @@ class Lease:
             row = connection.execute(
                 sa.select(table.holder, table.expires_at).where(table.name == self.name)
             ).first()
-        return LeaseState(str(row.holder), aware(row.expires_at)) if row else None
+        return LeaseState(str(row.holder), row.expires_at) if row else None

@@ -12,20 +12,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
-from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from outreach.clock import Clock
+from outreach.clock import Clock, show_time
 from outreach.delivery.campaigns import Sender, log
 from outreach.delivery.schema import Campaign, CampaignStatus
 from outreach.render import CompiledIssue
 from outreach.scheduling.errors import SchedulingError
-from outreach.scheduling.lease import aware
 from outreach.scheduling.schema import ScheduledSend
-from outreach.scheduling.snapshot import earliest_local_due
-from outreach.scheduling.timing import SendWindow, due_at
+from outreach.scheduling.snapshot import local_due_times
+from outreach.scheduling.timing import SendWindow, due_at, is_missed
 
 ISSUE = "issue"
 AUTOMATION = "automation"
@@ -46,14 +44,42 @@ def job_id(slug: str) -> str:
     return f"issue:{slug}"
 
 
-def show_time(moment: datetime, zone: ZoneInfo) -> str:
-    """A time as staff read it: in the configured zone, with its abbreviation."""
-    return aware(moment).astimezone(zone).strftime("%Y-%m-%d %H:%M %Z")
+@dataclass(frozen=True)
+class DueTimes:
+    """When a send is due: ``first`` wakes its job; past ``last`` + grace, nobody can get it.
+
+    One moment for an ordinary send (``send_at`` moved into the window). With local time, ``first``
+    is the earliest zone's due time and ``last`` the latest's (the site's zone counts, for readers
+    without one); ``zones`` maps each known zone to its own (``""`` is the site's).
+    """
+
+    first: datetime
+    last: datetime
+    zones: dict[str, datetime]
+
+    def passed(self, now: datetime, grace: timedelta) -> list[str]:
+        """The zones whose due time is already more than ``grace`` ago (their readers miss it)."""
+        late = [zone or "the site's zone" for zone, due in self.zones.items() if is_missed(due, now, grace)]
+        return sorted(late)
+
+
+def due_times(session: Session, send_at: datetime, window: SendWindow, local_time: bool) -> DueTimes:
+    """When the job must fire and when the send is missed for everyone (see ``DueTimes``)."""
+    if local_time:
+        zones = local_due_times(session, send_at, window)
+        return DueTimes(min(zones.values()), max(zones.values()), zones)
+    due = due_at(send_at, window).astimezone(UTC)
+    return DueTimes(due, due, {"": due})
 
 
 @dataclass(frozen=True)
 class Scheduled:
-    """One scheduled send, as ``outreach schedule list`` shows it."""
+    """One scheduled send, as ``outreach schedule list`` shows it.
+
+    ``wakes_at`` is when its job fires; ``last_due`` is the latest recipient's due time (the same
+    unless local time), which is what decides a miss. ``passed_zones`` names the zones whose readers
+    will miss a local-time send because their time passed more than the grace before it was scheduled.
+    """
 
     campaign_id: int
     slug: str
@@ -64,13 +90,13 @@ class Scheduled:
     local_time: bool
     transport: str
     rescheduled: bool = False
+    last_due: datetime | None = None
+    passed_zones: tuple[str, ...] = ()
 
-
-def wake_time(session: Session, send_at: datetime, window: SendWindow, local_time: bool) -> datetime:
-    """When the job must fire: the due time moved into the window (or the first zone's, local time)."""
-    if local_time:
-        return earliest_local_due(session, send_at, window)
-    return due_at(send_at, window).astimezone(UTC)
+    @property
+    def missed_after(self) -> datetime:
+        """The due time a miss is counted from."""
+        return self.last_due or self.wakes_at
 
 
 def scheduled_issue(session: Session, slug: str) -> tuple[Campaign, ScheduledSend] | None:
@@ -122,8 +148,12 @@ def schedule_issue(
     jobs: JobBook,
     *,
     local_time: bool = False,
+    grace: timedelta | None = None,
 ) -> Scheduled:
-    """Create or replace the issue's scheduled campaign and its job (in the caller's transaction)."""
+    """Create or replace the issue's scheduled campaign and its job (in the caller's transaction).
+
+    With ``grace``, a local-time send reports the zones whose readers will miss it already.
+    """
     issue = compiled.issue
     where = str(issue.path or issue.slug)
     if issue.send_at is None:
@@ -162,16 +192,20 @@ def schedule_issue(
         previous: datetime | None = None
     else:
         campaign, send = existing
-        previous = aware(campaign.send_at) if campaign.send_at else None
+        previous = campaign.send_at
         _fill(campaign, compiled, sender, transport)
         campaign.send_at = send_at
         send.local_time = local_time
     session.flush()
-    wakes = wake_time(session, send_at, window, local_time)
+    due = due_times(session, send_at, window, local_time)
+    wakes = due.first
+    passed = tuple(due.passed(now, grace)) if grace is not None and local_time else ()
     when = show_time(send_at, window.zone)
     detail = f"for {when} via {transport}" + (", each recipient's local time" if local_time else "")
     if wakes != send_at and not local_time:
         detail += f"; the send window opens {show_time(wakes, window.zone)}"
+    if passed:
+        detail += f"; readers in {', '.join(passed)} will miss it: their local time has passed"
     if previous is None:
         log(session, campaign.id, "scheduled", clock, detail)
     else:
@@ -182,7 +216,8 @@ def schedule_issue(
             clock,
             f"{detail} (was {show_time(previous, window.zone)}); content rendered again",
         )
-    jobs.put(job_id(issue.slug), wakes, campaign.id)
+    # Never a job in the past: APScheduler would count it as misfired the moment it sees it.
+    jobs.put(job_id(issue.slug), max(wakes, now), campaign.id)
     return Scheduled(
         campaign.id,
         issue.slug,
@@ -193,6 +228,8 @@ def schedule_issue(
         local_time,
         transport,
         rescheduled=previous is not None,
+        last_due=due.last,
+        passed_zones=passed,
     )
 
 
@@ -240,7 +277,8 @@ def listing(session: Session, window: SendWindow, since: datetime) -> list[Sched
     ).all()
     found = []
     for campaign, send in rows:
-        send_at = aware(campaign.send_at) if campaign.send_at else since
+        send_at = campaign.send_at or since
+        due = due_times(session, send_at, window, send.local_time)
         found.append(
             Scheduled(
                 campaign.id,
@@ -248,9 +286,10 @@ def listing(session: Session, window: SendWindow, since: datetime) -> list[Sched
                 campaign.subject,
                 campaign.status,
                 send_at,
-                wake_time(session, send_at, window, send.local_time),
+                due.first,
                 send.local_time,
                 campaign.transport,
+                last_due=due.last,
             )
         )
     return found

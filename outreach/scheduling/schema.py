@@ -6,7 +6,7 @@ says *when* to wake up. Everything that decides *what* is sent lives here and in
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
@@ -60,9 +60,3 @@ class AutomationStep(Base):
     content_hash: Mapped[str] = mapped_column(sa.String(64), default="")
     activated_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True))
     updated_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True))
-
-    @property
-    def activated_at_aware(self) -> datetime:
-        """SQLite returns naive datetimes; every time stored here is UTC."""
-        moment = self.activated_at
-        return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

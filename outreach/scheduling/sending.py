@@ -17,14 +17,13 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from outreach.audience import Segment
-from outreach.clock import Clock
+from outreach.clock import Clock, show_time
 from outreach.delivery.campaigns import log
 from outreach.delivery.schema import Campaign, CampaignStatus, Delivery, DeliveryState
 from outreach.delivery.tracking import ClickTracking
-from outreach.scheduling.lease import aware
-from outreach.scheduling.planning import ISSUE, show_time, wake_time
+from outreach.scheduling.planning import ISSUE, due_times
 from outreach.scheduling.schema import ScheduledSend
-from outreach.scheduling.snapshot import snapshot, spread_by_zone
+from outreach.scheduling.snapshot import skip_missed_locally, snapshot, spread_by_zone
 from outreach.scheduling.timing import SendWindow, is_missed
 
 logger = logging.getLogger("outreach.scheduling")
@@ -97,13 +96,14 @@ def start_due(
     campaign, send = row
     if campaign.status is not CampaignStatus.SCHEDULED or campaign.send_at is None:
         return Started(Start.GONE, campaign_id)
-    send_at = aware(campaign.send_at)
-    due = wake_time(session, send_at, window, send.local_time)
+    send_at = campaign.send_at
+    due = due_times(session, send_at, window, send.local_time)
     now = clock.now()
-    if is_missed(due, now, grace):
-        return mark_missed(session, campaign_id, due, clock, window, grace)
-    if now < due:
-        return Started(Start.WAITING, campaign_id, f"waits until {show_time(due, window.zone)}")
+    # With local time, only when the last zone is past its grace has everyone missed it.
+    if is_missed(due.last, now, grace):
+        return mark_missed(session, campaign_id, due.last, clock, window, grace)
+    if now < due.first:
+        return Started(Start.WAITING, campaign_id, f"waits until {show_time(due.first, window.zone)}")
     if not window.always_open and not send.local_time and not window.is_open(now):
         return Started(Start.WAITING, campaign_id, "outside the send window")
     if not _claim_status(session, campaign_id, CampaignStatus.SENDING, now, started_at=now):
@@ -115,6 +115,13 @@ def start_due(
     if send.local_time:
         zones = spread_by_zone(session, campaign_id, send_at, window)
         detail += f", at each recipient's local time ({zones} time zones)"
+        skipped = skip_missed_locally(session, campaign_id, now, grace)
+        if skipped:
+            who = "recipient" if skipped == 1 else "recipients"
+            detail += (
+                f"; {skipped} {who} skipped: their local time had passed more than "
+                f"{grace.total_seconds() / 3600:g} h before the start"
+            )
     log(session, campaign_id, "started", clock, f"scheduled send began: {detail}")
     return Started(Start.STARTED, campaign_id, detail)
 
@@ -149,6 +156,6 @@ def overdue(session: Session, window: SendWindow, grace: timedelta, now: datetim
     ).all()
     found = []
     for campaign_id, slug, send_at, local in rows:
-        if send_at is not None and wake_time(session, aware(send_at), window, local) <= now:
+        if send_at is not None and due_times(session, send_at, window, local).first <= now:
             found.append((int(campaign_id), str(slug)))
     return found

@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy.engine import Engine
 
-from outreach.clock import Clock
+from outreach.clock import Clock, show_time
 from outreach.config import Config
 from outreach.scheduling import jobs
 from outreach.scheduling.aps import HEARTBEATS, ApsJobs, build_scheduler
@@ -106,7 +106,7 @@ class SchedulerService:
         if state is None:
             self.say("standby: waiting for the database")
             return
-        until = state.expires_at.astimezone(self.config.time_zone).strftime("%H:%M:%S %Z")
+        until = show_time(state.expires_at, self.config.time_zone, seconds=True)
         self.say(
             f"standby: another scheduler ({state.holder}) is active (its lease runs to {until}); "
             "this one waits and takes over if it stops"
@@ -129,7 +129,7 @@ class SchedulerService:
         hours = grace.total_seconds() / 3600
         self.say(f"active: this scheduler ({self.lease.holder}) holds the lease; grace {hours:g} h")
         # Before any job may fire: mark past-grace sends missed and re-put every job with today's options.
-        jobs.reconcile(runtime)
+        jobs.reconcile(runtime, refresh=True)
         now = datetime.now(UTC)
         scheduler.add_job(
             "outreach.scheduling.jobs:tick",

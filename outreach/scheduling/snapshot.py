@@ -4,12 +4,14 @@
 join or leave in between must count. This is the same INSERT ... SELECT (nothing passes through
 Python) for a campaign row that already exists. With per-recipient local time, each row's
 ``next_attempt_at`` is that recipient's own 09:00: the runner only claims rows that are due, so the
-campaign trickles out zone by zone with no extra machinery.
+campaign trickles out zone by zone with no extra machinery. Each recipient's due time is judged on its
+own: a row whose local time passed more than the grace before the start is skipped as missed, and the
+others still go.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -22,6 +24,8 @@ from outreach.delivery.campaigns import already_has
 from outreach.delivery.schema import Campaign, Delivery, DeliveryState
 from outreach.models import Audience
 from outreach.scheduling.timing import SendWindow, due_at, local_due_at, zone_or_none
+
+MISSED_LOCALLY = "missed: their local send time had passed more than the grace ({hours:g} h) before the start"
 
 COLUMNS = ["campaign_id", "subscriber_id", "state", "reason", "provider_id", "attempts", "claimed_by"]
 
@@ -62,14 +66,36 @@ def known_zones(session: Session) -> list[str]:
     return sorted(str(z) for z in found if z)
 
 
-def earliest_local_due(session: Session, send_at: datetime, window: SendWindow) -> datetime:
-    """When a local-time send must wake up: the first zone's 09:00 (or the site's, if earlier)."""
-    times = [due_at(send_at, window)]
+def local_due_times(session: Session, send_at: datetime, window: SendWindow) -> dict[str, datetime]:
+    """Each known zone's due time for a local-time send (UTC), with the site's under ``""``."""
+    times = {"": due_at(send_at, window).astimezone(UTC)}
     for name in known_zones(session):
         zone = zone_or_none(name)
         if zone is not None:
-            times.append(local_due_at(send_at, window, zone))
-    return min(t.astimezone(UTC) for t in times)
+            times[name] = local_due_at(send_at, window, zone).astimezone(UTC)
+    return times
+
+
+def skip_missed_locally(session: Session, campaign_id: int, now: datetime, grace: timedelta) -> int:
+    """Rows whose own due time is more than ``grace`` before ``now``: skipped, with the reason.
+
+    Called once, at the start, after ``spread_by_zone``: later on, a row that waited (a pause, a retry)
+    is the operator's or the runner's to send, not a miss."""
+    missed = session.execute(
+        sa.update(Delivery)
+        .where(
+            Delivery.campaign_id == campaign_id,
+            Delivery.state == DeliveryState.PENDING,
+            Delivery.next_attempt_at < now - grace,
+        )
+        .values(
+            state=DeliveryState.SKIPPED,
+            reason=MISSED_LOCALLY.format(hours=grace.total_seconds() / 3600),
+            updated_at=now,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    return int(getattr(missed, "rowcount", 0))
 
 
 def spread_by_zone(session: Session, campaign_id: int, send_at: datetime, window: SendWindow) -> int:

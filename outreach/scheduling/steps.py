@@ -22,7 +22,8 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from outreach.scheduling.errors import SchedulingError
+from outreach import safe_yaml
+from outreach.scheduling.errors import AutomationsFileError, SchedulingError
 from outreach.scheduling.timing import parse_clock
 
 FOLDER = "automations"
@@ -87,9 +88,15 @@ def load_steps(folder: Path) -> list[Step]:
         return []
     where = str(file)
     try:
-        data = yaml.safe_load(file.read_text(encoding="utf-8")) or {}
+        data = safe_yaml.load(file.read_text(encoding="utf-8"), where, AutomationsFileError) or {}
     except yaml.YAMLError as err:
-        raise SchedulingError(f"{where} is not valid YAML: {err}") from None
+        mark = getattr(err, "problem_mark", None)
+        problem = getattr(err, "problem", None) or "cannot be read"
+        raise AutomationsFileError(
+            f"not valid YAML ({problem}); each line is 'step-name: {{after: confirmation}}' or similar",
+            where,
+            mark.line + 1 if mark else None,
+        ) from None
     if not isinstance(data, dict):
         raise SchedulingError(f"{where} must map each step's name to its trigger")
     steps = []

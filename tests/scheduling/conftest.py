@@ -10,6 +10,7 @@ import shutil
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy.engine import Engine
@@ -19,6 +20,11 @@ from outreach.audience.consent import record
 from outreach.audience.schema import ConsentAction
 from outreach.clock import FixedClock
 from outreach.config import Config, load_config
+from outreach.content import read_issue
+from outreach.delivery.campaigns import sender_for
+from outreach.render import render_issue
+from outreach.scheduling.planning import schedule_issue
+from outreach.scheduling.timing import SendWindow
 from tests.audience.conftest import (  # noqa: F401 - fixtures shared with the audience tests
     synced,
     topics,
@@ -32,6 +38,7 @@ from tests.databases import (  # noqa: F401 - fixtures: sqlite_template, backend
 
 # 2026-11-30 14:00 UTC is 09:00 in New York, the site's zone.
 START = datetime(2026, 11, 30, 14, 0, tzinfo=UTC)
+NY = ZoneInfo("America/New_York")
 
 
 class FakeJobs:
@@ -110,3 +117,52 @@ def people(synced: Engine) -> People:  # noqa: F811 - the fixture imported above
         return ids
 
     return add
+
+
+def issue_text(subject: str = "December news", send_at: str = "2026-12-01 09:00") -> str:
+    return f"""---
+subject: {subject}
+preheader: A preheader long enough to pass the check
+date: 2026-12-01
+audience: {{topics: [monthly-newsletter]}}
+send_at: {send_at}
+status: ready
+---
+Dear {{{{ subscriber.first_name | default("friend") }}}}, hello.
+"""
+
+
+@pytest.fixture
+def issue_file(site: Config) -> Path:
+    path = site.path("newsletters") / "2026-12-news.md"
+    path.write_text(issue_text(), encoding="utf-8")
+    return path
+
+
+Plan = Callable[..., int]
+
+
+@pytest.fixture
+def plan(
+    synced: Engine,  # noqa: F811 - the fixture imported above
+    site: Config,
+    jobs: FakeJobs,
+    clock: FixedClock,
+    issue_file: Path,
+) -> Plan:
+    def schedule(window: SendWindow | None = None, local_time: bool = False) -> int:
+        compiled = render_issue(read_issue(issue_file, site.time_zone), site)
+        with transaction(synced) as session:
+            planned = schedule_issue(
+                session,
+                compiled,
+                sender_for(site, compiled),
+                "outbox",
+                clock,
+                window or SendWindow(NY),
+                jobs,
+                local_time=local_time,
+            )
+        return planned.campaign_id
+
+    return schedule

@@ -5,7 +5,6 @@ Everything runs with a FixedClock against a real database (SQLite, and PostgreSQ
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -15,67 +14,22 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from outreach.audience import Consent, ConsentMethod, load_segments, transaction, unsubscribe
+from outreach.audience.schema import Subscriber
 from outreach.audience.subscribers import known_topics
 from outreach.clock import FixedClock
 from outreach.config import Config
-from outreach.content import read_issue
-from outreach.delivery.campaigns import history, sender_for
-from outreach.delivery.schema import Campaign, CampaignStatus, Delivery
-from outreach.render import render_issue
+from outreach.delivery.campaigns import history
+from outreach.delivery.schema import Campaign, CampaignEvent, CampaignStatus, Delivery
 from outreach.scheduling import jobs as scheduler_jobs
 from outreach.scheduling.errors import SchedulingError
-from outreach.scheduling.lease import aware
-from outreach.scheduling.planning import cancel_issue, schedule_issue
+from outreach.scheduling.planning import cancel_issue
 from outreach.scheduling.sending import Start, start_due
 from outreach.scheduling.timing import SendWindow
-from tests.scheduling.conftest import START, FakeJobs, People
+from tests.scheduling.conftest import START, FakeJobs, People, Plan, issue_text
 
 NY = ZoneInfo("America/New_York")
 GRACE = timedelta(hours=6)
 SEND_AT = datetime(2026, 12, 1, 9, 0, tzinfo=NY)
-
-
-def issue_text(subject: str = "December news", send_at: str = "2026-12-01 09:00") -> str:
-    return f"""---
-subject: {subject}
-preheader: A preheader long enough to pass the check
-date: 2026-12-01
-audience: {{topics: [monthly-newsletter]}}
-send_at: {send_at}
-status: ready
----
-Dear {{{{ subscriber.first_name | default("friend") }}}}, hello.
-"""
-
-
-@pytest.fixture
-def issue_file(site: Config) -> Path:
-    path = site.path("newsletters") / "2026-12-news.md"
-    path.write_text(issue_text(), encoding="utf-8")
-    return path
-
-
-Plan = Callable[..., int]
-
-
-@pytest.fixture
-def plan(synced: Engine, site: Config, jobs: FakeJobs, clock: FixedClock, issue_file: Path) -> Plan:
-    def schedule(window: SendWindow | None = None, local_time: bool = False) -> int:
-        compiled = render_issue(read_issue(issue_file, site.time_zone), site)
-        with transaction(synced) as session:
-            planned = schedule_issue(
-                session,
-                compiled,
-                sender_for(site, compiled),
-                "outbox",
-                clock,
-                window or SendWindow(NY),
-                jobs,
-                local_time=local_time,
-            )
-        return planned.campaign_id
-
-    return schedule
 
 
 def start(
@@ -126,7 +80,7 @@ def test_rescheduling_an_edited_issue_replaces_content_and_job(
         assert campaign is not None
         assert campaign.subject == "Edited subject"
         assert "Edited subject" in campaign.subject_source
-        assert aware(campaign.send_at or START) == datetime(2026, 12, 2, 15, 30, tzinfo=UTC)
+        assert campaign.send_at == datetime(2026, 12, 2, 15, 30, tzinfo=UTC)
         events = history(session, campaign_id)
     assert [e.kind for e in events] == ["scheduled", "rescheduled"]
     assert "2026-12-02 10:30 EST" in events[1].detail and "was 2026-12-01 09:00 EST" in events[1].detail
@@ -260,6 +214,86 @@ def test_local_time_gives_each_row_its_readers_nine_oclock(
                 )
             ).all()
         )
-    assert aware(due[east]) == london_nine
-    assert aware(due[nowhere]) == SEND_AT.astimezone(UTC)
-    assert aware(due[west]) == datetime(2026, 12, 1, 17, 0, tzinfo=UTC)
+    assert due[east] == london_nine
+    assert due[nowhere] == SEND_AT.astimezone(UTC)
+    assert due[west] == datetime(2026, 12, 1, 17, 0, tzinfo=UTC)
+
+
+TOKYO = ZoneInfo("Asia/Tokyo")
+
+
+def test_local_time_judges_each_recipient_on_their_own_due_time(
+    synced: Engine, site: Config, plan: Plan, jobs: FakeJobs, people: People, clock: FixedClock
+) -> None:
+    """Scheduled 7 h before 09:00 in New York: Tokyo's 09:00 passed 7 h ago (more than the 6 h grace),
+    everyone else's is still ahead. Only the Tokyo reader misses it; the campaign goes on."""
+    (tokyo,) = people(["tokyo@example.org"], clock=clock, time_zone="Asia/Tokyo")
+    (west,) = people(["west@example.org"], clock=clock, time_zone="America/Los_Angeles")
+    (site_reader,) = people(["site@example.org"], clock=clock)
+    clock.advance((SEND_AT - START - timedelta(hours=7)).total_seconds())
+    campaign_id = plan(local_time=True)
+    said: list[str] = []
+    runtime = scheduler_jobs.Runtime(site, synced, clock, jobs, lambda: True, said.append)
+    scheduler_jobs.reconcile(runtime)
+    assert status(synced, campaign_id) is CampaignStatus.SCHEDULED, said
+    assert start(synced, site, campaign_id, clock) is Start.STARTED
+    with synced.connect() as connection:
+        rows_by_reader = {
+            row.subscriber_id: row
+            for row in connection.execute(
+                sa.select(
+                    Delivery.subscriber_id, Delivery.state, Delivery.reason, Delivery.next_attempt_at
+                ).where(Delivery.campaign_id == campaign_id)
+            )
+        }
+    assert rows_by_reader[tokyo].state == "skipped" and "missed" in rows_by_reader[tokyo].reason
+    assert rows_by_reader[west].state == "pending"
+    assert rows_by_reader[west].next_attempt_at == datetime(2026, 12, 1, 17, 0, tzinfo=UTC)
+    assert rows_by_reader[site_reader].state == "pending"
+    assert rows_by_reader[site_reader].next_attempt_at == SEND_AT.astimezone(UTC)
+    started = [e.detail for e in history_of(synced, campaign_id) if e.kind == "started"]
+    assert "1 recipient" in started[0] and "skipped" in started[0]
+
+
+@pytest.mark.parametrize(
+    ("late", "outcome"), [(timedelta(0), Start.STARTED), (timedelta(seconds=1), Start.MISSED)]
+)
+def test_local_time_is_missed_only_when_the_last_zone_is_past_grace(
+    synced: Engine,
+    site: Config,
+    plan: Plan,
+    people: People,
+    clock: FixedClock,
+    late: timedelta,
+    outcome: Start,
+) -> None:
+    """A scheduler that comes back after Tokyo's grace but within Los Angeles': the campaign starts,
+    the Tokyo reader is skipped and the other goes at once. A second later, everyone has missed it."""
+    people(["tokyo@example.org"], clock=clock, time_zone="Asia/Tokyo")
+    people(["west@example.org"], clock=clock, time_zone="America/Los_Angeles")
+    campaign_id = plan(local_time=True)
+    los_angeles_nine = datetime(2026, 12, 1, 17, 0, tzinfo=UTC)
+    clock.advance((los_angeles_nine + GRACE + late - START).total_seconds())
+    assert start(synced, site, campaign_id, clock) is outcome
+    if outcome is Start.STARTED:
+        assert states(synced, campaign_id) == {"tokyo@example.org": "skipped", "west@example.org": "pending"}
+    else:
+        assert states(synced, campaign_id) == {}
+        assert status(synced, campaign_id) is CampaignStatus.MISSED
+
+
+def states(engine: Engine, campaign_id: int) -> dict[str, str]:
+    with engine.connect() as connection:
+        return {
+            str(email): str(state)
+            for email, state in connection.execute(
+                sa.select(Subscriber.email, Delivery.state)
+                .join(Subscriber, Subscriber.id == Delivery.subscriber_id)
+                .where(Delivery.campaign_id == campaign_id)
+            )
+        }
+
+
+def history_of(engine: Engine, campaign_id: int) -> list[CampaignEvent]:
+    with transaction(engine) as session:
+        return list(history(session, campaign_id))
