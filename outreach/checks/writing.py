@@ -186,23 +186,19 @@ def check_subject_and_preheader(issue: Issue) -> list[Finding]:
 
 
 def check_headings(issue: Issue) -> list[Finding]:
+    """Levels as readers get them: a body that uses '#' was moved under the title when it was read."""
     found: list[Finding] = []
+    source = issue.source.splitlines()
     previous = 1  # the layout's title is the h1
     for level, line in issue.headings:
-        if level == 1:
-            found.append(
-                _error(
-                    "heading-order",
-                    "use '##' for sections: the issue's title is already the top heading",
-                    issue,
-                    line,
-                )
-            )
-        elif level > previous + 1:
+        if level > previous + 1:
+            written = source[line - 1].strip() if 0 < line <= len(source) else ""
+            marks = len(written) - len(written.lstrip("#"))
+            better = f"use {'#' * (marks - (level - previous - 1))}" if marks else "make it one level higher"
             found.append(
                 _warning(
                     "heading-order",
-                    f"this heading skips from level {previous} to {level}; use {'#' * (previous + 1)}",
+                    f"this heading skips a level below the one before it; {better}",
                     issue,
                     line,
                 )
