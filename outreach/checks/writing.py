@@ -9,6 +9,7 @@ import jinja2
 from jinja2 import nodes
 
 from outreach.content.placeholders import EXPRESSION, TOKEN
+from outreach.content.urls import LINKS, WEB, scheme_of
 from outreach.models import RECIPIENT_FIELDS, Finding, Issue, Severity
 from outreach.render.personal import RECIPIENT_VARIABLES
 
@@ -34,11 +35,13 @@ def check_links(issue: Issue) -> list[Finding]:
         url = link.url.strip()
         if TOKEN.fullmatch(url):
             continue  # a per-recipient link such as {{ preferences_url }}; checked as a variable
-        scheme = urlsplit(url).scheme.lower()
+        # Unsafe schemes never get this far (outreach.content.urls refuses them when the issue is read);
+        # what is left to say is whether a reader's app can open the address at all.
+        scheme = scheme_of(url)
         host = (urlsplit(url).hostname or "").lower()
-        if scheme in ("mailto", "tel"):
-            pass
-        elif scheme not in ("http", "https") or not host:
+        if scheme in LINKS and scheme not in WEB:
+            pass  # mailto:, tel:
+        elif scheme not in WEB or not host:
             found.append(
                 _error(
                     "link-not-absolute",
@@ -83,8 +86,7 @@ def check_images(issue: Issue) -> list[Finding]:
                     picture.line,
                 )
             )
-        scheme = urlsplit(picture.src).scheme.lower()
-        if scheme not in ("http", "https"):
+        if scheme_of(picture.src) not in WEB:
             found.append(
                 _error(
                     "image-not-absolute",
