@@ -96,10 +96,12 @@ def find_expressions(text: str) -> Iterator[Found]:
     while position != -1:
         close = text.find(_CLOSE, position + 2)
         reopened = text.find(_OPEN, position + 2)
-        if close == -1 or (reopened != -1 and reopened < close) or close - position > MAX_LENGTH:
+        unclosed = close == -1 or (reopened != -1 and reopened < close)
+        if unclosed or close - position > MAX_LENGTH:
             excerpt = text[position : position + 40].split("\n")[0]
+            where = "never closed" if unclosed else f"not closed within {MAX_LENGTH} characters"
             raise ExpressionProblem(
-                f"this '{{{{' is never closed: '{excerpt}' needs '}}}}' after the field, "
+                f"this '{{{{' is {where}: '{excerpt}' needs '}}}}' after the field, "
                 "like {{ subscriber.first_name }}",
                 position,
             )
