@@ -141,7 +141,7 @@ def main() -> int:
     parser.add_argument("--recipients", type=int, default=2000)
     parser.add_argument("--renders", type=int, default=30)
     args = parser.parse_args()
-    config = load_config(ROOT, environ={"OUTREACH_SECRET_KEY": "bench"})
+    config = load_config(ROOT, environ={"OUTREACH_SECRET_KEY": "render-bench-secret-key-0123456789abcdef"})
     with tempfile.TemporaryDirectory() as tmp:
         results = [
             measure(label, path, config, args.recipients, args.renders)
