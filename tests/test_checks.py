@@ -298,11 +298,20 @@ def test_long_preheader(write_issue: WriteIssue, config: Config) -> None:
     assert finding.line == line_of(path, "preheader:")
 
 
-def test_h1_in_the_body(write_issue: WriteIssue, config: Config) -> None:
-    path = write_issue("Hello.\n\n# A second title\n\nText.\n")
+def test_h1_in_the_body_is_a_section_not_an_error(write_issue: WriteIssue, config: Config) -> None:
+    """Authors write '#': the body's headings move under the issue's title, and nothing is reported."""
+    path = write_issue("# Hello, {{ subscriber.first_name }}!\n\nText.\n\n## A part\n\nMore.\n")
+    assert check(path, config).findings == []
+
+
+def test_skipped_heading_level_in_a_body_with_h1_names_the_right_marks(
+    write_issue: WriteIssue, config: Config
+) -> None:
+    path = write_issue("# Section\n\nText.\n\n### Too deep\n\nMore text.\n")
     [finding] = only(check(path, config), "heading-order")
-    assert finding.severity is Severity.ERROR
-    assert finding.line == line_of(path, "# A second title")
+    assert finding.severity is Severity.WARNING
+    assert finding.line == line_of(path, "### Too deep")
+    assert "use ##" in finding.message and "use ###" not in finding.message
 
 
 def test_skipped_heading_level_warns(write_issue: WriteIssue, config: Config) -> None:

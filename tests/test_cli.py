@@ -70,7 +70,7 @@ def test_render_writes_html_text_and_a_complete_eml(project: Path, tmp_path: Pat
     assert result.exit_code == 0, result.output
     slug = EXAMPLE_ISSUE.stem
     assert (out / f"{slug}.html").read_text().lower().startswith("<!doctype html>")
-    assert "Dear friend," in (out / f"{slug}.txt").read_text()
+    assert "Hello there," in (out / f"{slug}.txt").read_text()
     raw = (out / f"{slug}.eml").read_bytes()
     message = email.message_from_bytes(raw, policy=email.policy.default)
     assert message["To"] == "reader@example.org"

@@ -1,7 +1,9 @@
 """The rendered example issue in headless Chromium (Debian's ``chromium``, flags from DESIGN.md §8).
 
 No horizontal scroll at 375 px, the two-column section side by side at 600 and 640 px and stacked on
-a phone, and every visible text at least 4.5:1 against its background in light and dark mode.
+a phone, every visible text at least 4.5:1 against its background in light and dark mode, callout and
+event cards that keep their padded colour in dark mode, and the logo's alt text readable on the header
+band when images are off.
 
 One browser serves the whole module. Nothing reaches the network: every request other than
 ``file:``, ``data:`` and ``about:`` is aborted, except images, which are answered with a local
@@ -249,3 +251,62 @@ def test_readers_see_no_raw_markup(open_example: Any) -> None:
     page = open_example(600)
     shown = page.inner_text("body")
     assert re.findall(r"</?[a-zA-Z][^>\n]*>", shown) == []
+
+
+# --- cards in dark mode, the logo with images off ---------------------------------------------------------
+
+CARDS_JS = """() => [...document.querySelectorAll('td.callout, td.event')].map(td => {
+  const style = getComputedStyle(td), inner = td.querySelector('div');
+  const section = td.closest('.sheet');
+  const text = td.querySelector('h2, h3, h4, h5, h6, p').getBoundingClientRect();
+  const box = td.getBoundingClientRect();
+  return {card: style.backgroundColor, inner: getComputedStyle(inner).backgroundColor,
+          sheet: getComputedStyle(section.querySelector('td')).backgroundColor,
+          left: text.left - box.left, top: text.top - box.top};
+})"""
+
+
+@pytest.mark.parametrize("width", [375, 600])
+def test_callout_and_event_cards_keep_their_padding_in_dark_mode(open_example: Any, width: int) -> None:
+    """The card's colour fills its padding: the text sits inside a coloured box, not at its edge."""
+    for scheme in ("dark", "light"):
+        cards = open_example(width, scheme).evaluate(CARDS_JS)
+        assert len(cards) == 3  # the example's callout and two events
+        for card in cards:
+            assert card["card"] != card["sheet"], (scheme, card)  # the padded cell has the card's colour
+            assert card["inner"] in ("rgba(0, 0, 0, 0)", card["card"]), (scheme, card)  # nothing paints over
+            assert card["left"] >= 20 and card["top"] >= 14, (scheme, card)
+
+
+LOGO_JS = """() => {
+  const img = document.querySelector('.logo img');
+  let e = img, background = null;
+  for (; e; e = e.parentElement) {
+    const colour = getComputedStyle(e).backgroundColor;
+    if (colour !== 'rgba(0, 0, 0, 0)') { background = colour; break; }
+  }
+  return {color: getComputedStyle(img).color, background, alt: img.alt, complete: img.naturalWidth};
+}"""
+
+
+def _images_off(route: Any) -> None:
+    if route.request.resource_type == "image":
+        route.abort()
+    else:
+        _route(route)
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_the_logo_alt_text_is_readable_with_images_off(browser: Any, example_html: str, scheme: str) -> None:
+    page = browser.new_page()
+    try:
+        page.route("**/*", _images_off)
+        page.emulate_media(color_scheme=scheme)
+        page.set_viewport_size({"width": 600, "height": 900})
+        page.set_content(example_html, wait_until="load")
+        logo = page.evaluate(LOGO_JS)
+    finally:
+        page.close()
+    assert logo["alt"] and logo["complete"] == 0  # the picture really did not load
+    light, dark = sorted((_luminance(logo["color"]), _luminance(logo["background"])), reverse=True)
+    assert (light + 0.05) / (dark + 0.05) >= 4.5, logo

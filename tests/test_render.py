@@ -73,7 +73,7 @@ def test_personal_links_land_in_both_parts(repo_config: Config) -> None:
     for url in (links.unsubscribe, links.preferences, links.view_online):
         assert f'href="{url}"' in mail.html
         assert url in mail.text
-    assert "Dear Ana," in mail.html and "Dear Ana," in mail.text
+    assert "Hello Ana," in mail.html and "Hello Ana," in mail.text
 
 
 @pytest.mark.parametrize("name", ["<script>alert(1)</script>", "{{ 7*7 }}", "{% raw %}x", 'Zoë "Z" O\'Brien'])

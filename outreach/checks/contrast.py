@@ -15,7 +15,7 @@ PAIRS = (
     ("button_text", "button_background", "button labels"),
     ("callout_text", "callout_background", "callouts and event cards"),
     ("link", "callout_background", "links in callouts"),
-    ("header_text", "header_background", "the header band"),
+    ("header_text", "header_background", "the header band (and the logo's alt text when images are off)"),
     ("footer_text", "footer_background", "the footer"),
     ("dark_text", "dark_background", "body text in dark mode"),
     ("dark_link", "dark_background", "links in dark mode"),

@@ -1,7 +1,9 @@
 """Front matter: split it from the body, validate it, and keep each field's line for messages.
 
 The schema is a pydantic model that forbids unknown keys, so ``subjet:`` is an error that names the
-line and the valid fields rather than a silently missing subject.
+line and the valid fields rather than a silently missing subject. The YAML is read through
+``outreach.safe_yaml`` (no aliases, capped depth and size), composed once: the same node tree gives
+each field's line and its value, so an impossible date names its field and line.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from zoneinfo import ZoneInfo
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from outreach import safe_yaml
 from outreach.errors import ContentError
 from outreach.models import IssueStatus, Layout
 
@@ -100,30 +103,16 @@ def split_front_matter(source: str, path: str) -> tuple[str, str, int]:
     raise ContentError("the front matter is never closed: add a line with '---' after it", path, 1)
 
 
-def _field_lines(yaml_text: str) -> dict[str, int]:
-    node = yaml.compose(yaml_text)
-    lines: dict[str, int] = {}
-    if isinstance(node, yaml.MappingNode):
-        for key, _value in node.value:
-            lines[str(key.value)] = key.start_mark.line + 2  # +1 for 1-based, +1 for the fence
-    return lines
+# How to write the fields YAML reads as dates, for the message when a date does not exist.
+DATE_FORMS = {
+    "date": "YYYY-MM-DD, like 2026-12-01",
+    "send_at": "YYYY-MM-DD HH:MM, like 2026-12-01 09:00",
+}
 
 
 def parse_front_matter(yaml_text: str, path: str, zone: ZoneInfo) -> tuple[FrontMatter, dict[str, int]]:
     """Validate the YAML; every problem is reported with the line of its field."""
-    try:
-        data = yaml.safe_load(yaml_text) or {}
-        lines = _field_lines(yaml_text)
-    except yaml.YAMLError as err:
-        # An unclosed quote is noticed at the end of the YAML; the context mark is where it opened.
-        mark = getattr(err, "context_mark", None) or getattr(err, "problem_mark", None)
-        line = mark.line + 2 if mark else 1
-        problem = getattr(err, "problem", None) or str(err)
-        raise ContentError(
-            f"front matter is not valid YAML ({problem}); check quotes and colons", path, line
-        ) from None
-    if not isinstance(data, dict):
-        raise ContentError("front matter must be 'field: value' lines", path, 2)
+    data, lines = _read_fields(yaml_text, path)
     try:
         matter = FrontMatter.model_validate(data)
     except ValidationError as err:
@@ -131,6 +120,74 @@ def parse_front_matter(yaml_text: str, path: str, zone: ZoneInfo) -> tuple[Front
     if matter.send_at is not None and matter.send_at.tzinfo is None:
         matter = matter.model_copy(update={"send_at": matter.send_at.replace(tzinfo=zone)})
     return matter, lines
+
+
+def _read_fields(yaml_text: str, path: str) -> tuple[dict[str, Any], dict[str, int]]:
+    """The front matter's fields and the file line of each (the text starts on line 2)."""
+    try:
+        node = safe_yaml.compose(yaml_text, path, ContentError, first_line=2)
+    except yaml.YAMLError as err:
+        raise _syntax_error(err, path) from None
+    if node is None:
+        return {}, {}
+    if not isinstance(node, yaml.MappingNode):
+        raise ContentError("front matter must be 'field: value' lines", path, 2)
+    loader = yaml.SafeLoader("")
+    data: dict[str, Any] = {}
+    lines: dict[str, int] = {}
+    try:
+        for key_node, value_node in node.value:
+            key = str(loader.construct_object(key_node, deep=True))
+            line = key_node.start_mark.line + 2  # +1 for 1-based, +1 for the fence
+            lines[key] = line
+            data[key] = _field_value(loader, key, value_node, path, line)
+    except yaml.YAMLError as err:
+        raise _syntax_error(err, path) from None
+    finally:
+        loader.dispose()
+    return data, lines
+
+
+def _field_value(loader: yaml.SafeLoader, key: str, node: yaml.Node, path: str, line: int) -> Any:
+    try:
+        return loader.construct_object(node, deep=True)
+    except ValueError:
+        # PyYAML reads 2027-13-45 as a date and fails inside ``datetime.date`` with a bare ValueError.
+        bad = _failing_scalar(node) or node
+        form = DATE_FORMS.get(key, "YYYY-MM-DD")
+        raise ContentError(
+            f"'{key}': {bad.value!r} is not a real date; write it as {form}",
+            path,
+            bad.start_mark.line + 2 if bad is not node else line,
+        ) from None
+
+
+def _failing_scalar(node: yaml.Node) -> yaml.ScalarNode | None:
+    """The scalar inside ``node`` that cannot be built (a date that does not exist)."""
+    if isinstance(node, yaml.ScalarNode):
+        try:
+            yaml.SafeLoader("").construct_object(node)
+        except ValueError:
+            return node
+        return None
+    children: list[yaml.Node] = []
+    if isinstance(node, yaml.SequenceNode):
+        children = list(node.value)
+    elif isinstance(node, yaml.MappingNode):
+        children = [part for pair in node.value for part in pair]
+    for child in children:
+        found = _failing_scalar(child)
+        if found is not None:
+            return found
+    return None
+
+
+def _syntax_error(err: yaml.YAMLError, path: str) -> ContentError:
+    # An unclosed quote is noticed at the end of the YAML; the context mark is where it opened.
+    mark = getattr(err, "context_mark", None) or getattr(err, "problem_mark", None)
+    line = mark.line + 2 if mark else 1
+    problem = getattr(err, "problem", None) or str(err)
+    return ContentError(f"front matter is not valid YAML ({problem}); check quotes and colons", path, line)
 
 
 def _first_problem(err: ValidationError, lines: dict[str, int], path: str) -> ContentError:
@@ -150,6 +207,8 @@ def _first_problem(err: ValidationError, lines: dict[str, int], path: str) -> Co
         elif item["type"] == "enum":
             expected = item.get("ctx", {}).get("expected", "")
             message = f"'{field}' must be one of {expected}, not {item.get('input')!r}"
+        elif key in DATE_FORMS:
+            message = f"'{field}': {item.get('input')!r} is not a date; write it as {DATE_FORMS[key]}"
         else:
             message = f"'{field}': {item['msg']} (got {item.get('input')!r})"
         problems.append(ContentError(message, path, line))

@@ -9,16 +9,23 @@ from zoneinfo import ZoneInfo
 
 from outreach.content.frontmatter import parse_front_matter, split_front_matter
 from outreach.content.markdown import parse_body
-from outreach.content.placeholders import EXPRESSION, check_expression, extract
+from outreach.content.placeholders import expressions_in, extract
 from outreach.errors import ContentError, ContentErrors
 from outreach.models import Audience, Issue
 
 _DATED = re.compile(r"^(\d{4})-(\d{2})(?:-(\d{2}))?-")
 
+# A monthly issue is 5-20 KB of Markdown, and anything that renders past Gmail's 102 KB clipping (about
+# 40 KB of Markdown) cannot go out whole anyway. 1 MB is 25x that and still reads, renders and checks
+# in a few seconds; a bigger file is a mistake (a pasted export, the wrong file) or an attack, and is
+# refused before any work is done on it.
+MAX_ISSUE_BYTES = 1_000_000
+
 
 def read_issue(path: Path, zone: ZoneInfo | None = None) -> Issue:
     """Read and validate ``path``; raises ContentError(s) that name ``path:line``."""
     try:
+        _check_size(path.stat().st_size, str(path))
         source = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ContentError(
@@ -32,6 +39,7 @@ def read_issue(path: Path, zone: ZoneInfo | None = None) -> Issue:
 def read_issue_text(source: str, path: Path, zone: ZoneInfo | None = None) -> Issue:
     """Like ``read_issue`` for text already in memory (the preview server re-reads on change)."""
     where = str(path)
+    _check_size(len(source), where)  # characters: never more than the file's bytes
     zone = zone or ZoneInfo("America/New_York")
     yaml_text, body, body_line = split_front_matter(source, where)
     problems: list[ContentError] = []
@@ -45,13 +53,14 @@ def read_issue_text(source: str, path: Path, zone: ZoneInfo | None = None) -> Is
         problems.append(err)
     try:
         tokenised, placeholders = extract(body, where, body_line)
-        parsed = parse_body(tokenised, where, body_line)
+        by_token = {p.token: p.expression for p in placeholders}
+        parsed = parse_body(tokenised, where, body_line, by_token)
     except ContentError as err:
         problems.append(err)
     if matter is not None:
-        for expression in EXPRESSION.findall(matter.subject):
+        for name in ("subject", "title"):
             try:
-                check_expression(expression.strip(), where, lines.get("subject", 2))
+                expressions_in(getattr(matter, name), where, lines.get(name, 2))
             except ContentError as err:
                 problems.append(err)
     if problems:
@@ -86,6 +95,17 @@ def read_issue_text(source: str, path: Path, zone: ZoneInfo | None = None) -> Is
         body_line=body_line,
         field_lines=lines,
     )
+
+
+def _check_size(size: int, path: str) -> None:
+    if size > MAX_ISSUE_BYTES:
+        raise ContentError(
+            f"this issue is {size / 1000:,.0f} KB; the limit is {MAX_ISSUE_BYTES // 1000:,} KB "
+            "(Gmail clips mail past about 40 KB of Markdown). Is it the right file? "
+            "Split a long issue into two",
+            path,
+            1,
+        )
 
 
 def _date_from_name(path: Path) -> date | None:

@@ -12,16 +12,17 @@ Every block keeps its source line so that checks and errors can say ``path:line`
 from __future__ import annotations
 
 from collections.abc import Sequence
-from contextlib import suppress
 from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Any
 
 from markdown_it import MarkdownIt
 from markdown_it.token import Token
 from mdit_py_plugins.container import container_plugin
 
+from outreach.content.details import Details, read_details, starts_at
+from outreach.content.fences import COMPONENTS, outline_blocks
 from outreach.content.plaintext import inline_text, render_text
+from outreach.content.structure import check_depth, heading_shift, shift_headings
+from outreach.content.urls import Address, checked_address, scheme_of
 from outreach.errors import ContentError
 from outreach.models import (
     Block,
@@ -36,12 +37,22 @@ from outreach.models import (
     Prose,
 )
 
-COMPONENTS = ("button", "callout", "event", "image", "columns", "column")
+# markdown-it silently drops whatever lies deeper than this many levels; ``check_depth`` refuses
+# anything close to it first, so content is never lost without a word.
+MAX_TOKEN_NESTING = 40
+
+
+class _Markdown(MarkdownIt):
+    """markdown-it quietly leaves ``[x](javascript:...)`` as text; here every address becomes a link
+    token, and the one gate (``outreach.content.urls``) refuses what is unsafe with a message."""
+
+    def validateLink(self, url: str) -> bool:  # markdown-it's name for the hook
+        return True
 
 
 def build_markdown() -> MarkdownIt:
     """CommonMark with tables and strikethrough; raw HTML is shown as text, never passed through."""
-    md = MarkdownIt("commonmark", {"html": False, "typographer": False})
+    md = _Markdown("commonmark", {"html": False, "typographer": False, "maxNesting": MAX_TOKEN_NESTING})
     md.enable(["table", "strikethrough"])
     for name in COMPONENTS:
         md.use(container_plugin, name=name)
@@ -62,10 +73,14 @@ class Body:
 
 
 class _Reader:
-    def __init__(self, source: str, path: str, first_line: int) -> None:
+    def __init__(
+        self, source: str, path: str, first_line: int, expressions: dict[str, str], shift: int = 0
+    ) -> None:
         self.lines = source.split("\n")
         self.path = path
         self.first_line = first_line
+        self.expressions = expressions
+        self.shift = shift
         self.body = Body()
 
     def line(self, token: Token) -> int:
@@ -75,6 +90,16 @@ class _Reader:
         where = line if line is not None else (self.line(token) if token is not None else None)
         return ContentError(message, self.path, where)
 
+    def address(self, url: str, kind: Address, line: int) -> str:
+        return checked_address(url, kind, self.path, line, self.expressions)
+
+    def parse(self, source: str) -> list[Token]:
+        """Markdown inside a block (an event's description), read like the body around it."""
+        tokens = _MD.parse(source)
+        check_depth(tokens, self.path, self.first_line)
+        shift_headings(tokens, self.shift)
+        return tokens
+
     # --- walking --------------------------------------------------------------------------------
 
     def blocks(self, tokens: Sequence[Token]) -> list[Block]:
@@ -83,7 +108,7 @@ class _Reader:
         index = 0
         while index < len(tokens):
             token = tokens[index]
-            if token.type.startswith("container_") and token.nesting == 1:
+            if token.type.startswith("container_") and token.nesting == 1 and token.level == 0:
                 end = _closing(tokens, index)
                 self._flush(prose, out)
                 out.append(self.component(token, tokens[index + 1 : end]))
@@ -114,29 +139,32 @@ class _Reader:
         prose.clear()
 
     def note(self, token: Token) -> None:
-        """Record links, pictures and headings; refuse a ':::' line that is not a known block."""
+        """Record links, pictures and headings; refuse a block inside a list or a quote."""
+        if token.type.startswith("container_") and token.nesting == 1:
+            name = token.type.removeprefix("container_").removesuffix("_open")
+            raise self.error(
+                f"a '::: {name}' block cannot be inside a list or a quote: "
+                "start it at the beginning of a line, after a blank line",
+                token,
+            )
         if token.type == "heading_open":
             self.body.headings.append((int(token.tag[1]), self.line(token)))
         if token.type != "inline":
             return
-        if token.content.lstrip().startswith(":::"):
-            name = (token.content.strip(": \n").split() or ["(nothing)"])[0]
-            raise self.error(
-                f"unknown block '{name}' after ':::'; known: {', '.join(COMPONENTS)} "
-                "(each block needs a closing ':::' line)",
-                token,
-            )
         line = self.line(token)
         href: str | None = None
         label: list[str] = []
         for child in token.children or []:
-            if child.type == "link_open":
-                href, label = str(child.attrs.get("href", "")), []
+            if child.type in ("softbreak", "hardbreak"):
+                line += 1
+            elif child.type == "link_open":
+                href = self.address(str(child.attrs.get("href", "")), Address.LINK, line)
+                label = []
             elif child.type == "link_close" and href is not None:
                 self.body.links.append(Link(url=href, text="".join(label).strip(), line=line))
                 href = None
             elif child.type == "image":
-                src = str(child.attrs.get("src", ""))
+                src = self.address(str(child.attrs.get("src", "")), Address.IMAGE, line)
                 self.body.pictures.append(Picture(src=src, alt=child.content, line=line))
             elif href is not None and child.type in ("text", "code_inline"):
                 label.append(child.content)
@@ -148,14 +176,7 @@ class _Reader:
         argument = opening.info.strip().removeprefix(name).strip()
         line = self.line(opening)
         if name == "button":
-            label = " ".join(inline_text(t).strip() for t in inner if t.type == "inline").strip()
-            if not argument.startswith(("http", "XQOUTREACH")) or not label:
-                raise self.error(
-                    "a button needs a link and a label:\n::: button https://...\nLabel\n:::",
-                    opening,
-                )
-            self.body.links.append(Link(url=argument, text=label, line=line))
-            return Button(label=label, url=argument, line=line)
+            return self.button(argument, inner, line)
         if name == "callout":
             for token in inner:
                 self.note(token)
@@ -168,63 +189,52 @@ class _Reader:
         if name == "event":
             return self.event(opening)
         if name == "image":
-            fields = self.fields(opening, ("src", "alt", "caption", "link", "width"))[0]
-            return self.picture_block(fields, line)
+            details = self.details(opening, ("src", "alt", "caption", "link", "width"))
+            return self.picture_block(details.values, line, details.lines)
         if name == "columns":
             return self.columns(opening, inner)
         raise self.error("'::: column' belongs inside ':::: columns'", opening)
 
-    def fields(self, opening: Token, allowed: Sequence[str]) -> tuple[dict[str, Any], str, int]:
-        """Read the ``key: value`` lines of a component; the rest after a blank line is Markdown."""
+    def button(self, argument: str, inner: Sequence[Token], line: int) -> Button:
+        for token in inner:
+            self.note(token)  # a link written inside the label goes through the gate as well
+        label = " ".join(inline_text(t).strip() for t in inner if t.type == "inline").strip()
+        url = self.address(argument, Address.BUTTON, line) if argument else ""
+        if not url or not label or not (scheme_of(url) or url in self.expressions):
+            raise self.error(
+                "a button needs a link and a label:\n::: button https://...\nLabel\n:::", line=line
+            )
+        self.body.links.append(Link(url=url, text=label, line=line))
+        return Button(label=label, url=url, line=line)
+
+    def details(self, opening: Token, allowed: Sequence[str]) -> Details:
+        """The ``key: value`` lines of a component; the rest after a blank line is Markdown."""
         start, end = opening.map or (0, 0)
         inner = self.lines[start + 1 : end]
-        head: list[str] = []
-        for raw in inner:
-            if not raw.strip():
-                break
-            head.append(raw)
-        rest = "\n".join(inner[len(head) :]).strip("\n")
-        rest_line = self.first_line + start + 1 + len(head) + 1
-        data: dict[str, Any] = {}
-        for offset, raw in enumerate(head):
-            name, colon, value = raw.partition(":")
-            at = self.first_line + start + 1 + offset
-            if not colon or not name.strip().replace("_", "").isalpha():
-                raise self.error(
-                    f"write each detail as 'name: value' on its own line, not {raw.strip()!r}",
-                    line=at,
-                )
-            data[name.strip().lower()] = _value(value.strip())
-        unknown = sorted(set(map(str, data)) - set(allowed))
-        if unknown:
-            raise self.error(f"unknown detail '{unknown[0]}'; valid: {', '.join(allowed)}", opening)
-        return {str(k): v for k, v in data.items()}, rest, rest_line
+        return read_details(inner, self.first_line + start + 1, allowed, self.path, self.line(opening))
 
     def event(self, opening: Token) -> Event:
         allowed = ("title", "when", "starts", "where", "online", "link", "link_label")
-        data, rest, rest_line = self.fields(opening, allowed)
-        line = self.line(opening)
+        details = self.details(opening, allowed)
+        data, line = details.values, self.line(opening)
         if not data.get("title"):
             raise self.error("an event needs a 'title:'", opening)
-        starts = data.get("starts")
-        if isinstance(starts, str) and starts:
-            with suppress(ValueError):  # if it stays a string it is refused just below, with the line
-                starts = datetime.fromisoformat(starts)
-        if starts and not isinstance(starts, datetime):
-            raise self.error("'starts:' must be a date and time like 2027-01-14 09:00", opening)
+        starts = starts_at(data.get("starts"), self.path, details.line("starts", line))
         when = str(data.get("when") or "")
-        if not when and isinstance(starts, datetime):
+        if not when and starts is not None:
             when = f"{starts:%A, %B} {starts.day}, {starts:%Y}, {starts:%-I:%M %p}"
         if not when:
             raise self.error("an event needs 'when:' (as readers should see it) or 'starts:'", opening)
         online = bool(data.get("online", False))
         where = str(data.get("where") or ("Online" if online else ""))
         url = str(data.get("link") or "")
+        if url:
+            url = self.address(url, Address.EVENT, details.line("link", line))
         html = text = ""
-        if rest.strip():
-            sub = _Reader(rest, self.path, rest_line)
+        if details.rest.strip():
+            sub = _Reader(details.rest, self.path, details.rest_line, self.expressions, self.shift)
             sub.body = self.body
-            tokens = _MD.parse(rest)
+            tokens = sub.parse(details.rest)
             for token in tokens:
                 sub.note(token)
             html = _MD.renderer.render(tokens, _MD.options, {})
@@ -241,21 +251,25 @@ class _Reader:
             link_label=str(data.get("link_label") or "Details and registration"),
             html=html,
             text=text,
-            starts=starts if isinstance(starts, datetime) else None,
+            starts=starts,
         )
 
-    def picture_block(self, fields: dict[str, Any], line: int) -> Image:
+    def picture_block(
+        self, fields: dict[str, object], line: int, lines: dict[str, int] | None = None
+    ) -> Image:
+        at = lines or {}
         if not fields.get("src"):
             raise self.error("an image needs 'src:' (the address of the picture)", line=line)
         width = fields.get("width")
         if width is not None and not isinstance(width, int):
-            raise self.error("'width:' is a number of pixels, like 560", line=line)
+            raise self.error("'width:' is a number of pixels, like 560", line=at.get("width", line))
+        link = str(fields.get("link") or "")
         picture = Picture(
-            src=str(fields["src"]),
+            src=self.address(str(fields["src"]), Address.IMAGE, at.get("src", line)),
             alt=str(fields.get("alt") or "").strip(),
             line=line,
             caption=str(fields.get("caption") or ""),
-            link=str(fields.get("link") or ""),
+            link=self.address(link, Address.IMAGE_LINK, at.get("link", line)) if link else "",
             width=width,
         )
         self.body.pictures.append(picture)
@@ -265,7 +279,7 @@ class _Reader:
 
     def lone_image(self, inline: Token) -> Image:
         image = (inline.children or [])[0]
-        fields = {
+        fields: dict[str, object] = {
             "src": image.attrs.get("src", ""),
             "alt": image.content,
             "caption": image.attrs.get("title", ""),
@@ -279,7 +293,7 @@ class _Reader:
             token = inner[index]
             if token.type == "container_column_open":
                 end = _closing(inner, index)
-                halves.append(self.blocks(inner[index + 1 : end]))
+                halves.append(self.blocks(_outdented(inner[index + 1 : end])))
                 index = end + 1
                 continue
             if token.type != "container_column_close" and token.level == opening.level + 1:
@@ -293,15 +307,10 @@ class _Reader:
         return Columns(left=tuple(halves[0]), right=tuple(halves[1]), line=self.line(opening))
 
 
-def _value(text: str) -> Any:
-    """A detail's value: quotes removed, yes/no and whole numbers understood, the rest as written."""
-    if len(text) >= 2 and text[0] == text[-1] and text[0] in "\"'":
-        return text[1:-1]
-    if text.lower() in ("true", "yes"):
-        return True
-    if text.lower() in ("false", "no"):
-        return False
-    return int(text) if text.isdigit() else text
+def _outdented(tokens: Sequence[Token]) -> list[Token]:
+    """A column's tokens as if they stood at the top level, so blocks inside it are read alike."""
+    level = min((t.level for t in tokens), default=0)
+    return [t.copy(level=t.level - level) for t in tokens]
 
 
 def _closing(tokens: Sequence[Token], index: int) -> int:
@@ -322,22 +331,16 @@ def _lone_image(tokens: Sequence[Token], index: int) -> bool:
     return len(children) == 1 and children[0].type == "image"
 
 
-def parse_body(source: str, path: str, first_line: int) -> Body:
-    """Turn the Markdown body into blocks; ``first_line`` is the file line where the body starts."""
-    reader = _Reader(source, path, first_line)
-    tokens = _MD.parse(source)
-    _check_closed(tokens, reader)
+def parse_body(source: str, path: str, first_line: int, expressions: dict[str, str] | None = None) -> Body:
+    """Turn the Markdown body into blocks; ``first_line`` is the file line where the body starts.
+
+    ``expressions`` maps the placeholder tokens in ``source`` to the expressions they stand for.
+    """
+    outlined = outline_blocks(source, path, first_line)
+    tokens = _MD.parse(outlined)
+    check_depth(tokens, path, first_line)
+    shift = heading_shift(tokens)
+    shift_headings(tokens, shift)
+    reader = _Reader(outlined, path, first_line, expressions or {}, shift)
     reader.body.blocks = reader.blocks(tokens)
     return reader.body
-
-
-def _check_closed(tokens: Sequence[Token], reader: _Reader) -> None:
-    """markdown-it closes an unclosed container at the end of the file; staff meant to close it."""
-    for token in tokens:
-        if token.type.startswith("container_") and token.nesting == 1 and token.map:
-            end = token.map[1]
-            if end >= len(reader.lines) or not reader.lines[end].strip().startswith(":::"):
-                name = token.type.removeprefix("container_").removesuffix("_open")
-                raise reader.error(
-                    f"this '::: {name}' block is never closed: add a ':::' line after it", token
-                )

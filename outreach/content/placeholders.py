@@ -1,25 +1,24 @@
 """Per-recipient expressions in the body, held as opaque tokens while the issue is rendered.
 
-Staff write ``{{ subscriber.first_name | default("friend") }}`` or ``[Preferences]({{ preferences_url }})``.
+Staff write ``{{ subscriber.first_name | default("there") }}`` or ``[Preferences]({{ preferences_url }})``.
 Markdown would mangle the braces inside a link, and premailer percent-encodes them inside ``href``, so
 each expression is swapped for a plain alphanumeric token (which survives Markdown, MJML and premailer
-untouched) and swapped back just before the per-recipient template is compiled.
+untouched) and swapped back just before the per-recipient template is compiled. Each expression is
+held to the rules of ``outreach.content.expressions`` on the way in.
 """
 
 from __future__ import annotations
 
 import re
 
-from jinja2 import Environment, TemplateSyntaxError
-
+from outreach.content.expressions import ExpressionProblem, find_expressions
+from outreach.content.expressions import check_expression as check_rules
 from outreach.errors import ContentError
 from outreach.models import Placeholder
 
 EXPRESSION = re.compile(r"\{\{(.*?)\}\}", re.DOTALL)
 STATEMENT = re.compile(r"\{%")
-TOKEN = re.compile(r"XQOUTREACH(\d{4})QX")
-
-_syntax = Environment(autoescape=False)
+TOKEN = re.compile(r"XQOUTREACH(\d{4,})QX")
 
 
 def token_for(number: int) -> str:
@@ -27,18 +26,26 @@ def token_for(number: int) -> str:
 
 
 def check_expression(expression: str, path: str, line: int) -> None:
-    """Refuse an expression that Jinja2 cannot parse, naming where it is."""
+    """Refuse an expression that Jinja2 cannot parse or that does more than show a field."""
     try:
-        _syntax.parse("{{" + expression + "}}")
-    except TemplateSyntaxError as err:
-        raise ContentError(
-            f"cannot read the expression '{{{{{expression}}}}}': {err.message}", path, line
-        ) from None
+        check_rules(expression)
+    except ExpressionProblem as problem:
+        raise ContentError(problem.message, path, line) from None
+
+
+def expressions_in(text: str, path: str, line: int) -> list[str]:
+    """The expressions of a one-line field (the subject, the title), each checked; ``line`` is its line."""
+    try:
+        found = [f.expression for f in find_expressions(text)]
+    except ExpressionProblem as problem:
+        raise ContentError(problem.message, path, line) from None
+    for expression in found:
+        check_expression(expression, path, line)
+    return found
 
 
 def extract(text: str, path: str, first_line: int, start: int = 0) -> tuple[str, tuple[Placeholder, ...]]:
     """Replace every ``{{ ... }}`` in ``text`` with a token; ``first_line`` is the text's line 1."""
-    found: list[Placeholder] = []
     statement = STATEMENT.search(text)
     if statement:
         line = first_line + text.count("\n", 0, statement.start())
@@ -48,16 +55,24 @@ def extract(text: str, path: str, first_line: int, start: int = 0) -> tuple[str,
             path,
             line,
         )
-
-    def swap(match: re.Match[str]) -> str:
-        line = first_line + text.count("\n", 0, match.start())
-        expression = match.group(1).strip()
-        check_expression(expression, path, line)
-        token = token_for(start + len(found))
-        found.append(Placeholder(token=token, expression=expression, line=line))
-        return token
-
-    return EXPRESSION.sub(swap, text), tuple(found)
+    found: list[Placeholder] = []
+    parts: list[str] = []
+    last = 0
+    line = first_line  # counted as we go: a count from the start for each expression is quadratic
+    try:
+        for expression in find_expressions(text):
+            line += text.count("\n", last, expression.start)
+            check_expression(expression.expression, path, line)
+            token = token_for(start + len(found))
+            found.append(Placeholder(token=token, expression=expression.expression, line=line))
+            parts += [text[last : expression.start], token]
+            line += text.count("\n", expression.start, expression.end)
+            last = expression.end
+    except ExpressionProblem as problem:
+        offset = problem.offset or 0
+        raise ContentError(problem.message, path, line + text.count("\n", last, offset)) from None
+    parts.append(text[last:])
+    return "".join(parts), tuple(found)
 
 
 def restore(text: str, placeholders: tuple[Placeholder, ...] | list[Placeholder]) -> str:

@@ -53,7 +53,7 @@ def issue_file_name(title: str, today: date) -> tuple[str, str, date]:
 
 STARTER = """---
 # The subject line: what readers see in their inbox (keep it under ~60 characters).
-# You may greet readers by name: "{{{{ subscriber.first_name | default('Friend') }}}}, ..."
+# You may greet readers by name: "{{{{ subscriber.first_name | default('Hello') }}}}, our winter news"
 subject: "{subject}"
 # The preheader: the grey line shown after the subject in most inboxes (40-110 characters).
 preheader: "TODO: one sentence that makes people want to open this issue"
@@ -71,7 +71,7 @@ audience:
 # draft while you write; ready when it may be scheduled.
 status: draft
 ---
-Dear {{{{ subscriber.first_name | default("friend") }}}},
+Hello {{{{ subscriber.first_name | default("there") }}}},
 
 TODO: a warm opening paragraph.
 
@@ -104,7 +104,7 @@ alt: TODO describe the picture for readers who cannot see it
 caption: TODO optional caption
 :::
 
-With warm regards,
+With warm regards,\\
 The VAIMH team
 """
 

@@ -6,6 +6,7 @@ Jinja2 expressions again only in the final step, where the recipient-level templ
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -114,7 +115,20 @@ def _layout_context(
         "kind": block_kind,
         "group_sections": group_sections,
         "plain": without_expressions,
+        "title_level": functools.partial(title_level, issue.headings),
+        "preheader_filler": PREHEADER_FILLER,
     }
+
+
+# About 150 invisible characters: inboxes show up to ~140 of preview, so after the preheader they
+# show nothing instead of the mail's first words. (Entities: ASCII-only, like the rest of the HTML.)
+PREHEADER_FILLER = Markup("&#847;&#8204;&#160;" * 50)
+
+
+def title_level(headings: tuple[tuple[int, int], ...], block: Block) -> int:
+    """The heading level for a callout's or an event's title: one below the section it stands in."""
+    above = [level for level, line in headings if line < block.line]
+    return min(6, (above[-1] if above else 1) + 1)
 
 
 @dataclass(frozen=True)
@@ -151,7 +165,10 @@ def without_expressions(text: str) -> str:
     return " ".join(EXPRESSION.sub("", text).split())
 
 
-_HREF = re.compile(r"(https?://[^\s\"'<>()]+)")
+_URL = re.compile(r"(https?://[^\s\"'<>()]+)")
+# In the HTML only links are tagged: an image's src with utm_* parameters is a different file to
+# caches and image proxies, and says nothing a click would.
+_HREF = re.compile(r"""(?<=\shref=")(https?://[^"]+)""")
 
 
 def tag_campaign_links(document: str, website: str, campaign: str, in_html: bool) -> str:
@@ -168,7 +185,7 @@ def tag_campaign_links(document: str, website: str, campaign: str, in_html: bool
         tagged = urlunsplit(parts._replace(query=urlencode(query)))
         return tagged.replace("&", "&amp;") if in_html else tagged
 
-    return _HREF.sub(tag, document)
+    return (_HREF if in_html else _URL).sub(tag, document)
 
 
 def ascii_html(html: str) -> str:

@@ -1,6 +1,9 @@
 """The staff-facing Jinja2 environment over ``templates/``: strict, so a typo is an error, not a blank.
 
 Errors become ``TemplateError(template, line)`` so an operator editing a layout sees where it broke.
+The layouts belong to the operator, but they handle issue text and may one day be edited in the admin
+app, so they run in Jinja2's immutable sandbox too: a layout can read the issue and the settings and
+call the helpers it is given, never reach Python's internals.
 """
 
 from __future__ import annotations
@@ -11,6 +14,8 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
+from jinja2.exceptions import SecurityError
+from jinja2.sandbox import ImmutableSandboxedEnvironment
 from markupsafe import Markup
 
 from outreach.errors import TemplateError
@@ -29,7 +34,7 @@ def layout_environment(templates: Path) -> jinja2.Environment:
 
 @functools.lru_cache(maxsize=8)
 def _environment(templates: Path) -> jinja2.Environment:
-    env = jinja2.Environment(
+    env = ImmutableSandboxedEnvironment(
         loader=jinja2.FileSystemLoader(str(templates)),
         undefined=jinja2.StrictUndefined,
         autoescape=jinja2.select_autoescape(enabled_extensions=("mjml.j2", "html.j2", "mjml")),
@@ -67,6 +72,11 @@ def render_layout(env: jinja2.Environment, name: str, context: dict[str, Any]) -
     except jinja2.UndefinedError as err:
         template, line = _failing_frame(err, env)
         raise TemplateError(f"{err.message}", template, line) from None
+    except SecurityError as err:
+        template, line = _failing_frame(err, env)
+        raise TemplateError(
+            f"the layout tried something the sandbox refuses: {err}", template, line
+        ) from None
 
 
 def _failing_frame(err: BaseException, env: jinja2.Environment) -> tuple[str | None, int | None]:

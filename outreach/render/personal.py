@@ -3,6 +3,11 @@
 Everything expensive (Markdown, MJML, inlining) happened once per issue; what remains per recipient is
 filling a few placeholders. Autoescape is on for HTML, and subscriber data is passed as *data*: a name
 like ``{{ 7*7 }}`` or ``<script>`` is printed as text, never evaluated or interpreted.
+
+The expressions in these templates were written by staff, so they run in Jinja2's immutable sandbox
+with no globals and only the filters of ``outreach.content.expressions``, and every template is held
+to that module's rules before it is compiled: a template stored in a campaign row is checked just as
+one fresh from an issue. What the sandbox still refuses while rendering is raised, never printed blank.
 """
 
 from __future__ import annotations
@@ -11,7 +16,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import jinja2
+from jinja2 import nodes
 
+from outreach.content.expressions import ExpressionProblem, check_template
+from outreach.content.sandbox import RENDER_ERRORS, issue_sandbox
+from outreach.errors import TemplateError
 from outreach.models import Recipient, RecipientLinks
 
 # A subscriber's field is data of our own database; anything longer than this is not a name but a
@@ -23,12 +32,7 @@ RECIPIENT_VARIABLES = ("subscriber", "unsubscribe_url", "preferences_url", "view
 
 def _environments(newline: str) -> tuple[jinja2.Environment, jinja2.Environment]:
     """(html, text) environments; Jinja2 rewrites every line end to ``newline`` when compiling."""
-    common: dict[str, Any] = {
-        "undefined": jinja2.ChainableUndefined,
-        "newline_sequence": newline,
-        "keep_trailing_newline": True,
-    }
-    return jinja2.Environment(autoescape=True, **common), jinja2.Environment(autoescape=False, **common)
+    return issue_sandbox(True, newline), issue_sandbox(False, newline)
 
 
 _ENVIRONMENTS = {"\n": _environments("\n"), "\r\n": _environments("\r\n")}
@@ -82,11 +86,11 @@ class PersonalTemplates:
         self.text_source = text
         html_env, text_env = _ENVIRONMENTS[newline]
         self.newline = newline
-        self._subject = text_env.from_string(subject)
+        self._subject = _compile(text_env, subject, "subject")
         # Most subjects are the same for everyone: then it is rendered once, not for each recipient.
         self._fixed_subject = None if "{" in subject else " ".join(self._subject.render().split())
-        self._html = html_env.from_string(html)
-        self._text = text_env.from_string(text)
+        self._html = _compile(html_env, html, "HTML part")
+        self._text = _compile(text_env, text, "text part")
 
     def with_line_ends(self, ending: str) -> PersonalTemplates:
         """The same templates with other line ends: the MIME frame compiles a CRLF copy once."""
@@ -97,10 +101,32 @@ class PersonalTemplates:
         return self.render_context(context)
 
     def render_context(self, context: dict[str, Any]) -> Personalised:
-        subject = self._fixed_subject
-        if subject is None:
-            subject = " ".join(self._subject.render(context).split())
-        return Personalised(subject=subject, html=self._html.render(context), text=self._text.render(context))
+        try:
+            subject = self._fixed_subject
+            if subject is None:
+                subject = " ".join(self._subject.render(context).split())
+            return Personalised(
+                subject=subject, html=self._html.render(context), text=self._text.render(context)
+            )
+        except RENDER_ERRORS as err:  # only a template that slipped past check_template gets here
+            message = getattr(err, "message", None) or str(err)
+            raise TemplateError(f"the mail's template cannot be personalised: {message}") from None
+
+
+def _compile(env: jinja2.Environment, source: str, part: str) -> jinja2.Template:
+    """Check ``source`` against the rules for issue expressions, then compile the checked tree."""
+    try:
+        tree: nodes.Template = check_template(source, env)
+        return env.from_string(tree)
+    except ExpressionProblem as problem:
+        raise TemplateError(
+            f"the {part} of this mail holds an expression that is not allowed: {problem.message}; "
+            "render the issue again with this version of outreach (`outreach check` shows where)"
+        ) from None
+    except jinja2.TemplateSyntaxError as err:  # also an unknown filter or test
+        raise TemplateError(
+            f"the {part} of this mail cannot be read: {err.message}", None, err.lineno
+        ) from None
 
 
 def escape_jinja(text: str) -> str:

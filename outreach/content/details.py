@@ -1,0 +1,85 @@
+"""The ``name: value`` lines at the top of an event or image block, each kept with its file line.
+
+::: event
+title: Winter Gathering
+starts: 2027-02-06 09:30
+
+A blank line ends the details; the rest of the block is Markdown.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from outreach.errors import ContentError
+
+STARTS_FORM = "YYYY-MM-DD HH:MM, like 2027-01-14 09:00"
+
+
+@dataclass
+class Details:
+    """A block's details, the line of each, and the Markdown after them."""
+
+    values: dict[str, Any] = field(default_factory=dict)
+    lines: dict[str, int] = field(default_factory=dict)
+    rest: str = ""
+    rest_line: int = 0
+
+    def line(self, name: str, default: int) -> int:
+        return self.lines.get(name, default)
+
+
+def read_details(
+    inner: Sequence[str], first_line: int, allowed: Sequence[str], path: str, opening_line: int
+) -> Details:
+    """Read the ``key: value`` lines of ``inner`` (the block's lines; the first is ``first_line``)."""
+    head: list[str] = []
+    for raw in inner:
+        if not raw.strip():
+            break
+        head.append(raw)
+    details = Details(
+        rest="\n".join(inner[len(head) :]).strip("\n"),
+        rest_line=first_line + len(head) + 1,
+    )
+    for offset, raw in enumerate(head):
+        name, colon, value = raw.partition(":")
+        at = first_line + offset
+        if not colon or not name.strip().replace("_", "").isalpha():
+            raise ContentError(
+                f"write each detail as 'name: value' on its own line, not {raw.strip()!r}", path, at
+            )
+        key = name.strip().lower()
+        if key not in allowed:
+            raise ContentError(f"unknown detail '{key}'; valid: {', '.join(allowed)}", path, at)
+        details.values[key] = detail_value(value.strip())
+        details.lines[key] = at
+    return details
+
+
+def detail_value(text: str) -> Any:
+    """A detail's value: quotes removed, yes/no and whole numbers understood, the rest as written."""
+    if len(text) >= 2 and text[0] == text[-1] and text[0] in "\"'":
+        return text[1:-1]
+    if text.lower() in ("true", "yes"):
+        return True
+    if text.lower() in ("false", "no"):
+        return False
+    return int(text) if text.isdigit() else text
+
+
+def starts_at(value: Any, path: str, line: int) -> datetime | None:
+    """An event's ``starts:`` as a date and time, or a ContentError naming the line and the form."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, str):
+        try:
+            return datetime.fromisoformat(value)
+        except ValueError:
+            pass
+    raise ContentError(
+        f"'starts: {value}' is not a real date and time; write it as {STARTS_FORM}", path, line
+    )
