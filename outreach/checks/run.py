@@ -34,6 +34,7 @@ class CheckReport:
     spam: SpamScore | None = None
     spam_reader: str = ""
     spam_checked: bool = False
+    spam_asked: bool = False
     compiled: CompiledIssue | None = None
 
     @property
@@ -72,7 +73,7 @@ def run_checks(path: Path, config: Config, spam: bool = True) -> CheckReport:
     With ``spam``, SpamAssassin scores the message for each sample reader (the named one and one with
     no name, whose greeting falls back) and the worst score counts: that is the send gate's view too.
     """
-    report = CheckReport(path=path)
+    report = CheckReport(path=path, spam_asked=spam)
     report.findings += check_contrast(config.brand, str(config.root / CONFIG_FILE))
     report.findings += _base_url_findings(config)
     try:

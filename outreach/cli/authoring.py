@@ -175,6 +175,8 @@ def _print_report(report: CheckReport) -> None:
         figures.append(f"HTML {report.html_bytes / 1024:.1f} KB")
     if report.spam is not None:
         figures.append(f"SpamAssassin {report.spam.score}")
+    elif report.html_bytes is not None and not report.spam_asked:
+        figures.append("SpamAssassin skipped (--no-spam)")
     elif report.html_bytes is not None:
         figures.append("SpamAssassin not run (apt-get install spamassassin)")
     verdict = "[red]errors[/]" if report.errors else "[green]ok[/]"
