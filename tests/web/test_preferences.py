@@ -48,14 +48,14 @@ def test_saving_changes_topics_language_and_name_through_the_consent_log(
         "language": "es",
         "first_name": "Benito",
         "last_name": "Juárez",
-        "role": "Clinician or therapist",
+        "role": "mental-health-clinician",
     }
     saved = client.post(url, data=form)
     assert saved.status_code == 200 and "Saved." in saved.text
     subscriber = _load(engine, subscriber_id)
     assert sorted(t.topic_key for t in subscriber.topics) == ["spanish-edition", "trainings-events"]
     assert (subscriber.language, subscriber.first_name, subscriber.last_name) == ("es", "Benito", "Juárez")
-    assert subscriber.role == "Clinician or therapist"
+    assert subscriber.role == "mental-health-clinician"
     with transaction(engine) as session:
         actions = [(e.action, e.source) for e in history(session, subscriber.email_hash)]
     assert (ConsentAction.TOPIC_REMOVED, "preference centre") in actions
