@@ -29,6 +29,8 @@ class ExportFormat:
     name: str
     signature: frozenset[str]
     columns: Mapping[str, str] = field(default_factory=dict)
+    # A field whose being empty means "never confirmed" (Mailcoach leaves subscribed_at empty then).
+    unconfirmed_without: str = ""
 
 
 _MAILCHIMP_NOISE = [
@@ -75,6 +77,7 @@ FORMATS = (
         "Mailcoach export",
         frozenset({"email", "firstname", "lastname", "tags", "subscribedat", "unsubscribedat"}),
         {"subscribedat": "signup_date", "extraattributes": "attributes"},
+        unconfirmed_without="signup_date",
     ),
     ExportFormat(
         "Buttondown export",
@@ -82,6 +85,7 @@ FORMATS = (
         {
             "id": "ignore",
             "secondaryid": "ignore",
+            "subscribertype": "status",
             "creationdate": "signup_date",
             "metadata": "attributes",
             # Buttondown's "source" is how the row got there (api, import, form), not a consent basis.
@@ -206,6 +210,8 @@ def json_attributes(text: str) -> dict[str, str]:
         document = json.loads(text)
     except ValueError:
         raise NotAnObject("is not valid JSON") from None
+    if document == []:  # PHP writes an empty object as [] (Mailcoach)
+        return {}
     if not isinstance(document, dict):
         raise NotAnObject('is not a JSON object like {"city": "Norfolk"}')
     values: dict[str, str] = {}

@@ -291,13 +291,13 @@ def read_table(path: Path, mapping: Mapping[str, str] | None = None) -> Table:
     known = detect_format({header_key(name) for name in header})
     columns = map_columns(header, mapping or {}, known)
     try:
-        records = [_record(line, row, columns) for line, row in rows]
+        records = [_record(line, row, columns, known) for line, row in rows]
     except csv.Error as err:
         raise ImportRejected(f"{path}: the CSV is malformed: {err}") from err
     return Table(encoding, delimiter, header, columns, tuple(records), known.name if known else "")
 
 
-def _record(line: int, row: list[str], columns: tuple[str, ...]) -> Record:
+def _record(line: int, row: list[str], columns: tuple[str, ...], known: ExportFormat | None) -> Record:
     fields: dict[str, str] = {}
     attributes: dict[str, str] = {}
     broken = False
@@ -312,4 +312,6 @@ def _record(line: int, row: list[str], columns: tuple[str, ...]) -> Record:
             fields[target] = value
     if len(row) > len(columns) and any(c.strip() for c in row[len(columns) :]):
         fields["__extra__"] = str(len(row))
+    if known and known.unconfirmed_without and not fields.get(known.unconfirmed_without):
+        fields.setdefault("status", "unconfirmed")
     return Record(line, fields, attributes, tuple(row), broken)
