@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 
 import sqlalchemy as sa
@@ -41,6 +41,8 @@ class ChoiceList:
     choices: tuple[Choice, ...]
     index: dict[str, str]
     by_region: bool = False  # languages: "es-mx" counts as "es"
+    # What each spelling resolved to: imports resolve the same few spellings 100,000 times.
+    _seen: dict[str, str | None] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
     def build(
@@ -67,10 +69,14 @@ class ChoiceList:
 
     def resolve(self, text: str) -> str | None:
         """The key ``text`` means, or None when it is none of the list's spellings."""
+        if text in self._seen:
+            return self._seen[text]
         folded = fold(text)
         found = self.index.get(folded)
         if found is None and self.by_region and "-" in folded:
             found = self.index.get(folded.split("-", 1)[0])
+        if len(self._seen) < 10_000:
+            self._seen[text] = found
         return found
 
     def label(self, key: str) -> str:

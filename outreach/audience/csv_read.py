@@ -302,9 +302,11 @@ def _record(line: int, row: list[str], columns: tuple[str, ...], known: ExportFo
     attributes: dict[str, str] = {}
     broken = False
     for target, cell in zip(columns, row, strict=False):
-        value = unquote_cell(cell.strip())
+        value = cell.strip()
         if target == "ignore" or not value:
             continue
+        if value[0] == "'":
+            value = unquote_cell(value)
         broken = broken or BROKEN in value
         if target.startswith("attributes."):
             attributes[target.removeprefix("attributes.")] = value

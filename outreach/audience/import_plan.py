@@ -23,6 +23,7 @@ from outreach.audience.import_rows import (
     ExistingPolicy,
     ImportOptions,
     RowError,
+    RowRules,
     parse_date,
     validate,
 )
@@ -147,9 +148,10 @@ def _read(
     that would subscribe them."""
     accepted: dict[str, Candidate] = {}
     departed: dict[str, Departure] = {}
+    rules = RowRules(options, topics, table.format)
     for record in table.records:
         try:
-            row = validate(record, options, topics, table.format)
+            row = validate(record, rules)
         except RowError as err:
             plan.rejects.append(Reject(record.line, str(err), record.raw))
             continue
