@@ -99,7 +99,8 @@ _ALIASES: dict[str, tuple[str, ...]] = {
         "optintime",
         "creationdate",
     ),
-    "status": ("status", "subscriberstatus", "subscriptionstatus", "emailmarketingstatus", "memberstatus"),
+    # Where the person stands for *mail*; a membership status ("Lapsed") is a custom attribute.
+    "status": ("status", "subscriberstatus", "subscriptionstatus", "emailmarketingstatus"),
     "unsubscribed_at": (
         "unsubscribedat",
         "unsubscribedon",

@@ -196,7 +196,10 @@ def _departure(record: Record, email: str, source: str) -> Departure | None:
         status, record.fields.get("unsubscribed_at", ""), record.fields.get("cleaned_at", "")
     )
     if standing is None:
-        raise RowError(f"unknown status {status!r}; known: {', '.join(KNOWN_STATUSES)}")
+        raise RowError(
+            f"unknown status {status!r}; known: {', '.join(KNOWN_STATUSES)}. If that column is not "
+            'about mail (a membership status), import it as an attribute: --map "Status=attributes.status"'
+        )
     if standing is Standing.UNCONFIRMED:
         raise RowError(f"status {status!r}: never confirmed at the source, so there is no consent to import")
     if standing is Standing.INACTIVE:

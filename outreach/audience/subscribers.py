@@ -244,8 +244,9 @@ def set_tags(
 ) -> list[str]:
     """Add and remove tags (not a consent change); returns the tags afterwards, sorted."""
     subscriber = get_subscriber(session, subscriber_id)
-    gone = set(remove)
-    tags = {t.tag for t in subscriber.tags if t.tag not in gone} | (set(add) - gone)
+    gone = {clean_text(t) for t in remove}
+    added = {clean_text(t) for t in add} - {""}
+    tags = {t.tag for t in subscriber.tags if t.tag not in gone} | (added - gone)
     current = {t.tag for t in subscriber.tags}
     if tags != current:
         subscriber.tags = [t for t in subscriber.tags if t.tag in tags] + [
