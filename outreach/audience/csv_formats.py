@@ -163,6 +163,10 @@ SUPPRESSED_AS = {
 }
 
 
+_LIST_SPLIT = re.compile(r"[;|,]")
+_WORD_GAPS = re.compile(r"[\s_]+")
+
+
 def standing_of(status: str, unsubscribed_at: str = "", cleaned_at: str = "") -> Standing | None:
     """One row's standing from its status word and its unsubscribe and clean times; None: unknown word.
 
@@ -172,7 +176,7 @@ def standing_of(status: str, unsubscribed_at: str = "", cleaned_at: str = "") ->
         return Standing.BOUNCED
     if unsubscribed_at.strip():
         return Standing.UNSUBSCRIBED
-    word = re.sub(r"[\s_]+", "-", status.strip().casefold())
+    word = _WORD_GAPS.sub("-", status.strip().casefold())
     if not word:
         return Standing.SUBSCRIBED
     return _BY_WORD.get(word)
@@ -194,7 +198,7 @@ def split_tags(text: str) -> list[str]:
     if '"' in text:
         row = next(csv.reader(io.StringIO(text), skipinitialspace=True), [])
         return [item.strip() for item in row if item.strip()]
-    return [part.strip() for part in re.split(r"[;|,]", text) if part.strip()]
+    return [part.strip() for part in _LIST_SPLIT.split(text) if part.strip()]
 
 
 class NotAnObject(ValueError):
