@@ -114,7 +114,10 @@ def lists_import(
         None, "--consent", help="Consent basis for rows without a consent column."
     ),
     map_: list[str] = typer.Option(
-        [], "--map", help='Map a column: "Column name=field" (or =attributes.NAME, =ignore).'
+        [],
+        "--map",
+        help='Map a column: "Column name=field" (or =attributes.NAME, =attributes for a JSON object, '
+        "=status, =ignore).",
     ),
     update: bool = typer.Option(
         False,
