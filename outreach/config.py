@@ -187,6 +187,66 @@ class Admin(_Section):
     session_hours: int = Field(default=12, ge=1, le=24 * 30)
 
 
+class Choice(_Section):
+    """One role or language: ``key`` is stored and written in segments, ``label`` is what people read,
+    ``aliases`` are other spellings an import may bring (matched ignoring case, accents and punctuation)."""
+
+    key: str
+    label: str
+    aliases: tuple[str, ...] = ()
+
+
+_ROLE_KEY = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+_LANGUAGE_KEY = re.compile(r"^[a-z]{2,3}(?:-[a-z0-9]{2,8})*$")
+
+
+def _choices(*entries: tuple[str, str, tuple[str, ...]]) -> tuple[Choice, ...]:
+    return tuple(Choice(key=key, label=label, aliases=aliases) for key, label, aliases in entries)
+
+
+class AudienceSettings(_Section):
+    """The roles and languages people choose from: one list for sign-up, preferences, imports and segments.
+
+    Rename a label freely; never change a key that is in use (it is what subscribers' rows hold).
+    """
+
+    roles: tuple[Choice, ...] = _choices(
+        ("parent-or-caregiver", "Parent or caregiver", ("parent", "caregiver", "family member")),
+        ("home-visitor", "Home visitor", ()),
+        ("early-educator", "Early childhood educator", ("teacher", "child care provider")),
+        ("pediatric-clinician", "Pediatric or healthcare provider", ("healthcare provider",)),
+        ("mental-health-clinician", "Mental-health clinician or therapist", ("clinician or therapist",)),
+        ("researcher", "Researcher or faculty", ("faculty",)),
+        ("student", "Student", ()),
+        ("other", "Other", ()),
+    )
+    languages: tuple[Choice, ...] = _choices(
+        ("en", "English", ("inglés", "en-us")),
+        ("es", "Español", ("spanish", "castellano", "es-us", "es-mx")),
+    )
+
+    @field_validator("roles", "languages")
+    @classmethod
+    def _keys(cls, value: tuple[Choice, ...], info: Any) -> tuple[Choice, ...]:
+        # The limits are the database columns' (subscribers.role is 100 characters, language 20).
+        pattern, limit, example = (
+            (_ROLE_KEY, 100, "home-visitor") if info.field_name == "roles" else (_LANGUAGE_KEY, 20, "es")
+        )
+        if not value:
+            raise ValueError("needs at least one entry: { key = ..., label = ... }")
+        keys = [choice.key for choice in value]
+        for key in keys:
+            if not pattern.match(key) or len(key) > limit:
+                raise ValueError(
+                    f"key {key!r} must be lower-case letters and digits joined by '-' (at most {limit}), "
+                    f"like {example!r}"
+                )
+        duplicates = sorted({key for key in keys if keys.count(key) > 1})
+        if duplicates:
+            raise ValueError(f"key {duplicates[0]!r} is listed twice")
+        return value
+
+
 class Paths(_Section):
     """Where the project's folders are, relative to outreach.toml."""
 
@@ -208,6 +268,7 @@ class Settings(_Section):
     dkim: Dkim = Dkim()
     events: Events = Events()
     admin: Admin = Admin()
+    audience: AudienceSettings = AudienceSettings()
     transports: dict[str, Transport] = Field(default_factory=lambda: {"outbox": Transport(backend="maildir")})
 
 

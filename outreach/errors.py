@@ -11,7 +11,8 @@ never with a traceback.
     ├── TemplateError(template, line)    Jinja2 and MJML layouts in templates/
     ├── AudienceError                    subscribers, imports, segments
     │   ├── ImportRejected
-    │   └── SegmentError(path, line)
+    │   ├── SegmentError(path, line)
+    │   └── TopicsError(path, line)
     ├── DatabaseError                    schema behind, unreachable database
     ├── DeliveryError                    campaigns and the ledger
     ├── AccountError                     the admin app's users, sign-in and tokens
@@ -94,6 +95,10 @@ class ImportRejected(AudienceError):
 
 class SegmentError(Located, AudienceError):
     """A segment rule is wrong; the message names the file, the line and the valid choices."""
+
+
+class TopicsError(Located, AudienceError):
+    """lists/topics.yaml is wrong; the message names the file, the line and what would be valid."""
 
 
 class DatabaseError(OutreachError):

@@ -7,7 +7,6 @@ produces: Windows-1252, ``;``-separated, odd headers, blank lines, a duplicate, 
 
 from __future__ import annotations
 
-import csv
 import random
 from datetime import date, timedelta
 from pathlib import Path
@@ -111,10 +110,13 @@ def members(count: int = 300, seed: int = 2026) -> list[dict[str, str]]:
 
 
 def write_members(path: Path, rows: list[dict[str, str]]) -> None:
+    # Through outreach's one CSV writer (no cell may start a spreadsheet formula).
+    from outreach.audience.csv_write import csv_writer
+
     with path.open("w", encoding="utf-8", newline="") as out:
-        writer = csv.DictWriter(out, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
+        writer = csv_writer(out)
+        writer.writerow(list(rows[0]))
+        writer.writerows([row[name] for name in rows[0]] for row in rows)
 
 
 SIGNUP = """E-mail Address;Nombre;Apellido;Organisation;Role;Idioma;Comments

@@ -12,7 +12,7 @@ from outreach.audience.db import (
     transaction,
     upgrade,
 )
-from outreach.audience.gdpr import erase, export_person
+from outreach.audience.gdpr import NothingHeld, erase, export_person
 from outreach.audience.schema import (
     ConsentAction,
     ConsentMethod,
@@ -43,6 +43,7 @@ __all__ = [
     "ConsentMethod",
     "EngagementHook",
     "InvalidAddress",
+    "NothingHeld",
     "Profile",
     "Segment",
     "Subscriber",

@@ -1,9 +1,13 @@
 """Reading the member exports people really have, before anything is validated or written.
 
-Spreadsheets and CRMs produce UTF-8 with or without a BOM, Windows-1252, UTF-16 ("Unicode text"),
-``,`` or ``;`` or tab separators, quoted fields with line breaks, blank lines, and headers spelled a
-dozen ways. This module turns such a file into records of (physical line, field -> text), mapping
-headers through an alias table or ``--map``; every other column becomes a custom attribute.
+Spreadsheets and CRMs produce UTF-8 with or without a BOM, Windows-1252, UTF-16 ("Unicode text", with
+or without a BOM), ``,`` or ``;`` or tab separators, quoted fields with line breaks, blank lines, and
+headers spelled a dozen ways; newsletter tools add their own columns (``csv_formats.py``). This module
+turns such a file into records of (physical line, field -> text), mapping headers through ``--map``,
+the detected tool's columns or the alias table; every other column becomes a custom attribute.
+
+Bytes that do not decode (a UTF-16 file cut at an odd length, a lone surrogate) never stop the file:
+they are marked, and the row that holds them is rejected with its line and the reason.
 """
 
 from __future__ import annotations
@@ -16,6 +20,8 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from outreach.audience.csv_formats import ExportFormat, detect_format
+from outreach.audience.csv_write import unquote_cell
 from outreach.errors import ImportRejected
 
 # The subscriber fields an import can fill; ``attributes.NAME`` and ``ignore`` are also mappable.
@@ -33,6 +39,10 @@ FIELDS = (
     "tags",
     "consent",
     "signup_date",
+    "status",
+    "unsubscribed_at",
+    "cleaned_at",
+    "attributes",
 )
 
 _ALIASES: dict[str, tuple[str, ...]] = {
@@ -85,12 +95,40 @@ _ALIASES: dict[str, tuple[str, ...]] = {
         "subscribedon",
         "optindate",
         "signedup",
+        "subscribedat",
+        "optintime",
+        "creationdate",
     ),
+    # Where the person stands for *mail*; a membership status ("Lapsed") is a custom attribute.
+    "status": ("status", "subscriberstatus", "subscriptionstatus", "emailmarketingstatus"),
+    "unsubscribed_at": (
+        "unsubscribedat",
+        "unsubscribedon",
+        "unsubscribeddate",
+        "dateunsubscribed",
+        "unsubscriptiondate",
+        "unsubtime",
+        "optoutdate",
+        "optouttime",
+    ),
+    "cleaned_at": ("cleanedat", "cleantime", "bouncedat"),
+    "attributes": ("attributes", "extraattributes", "metadata", "customfields"),
 }
 HEADER_ALIASES: dict[str, str] = {
     alias.replace("-", ""): field for field, aliases in _ALIASES.items() for alias in aliases
 }
 DELIMITERS = (",", ";", "\t")
+# What undecodable bytes become: a lone surrogate, which no valid text holds (see ``decode``).
+BROKEN = "\udcff"
+
+
+def _mark_broken(error: UnicodeError) -> tuple[str, int]:
+    if not isinstance(error, UnicodeDecodeError):
+        raise error
+    return BROKEN, error.end
+
+
+codecs.register_error("outreach-broken", _mark_broken)
 
 
 @dataclass(frozen=True)
@@ -101,6 +139,7 @@ class Record:
     fields: Mapping[str, str]
     attributes: Mapping[str, str]
     raw: tuple[str, ...]
+    broken: bool = False  # some of its bytes did not decode
 
 
 @dataclass(frozen=True)
@@ -112,6 +151,7 @@ class Table:
     header: tuple[str, ...]
     columns: tuple[str, ...]  # per column: a field, ``attributes.NAME`` or ``ignore``
     records: tuple[Record, ...]
+    format: str = ""  # the tool the file came from, when recognised ("Mailchimp export")
 
 
 def header_key(name: str) -> str:
@@ -125,11 +165,18 @@ def snake_case(name: str) -> str:
 
 
 def decode(data: bytes) -> tuple[str, str]:
-    """A file's text and encoding: BOMs first, then strict UTF-8, then Windows-1252."""
+    """A file's text and encoding: BOMs first, then UTF-16 by its zero bytes, strict UTF-8, Windows-1252.
+
+    In UTF-8 and UTF-16 files, bytes that do not decode become ``BROKEN``, so one damaged row is
+    rejected and the rest imports.
+    """
     if data.startswith(codecs.BOM_UTF8):
-        return data.decode("utf-8-sig"), "utf-8-sig"
+        return data.decode("utf-8-sig", errors="outreach-broken"), "utf-8-sig"
     if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        return data.decode("utf-16"), "utf-16"
+        return data.decode("utf-16", errors="outreach-broken"), "utf-16"
+    unmarked = _utf16_without_bom(data)
+    if unmarked:
+        return data.decode(unmarked, errors="outreach-broken"), unmarked
     try:
         return data.decode("utf-8"), "utf-8"
     except UnicodeDecodeError:
@@ -139,6 +186,19 @@ def decode(data: bytes) -> tuple[str, str]:
     except UnicodeDecodeError:
         # Bytes Windows-1252 leaves undefined: Latin-1 maps every byte, so nothing is lost.
         return data.decode("latin-1"), "latin-1"
+
+
+def _utf16_without_bom(data: bytes) -> str:
+    """``utf-16-le``/``-be`` when most odd (or even) bytes are zero, as in UTF-16 text; else ""."""
+    sample = data[:4000]
+    if len(sample) < 4:
+        return ""
+    even, odd = sample[0::2], sample[1::2]
+    if odd.count(0) > 0.4 * len(odd) and even.count(0) < 0.05 * len(even):
+        return "utf-16-le"
+    if even.count(0) > 0.4 * len(even) and odd.count(0) < 0.05 * len(odd):
+        return "utf-16-be"
+    return ""
 
 
 def sniff_delimiter(text: str) -> str:
@@ -173,12 +233,21 @@ def parse_mapping(items: list[str]) -> dict[str, str]:
     return mapping
 
 
-def map_columns(header: tuple[str, ...], mapping: Mapping[str, str]) -> tuple[str, ...]:
-    """Each header's target: ``--map`` first, then the alias table, else a custom attribute."""
+def map_columns(
+    header: tuple[str, ...], mapping: Mapping[str, str], known: ExportFormat | None = None
+) -> tuple[str, ...]:
+    """Each header's target: ``--map`` first, then the tool's own columns, the alias table, else a
+    custom attribute."""
     targets: list[str] = []
+    columns = known.columns if known else {}
     for name in header:
         key = header_key(name)
-        target = mapping.get(key) or HEADER_ALIASES.get(key) or f"attributes.{snake_case(name)}"
+        target = (
+            mapping.get(key)
+            or columns.get(key)
+            or HEADER_ALIASES.get(key)
+            or f"attributes.{snake_case(name)}"
+        )
         if target != "ignore" and target in targets:
             raise ImportRejected(
                 f"two columns map to {target!r} (the second is {name!r}); rename one or use "
@@ -219,24 +288,33 @@ def read_table(path: Path, mapping: Mapping[str, str] | None = None) -> Table:
         raise ImportRejected(f"{path} is empty") from None
     except csv.Error as err:
         raise ImportRejected(f"{path}: not a CSV file: {err}") from err
-    header = tuple(cell.strip() for cell in first[1])
-    columns = map_columns(header, mapping or {})
-    records = []
+    header = tuple(cell.strip().replace(BROKEN, "\ufffd") for cell in first[1])
+    known = detect_format({header_key(name) for name in header})
+    columns = map_columns(header, mapping or {}, known)
     try:
-        for line, row in rows:
-            fields: dict[str, str] = {}
-            attributes: dict[str, str] = {}
-            for target, cell in zip(columns, row, strict=False):
-                value = cell.strip()
-                if target == "ignore" or not value:
-                    continue
-                if target.startswith("attributes."):
-                    attributes[target.removeprefix("attributes.")] = value
-                else:
-                    fields[target] = value
-            if len(row) > len(columns) and any(c.strip() for c in row[len(columns) :]):
-                fields["__extra__"] = str(len(row))
-            records.append(Record(line, fields, attributes, tuple(row)))
+        records = [_record(line, row, columns, known) for line, row in rows]
     except csv.Error as err:
         raise ImportRejected(f"{path}: the CSV is malformed: {err}") from err
-    return Table(encoding, delimiter, header, columns, tuple(records))
+    return Table(encoding, delimiter, header, columns, tuple(records), known.name if known else "")
+
+
+def _record(line: int, row: list[str], columns: tuple[str, ...], known: ExportFormat | None) -> Record:
+    fields: dict[str, str] = {}
+    attributes: dict[str, str] = {}
+    broken = False
+    for target, cell in zip(columns, row, strict=False):
+        value = cell.strip()
+        if target == "ignore" or not value:
+            continue
+        if value[0] == "'":
+            value = unquote_cell(value)
+        broken = broken or BROKEN in value
+        if target.startswith("attributes."):
+            attributes[target.removeprefix("attributes.")] = value
+        else:
+            fields[target] = value
+    if len(row) > len(columns) and any(c.strip() for c in row[len(columns) :]):
+        fields["__extra__"] = str(len(row))
+    if known and known.unconfirmed_without and not fields.get(known.unconfirmed_without):
+        fields.setdefault("status", "unconfirmed")
+    return Record(line, fields, attributes, tuple(row), broken)

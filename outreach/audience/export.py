@@ -1,12 +1,13 @@
 """Exporting subscribers to CSV in the same shape the importer reads back.
 
 Columns are the standard fields, ``topics`` and ``tags`` joined with ``;``, then one column per
-custom attribute. Streams in batches so a large list never sits in memory at once.
+custom attribute. Streams in batches so a large list never sits in memory at once. Cells are written
+through ``csv_write`` (no cell runs as a spreadsheet formula; ``excel=True`` adds the byte order mark
+Excel needs to read UTF-8).
 """
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Iterator
 from datetime import date
 from typing import Any, TextIO
@@ -14,6 +15,7 @@ from typing import Any, TextIO
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from outreach.audience.csv_write import csv_writer
 from outreach.audience.schema import Subscriber
 from outreach.audience.segment_sql import segment_query
 from outreach.audience.segments import Rule
@@ -53,10 +55,10 @@ def _attribute_keys(session: Session, rule: Rule | None, today: date) -> list[st
     return sorted(keys - set(COLUMNS))
 
 
-def export_csv(session: Session, out: TextIO, rule: Rule | None, today: date) -> int:
+def export_csv(session: Session, out: TextIO, rule: Rule | None, today: date, *, excel: bool = False) -> int:
     """Write the mailable members of a segment (None: everyone mailable); returns the row count."""
     attributes = _attribute_keys(session, rule, today)
-    writer = csv.writer(out)
+    writer = csv_writer(out, excel=excel)
     writer.writerow([*COLUMNS, *attributes])
     count = 0
     for subscriber in _rows(session, rule, today):

@@ -1,55 +1,46 @@
 """Deciding what an import would do, row by row, before anything is written.
 
-Every record of a file is validated (address syntax, consent basis, topics, dates); rejected rows
-are kept with their physical line number and reason. Accepted rows with the same address are merged
-(in file order: a later non-empty value replaces an earlier one, topics and tags are unioned). Each
-address is then classified against the database: new, update, unchanged, existing (skipped), or
-kept out because it unsubscribed, bounced, complained, was erased or is suppressed.
+Every record of a file is validated on its own (``import_rows.py``); rejected rows are kept with
+their physical line number and reason. Accepted rows with the same address are merged (in file order:
+a later non-empty value replaces an earlier one, topics and tags are unioned). Each address is then
+classified against the database: new, update, unchanged, existing (skipped), kept out because it
+unsubscribed, bounced, complained, was erased or is suppressed, or, for people who left at the tool
+the file came from, to be suppressed.
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime
-from enum import StrEnum
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from outreach.audience.addresses import InvalidAddress, email_hash, normalise_email
-from outreach.audience.csv_read import Record, Table
+from outreach.audience.csv_read import Table
+from outreach.audience.import_rows import (
+    Candidate,
+    Departure,
+    ExistingPolicy,
+    ImportOptions,
+    RowError,
+    RowRules,
+    parse_date,
+    validate,
+)
 from outreach.audience.schema import Subscriber, SubscriberStatus
 from outreach.audience.suppression import suppressed_hashes
-from outreach.audience.topics import TopicDefinition, resolve_topic
+from outreach.audience.topics import TopicDefinition
 
-PROFILE_COLUMNS = (
-    "first_name",
-    "last_name",
-    "organisation",
-    "role",
-    "region",
-    "language",
-    "time_zone",
-)
-LANGUAGES = {
-    "english": "en",
-    "inglés": "en",
-    "ingles": "en",
-    "en": "en",
-    "en-us": "en",
-    "spanish": "es",
-    "español": "es",
-    "espanol": "es",
-    "es": "es",
-    "es-us": "es",
-}
-_LIST_SPLIT = re.compile(r"[;|,]")
-_US_DATE = re.compile(r"(\d{1,2})/(\d{1,2})/(\d{4})")
-_DATE_FORMATS = ("%Y-%m-%d", "%m/%d/%Y", "%m/%d/%y", "%Y/%m/%d", "%d.%m.%Y")
+__all__ = [
+    "Candidate",
+    "Departure",
+    "ExistingPolicy",
+    "ImportOptions",
+    "ImportPlan",
+    "parse_date",
+    "plan_import",
+]
+
 KEPT_OUT_STATUSES = {
     SubscriberStatus.UNSUBSCRIBED,
     SubscriberStatus.BOUNCED,
@@ -57,47 +48,6 @@ KEPT_OUT_STATUSES = {
     SubscriberStatus.ERASED,
 }
 CHUNK = 500
-
-
-class ExistingPolicy(StrEnum):
-    """What an import does with an address that is already a subscriber."""
-
-    SKIP = "skip"
-    UPDATE = "update"
-
-
-@dataclass(frozen=True)
-class ImportOptions:
-    """How to read and apply one file; see ``outreach lists import --help``."""
-
-    consent: str | None = None
-    policy: ExistingPolicy = ExistingPolicy.SKIP
-    topics: tuple[str, ...] = ()
-    tags: tuple[str, ...] = ()
-    notice_version: str = ""
-    actor: str = ""
-
-
-@dataclass
-class Candidate:
-    """One accepted address with everything the file says about it."""
-
-    line: int
-    email: str
-    email_hash: str
-    consent: str
-    profile: dict[str, str] = field(default_factory=dict)
-    attributes: dict[str, str] = field(default_factory=dict)
-    topics: set[str] = field(default_factory=set)
-    tags: set[str] = field(default_factory=set)
-    signup_date: date | None = None
-
-    def merge(self, later: Candidate) -> None:
-        self.profile.update(later.profile)
-        self.attributes.update(later.attributes)
-        self.topics |= later.topics
-        self.tags |= later.tags
-        self.signup_date = later.signup_date or self.signup_date
 
 
 @dataclass(frozen=True)
@@ -125,6 +75,15 @@ class Update:
     new_tags: frozenset[str]
 
 
+@dataclass(frozen=True)
+class Suppressing:
+    """A person who left at the source, with the subscriber row it stops (if we have one)."""
+
+    departure: Departure
+    subscriber_id: int | None
+    stops_mailing: bool  # the subscriber is active or unconfirmed and must stop
+
+
 @dataclass
 class ImportPlan:
     """What applying the file would do; nothing has been written when it exists."""
@@ -137,103 +96,8 @@ class ImportPlan:
     rejects: list[Reject] = field(default_factory=list)
     merged_duplicates: int = 0
     rows: int = 0
-
-
-class _RowError(Exception):
-    pass
-
-
-def parse_date(text: str) -> date:
-    """A date in ISO or US spreadsheet form; _RowError otherwise."""
-    us = _US_DATE.fullmatch(text)
-    try:
-        if us:  # the spreadsheet form, without strptime's cost (imports parse one per row)
-            return date(int(us.group(3)), int(us.group(1)), int(us.group(2)))
-        return date.fromisoformat(text)
-    except ValueError:
-        pass
-    for pattern in _DATE_FORMATS:
-        try:
-            return datetime.strptime(text, pattern).date()
-        except ValueError:
-            continue
-    raise _RowError(f"{text!r} is not a date (write it as YYYY-MM-DD or MM/DD/YYYY)")
-
-
-def _split(text: str) -> list[str]:
-    return [part.strip() for part in _LIST_SPLIT.split(text) if part.strip()]
-
-
-def _topics(record: Record, options: ImportOptions, topics: tuple[TopicDefinition, ...]) -> set[str]:
-    names = _split(record.fields.get("topics", ""))
-    if not names:
-        return set(options.topics or (t.key for t in topics if t.default))
-    keys = set()
-    for name in names:
-        key = resolve_topic(name, topics)
-        if key is None:
-            known = ", ".join(t.key for t in topics)
-            raise _RowError(f"unknown topic {name!r}; known: {known}")
-        keys.add(key)
-    return keys
-
-
-def _profile(fields: Mapping[str, str]) -> dict[str, str]:
-    profile = {name: fields[name] for name in PROFILE_COLUMNS if name in fields}
-    full = fields.get("full_name", "")
-    if full and "first_name" not in profile and "last_name" not in profile:
-        first, _, last = full.rpartition(" ")
-        profile["first_name"], profile["last_name"] = (first, last) if first else (last, "")
-    if "language" in profile:
-        language = profile["language"].casefold()
-        profile["language"] = LANGUAGES.get(language, language)
-    if "time_zone" in profile:
-        try:
-            ZoneInfo(profile["time_zone"])
-        except (ZoneInfoNotFoundError, ValueError):
-            raise _RowError(
-                f"unknown time zone {profile['time_zone']!r}; use an IANA name like America/New_York"
-            ) from None
-    return profile
-
-
-def _attributes(record: Record) -> dict[str, str]:
-    attributes = dict(record.attributes)
-    for key, value in attributes.items():
-        if key.endswith("_date"):
-            try:
-                attributes[key] = parse_date(value).isoformat()
-            except _RowError as err:
-                raise _RowError(f"{key}: {err}") from None
-    return attributes
-
-
-def validate(record: Record, options: ImportOptions, topics: tuple[TopicDefinition, ...]) -> Candidate:
-    """One record -> a Candidate, or _RowError with the reason it is rejected."""
-    if "__extra__" in record.fields:
-        raise _RowError("the row has more cells than the header has columns")
-    raw_email = record.fields.get("email", "")
-    if not raw_email:
-        raise _RowError("no email address")
-    try:
-        email = normalise_email(raw_email)
-    except InvalidAddress as err:
-        raise _RowError(str(err)) from None
-    consent = record.fields.get("consent") or options.consent
-    if not consent:
-        raise _RowError("no consent basis: fill the consent column or pass --consent")
-    signup = record.fields.get("signup_date")
-    return Candidate(
-        line=record.line,
-        email=email,
-        email_hash=email_hash(email),
-        consent=consent,
-        profile=_profile(record.fields),
-        attributes=_attributes(record),
-        topics=_topics(record, options, topics),
-        tags=set(_split(record.fields.get("tags", ""))) | set(options.tags),
-        signup_date=parse_date(signup) if signup else None,
-    )
+    suppress: list[Suppressing] = field(default_factory=list)
+    already_suppressed: int = 0
 
 
 def _existing(session: Session, emails: list[str]) -> dict[str, Subscriber]:
@@ -269,11 +133,56 @@ def _update_for(subscriber: Subscriber, candidate: Candidate) -> Update | None:
     merged = {**subscriber.attributes, **candidate.attributes}
     if merged != subscriber.attributes:
         values["attributes"] = merged
+    # Only the topics the file names: default topics are for new subscribers (see Candidate).
     new_topics = frozenset(candidate.topics - {t.topic_key for t in subscriber.topics})
     new_tags = frozenset(candidate.tags - {t.tag for t in subscriber.tags})
     if not values and not new_topics and not new_tags:
         return None
     return Update(subscriber.id, candidate, values, new_topics, new_tags)
+
+
+def _read(
+    plan: ImportPlan, table: Table, options: ImportOptions, topics: tuple[TopicDefinition, ...]
+) -> tuple[dict[str, Candidate], dict[str, Departure]]:
+    """Validate every record; merge the accepted ones by address. Someone who left wins over any row
+    that would subscribe them."""
+    accepted: dict[str, Candidate] = {}
+    departed: dict[str, Departure] = {}
+    rules = RowRules(options, topics, table.format)
+    for record in table.records:
+        try:
+            row = validate(record, rules)
+        except RowError as err:
+            plan.rejects.append(Reject(record.line, str(err), record.raw))
+            continue
+        if isinstance(row, Departure):
+            if row.email in departed:
+                plan.merged_duplicates += 1
+            departed.setdefault(row.email, row)
+            continue
+        earlier = accepted.get(row.email)
+        if earlier is None:
+            accepted[row.email] = row
+        else:
+            earlier.merge(row)
+            plan.merged_duplicates += 1
+    for email in departed.keys() & accepted.keys():
+        del accepted[email]
+        plan.merged_duplicates += 1
+    return accepted, departed
+
+
+def _classify_departures(
+    plan: ImportPlan, session: Session, departed: dict[str, Departure], suppressed: set[str]
+) -> None:
+    known = _existing_light(session, list(departed))
+    for email, departure in departed.items():
+        if departure.email_hash in suppressed:
+            plan.already_suppressed += 1
+            continue
+        found = known.get(email)
+        stops = found is not None and found[1] in (SubscriberStatus.ACTIVE, SubscriberStatus.UNCONFIRMED)
+        plan.suppress.append(Suppressing(departure, found[0] if found else None, stops))
 
 
 def plan_import(
@@ -284,21 +193,11 @@ def plan_import(
 ) -> ImportPlan:
     """Validate every record and classify every address; reads the database, writes nothing."""
     plan = ImportPlan(rows=len(table.records))
-    accepted: dict[str, Candidate] = {}
-    for record in table.records:
-        try:
-            candidate = validate(record, options, topics)
-        except _RowError as err:
-            plan.rejects.append(Reject(record.line, str(err), record.raw))
-            continue
-        earlier = accepted.get(candidate.email)
-        if earlier is None:
-            accepted[candidate.email] = candidate
-        else:
-            earlier.merge(candidate)
-            plan.merged_duplicates += 1
+    accepted, departed = _read(plan, table, options, topics)
     emails = list(accepted)
-    suppressed = suppressed_hashes(session, [c.email_hash for c in accepted.values()])
+    hashes = [c.email_hash for c in accepted.values()] + [d.email_hash for d in departed.values()]
+    suppressed = suppressed_hashes(session, hashes)
+    _classify_departures(plan, session, departed, suppressed)
     if options.policy is ExistingPolicy.UPDATE:
         full = _existing(session, emails)
         light = {email: (s.id, s.status) for email, s in full.items()}

@@ -44,7 +44,8 @@ def count_segment(
     engagement: EngagementHook | None = None,
 ) -> SegmentCount:
     """How many match ``rule`` (None: everyone), how many may be mailed, and a sample."""
-    where = compile_rule(rule, today, engagement) if rule is not None else sa.true()
+    del engagement  # engagement rules are compiled by compile_rule itself (see there)
+    where = compile_rule(rule, today) if rule is not None else sa.true()
     mailable = mailable_clause()
     matching, reachable = session.execute(
         sa.select(

@@ -3,7 +3,8 @@
 Each condition compiles to a two-valued predicate (never SQL NULL), so ``not`` means exactly what a
 reader expects: a subscriber without a region is "not in Hampton Roads". Custom attributes are JSON
 text; numbers and dates in them are compared only when the text looks like one (``12``, ``3.5``,
-``2026-05-01``). Engagement conditions are compiled by a hook the delivery ledger provides.
+``2026-05-01``). Engagement conditions (``received``, ``clicked``) read the delivery ledger and the
+events through ``ledger_view``, on every database, from every caller.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from outreach.audience import ledger_view
 from outreach.audience.schema import Subscriber, SubscriberTag, SubscriberTopic
 from outreach.audience.segments import (
     AllOf,
@@ -29,7 +31,6 @@ from outreach.audience.segments import (
     TopicCondition,
 )
 from outreach.audience.subscribers import mailable_clause
-from outreach.errors import SegmentError
 
 # \A and \Z mean the same in Python's re (SQLite's REGEXP) and PostgreSQL's regular expressions.
 NUMBER_PATTERN = r"\A-?[0-9]{1,15}(\.[0-9]{1,15})?\Z"
@@ -52,10 +53,16 @@ def _day(value: DateValue, today: date) -> date:
     return value.resolve(today) if isinstance(value, RelativeDate) else value
 
 
+def engaged(condition: EngagementCondition) -> sa.ColumnElement[bool]:
+    """``received: CAMPAIGN`` or ``clicked: CAMPAIGN`` (a slug or an id) as a two-valued predicate."""
+    if condition.kind == "clicked":
+        return Subscriber.id.in_(ledger_view.clicked(condition.campaign))
+    return Subscriber.id.in_(ledger_view.received(condition.campaign))
+
+
 class _Compiler:
-    def __init__(self, today: date, engagement: EngagementHook | None) -> None:
+    def __init__(self, today: date) -> None:
         self.today = today
-        self.engagement = engagement
 
     def rule(self, rule: Rule) -> sa.ColumnElement[bool]:
         match rule:
@@ -72,14 +79,7 @@ class _Compiler:
             case StatusCondition(statuses):
                 return Subscriber.status.in_(statuses)
             case EngagementCondition():
-                if self.engagement is None:
-                    raise SegmentError(
-                        f"'{rule.kind}: {rule.campaign}' needs the delivery ledger, which this "
-                        "database does not have yet; engagement rules work once delivery lands",
-                        rule.path,
-                        rule.line,
-                    )
-                return self.engagement(rule)
+                return engaged(rule)
             case FieldCondition():
                 return self.field(rule)
         raise AssertionError(f"unknown rule {rule!r}")
@@ -164,8 +164,13 @@ class _Compiler:
 
 
 def compile_rule(rule: Rule, today: date, engagement: EngagementHook | None = None) -> sa.ColumnElement[bool]:
-    """The WHERE clause (over ``subscribers``) of a rule; relative dates resolved against today."""
-    return _Compiler(today, engagement).rule(rule)
+    """The WHERE clause (over ``subscribers``) of a rule; relative dates resolved against today.
+
+    ``engagement`` is no longer consulted: engagement rules are compiled here (``engaged``) so that
+    they mean the same in every command. It is accepted so existing callers keep working.
+    """
+    del engagement
+    return _Compiler(today).rule(rule)
 
 
 def segment_query(
@@ -178,7 +183,7 @@ def segment_query(
     """SELECT subscriber ids matching ``rule`` (None: the built-in ``all``), by default mailable."""
     query = sa.select(Subscriber.id)
     if rule is not None:
-        query = query.where(compile_rule(rule, today, engagement))
+        query = query.where(compile_rule(rule, today))
     if mailable_only or rule is None:
         query = query.where(mailable_clause())
     return query

@@ -2,9 +2,10 @@
 
 Each segment is ``name: {description, rule}``; a rule is ``all``/``any``/``not`` of other rules, or
 a condition on a field (``role: {in: [...]}``), a custom attribute (``attributes.renewal_date:
-{between: [today, today+60d]}``), tags, topics, status, or engagement. Parsing uses ``yaml.compose``
-so every mistake names the file, the line and the valid choices. Compiling to SQL lives in
-``segment_sql.py``; nothing here touches the database.
+{between: [today, today+60d]}``), tags, topics, status, or engagement. The file is composed through
+``safe_yaml`` (no aliases, bounded depth and size) into nodes with line marks, so every mistake names
+the file, the line and the valid choices; roles and languages are checked against the site's
+``[audience]`` lists. Compiling to SQL lives in ``segment_sql.py``; nothing here touches the database.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from pathlib import Path
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from outreach import safe_yaml
+from outreach.audience.choices import ChoiceList, ProfileChoices
 from outreach.audience.schema import SubscriberStatus
 from outreach.errors import SegmentError
 
@@ -39,7 +42,10 @@ DATE_OPS = ("equals", "before", "after", "between")
 NUMBER_OPS = ("gt", "gte", "lt", "lte")
 ATTRIBUTE_OPS = (*TEXT_OPS, "before", "after", "between", *NUMBER_OPS)
 SET_MODES = ("has", "has_any", "has_all")
-ENGAGEMENT = ("received", "opened", "clicked")
+ENGAGEMENT = ("received", "clicked")
+# Opens are not recorded (tracking pixels are unreliable and intrusive); say so instead of "unknown".
+NOT_RECORDED = {"opened": "opens are not recorded; use 'clicked: CAMPAIGN' or 'received: CAMPAIGN'"}
+LISTED_OPS = ("equals", "not_equals", "in", "not_in")
 COMBINATORS = ("all", "any", "not")
 KINDS = (
     *COMBINATORS,
@@ -113,7 +119,7 @@ class StatusCondition:
 
 @dataclass(frozen=True)
 class EngagementCondition:
-    """``received``/``opened``/``clicked`` a campaign; compiled by a hook from delivery."""
+    """``received`` or ``clicked`` a campaign: answered from the delivery ledger and the events."""
 
     kind: str
     campaign: str
@@ -143,10 +149,19 @@ class Segment:
 
 
 class _Parser:
-    def __init__(self, path: str, segment: str, topics: Iterable[str] | None) -> None:
+    def __init__(
+        self,
+        path: str,
+        segment: str,
+        topics: Iterable[str] | None,
+        choices: ProfileChoices | None = None,
+    ) -> None:
         self.path = path
         self.segment = segment
         self.topics = tuple(topics) if topics is not None else None
+        self.listed: dict[str, ChoiceList] = (
+            {"role": choices.roles, "language": choices.languages} if choices else {}
+        )
 
     def fail(self, node: Node, message: str) -> SegmentError:
         where = f" in segment {self.segment!r}" if self.segment else ""
@@ -195,6 +210,8 @@ class _Parser:
             return TopicCondition(mode, names)
         if key == "status":
             return self.status(value)
+        if key in NOT_RECORDED:
+            raise self.fail(key_node, NOT_RECORDED[key])
         if key in ENGAGEMENT:
             campaign = self.scalar(value, f"'{key}'")
             return EngagementCondition(key, campaign, self.path, value.start_mark.line + 1)
@@ -244,7 +261,7 @@ class _Parser:
         else:
             valid = ATTRIBUTE_OPS
         if isinstance(node, ScalarNode):
-            return FieldCondition(name, "equals", self.value(node, name, "equals"))
+            return FieldCondition(name, "equals", self.listed_value(node, name, "equals"))
         if not isinstance(node, MappingNode) or not node.value:
             raise self.fail(
                 node,
@@ -255,8 +272,23 @@ class _Parser:
             op = self.scalar(op_node, "an operator")
             if op not in valid:
                 raise self.fail(op_node, f"unknown operator {op!r} for '{name}'; valid: {', '.join(valid)}")
-            conditions.append(FieldCondition(name, op, self.value(value_node, name, op)))
+            conditions.append(FieldCondition(name, op, self.listed_value(value_node, name, op)))
         return conditions[0] if len(conditions) == 1 else AllOf(tuple(conditions))
+
+    def listed_value(self, node: Node, name: str, op: str) -> Value:
+        """A value; for a role or language compared exactly, one of the site's keys."""
+        value = self.value(node, name, op)
+        listed = self.listed.get(name)
+        if listed is None or op not in LISTED_OPS:
+            return value
+        items = value if isinstance(value, tuple) else (value,)
+        items_nodes = node.value if isinstance(node, SequenceNode) else [node] * len(items)
+        for item, item_node in zip(items, items_nodes, strict=True):
+            if isinstance(item, str) and item not in listed.keys:
+                meant = listed.resolve(item)
+                hint = f"write its key {meant!r}" if meant else f"valid: {listed.described()}"
+                raise self.fail(item_node, f"{item!r} is not a {name} key; {hint}")
+        return value
 
     def value(self, node: Node, name: str, op: str) -> Value:
         what = f"'{name}: {op}'"
@@ -296,24 +328,36 @@ class _Parser:
             ) from None
 
 
-def parse_rule(text: str, path: str = "<rule>", topics: Iterable[str] | None = None) -> Rule:
+def parse_rule(
+    text: str,
+    path: str = "<rule>",
+    topics: Iterable[str] | None = None,
+    choices: ProfileChoices | None = None,
+) -> Rule:
     """A single rule from YAML text (used by tests and by ad-hoc `segments count --rule`)."""
     try:
-        node = yaml.compose(text)
+        node = safe_yaml.compose(text, path, SegmentError)
     except yaml.YAMLError as err:
         raise SegmentError(f"not valid YAML: {err}", path) from err
     if node is None:
         raise SegmentError("the rule is empty", path)
-    return _Parser(path, "", topics).rule(node)
+    return _Parser(path, "", topics, choices).rule(node)
 
 
 def load_segments(
-    path: Path, topics: Iterable[str] | None = None, display: str | None = None
+    path: Path,
+    topics: Iterable[str] | None = None,
+    display: str | None = None,
+    choices: ProfileChoices | None = None,
 ) -> dict[str, Segment]:
-    """Every segment in segments.yaml, checked; errors carry ``path:line`` and the valid choices."""
+    """Every segment in segments.yaml, checked; errors carry ``path:line`` and the valid choices.
+
+    With ``choices`` (the site's roles and languages), a role or language compared exactly must be
+    one of their keys, so that a segment never silently matches nobody.
+    """
     shown = display or str(path)
     try:
-        node = yaml.compose(path.read_text(encoding="utf-8"))
+        node = safe_yaml.compose(path.read_text(encoding="utf-8"), shown, SegmentError)
     except FileNotFoundError:
         raise SegmentError("not found; create it (see docs/audience.md)", shown) from None
     except yaml.YAMLError as err:
@@ -330,7 +374,7 @@ def load_segments(
     topic_keys = tuple(topics) if topics is not None else None
     segments: dict[str, Segment] = {}
     for name_node, body in node.value:
-        parser = _Parser(shown, "", topic_keys)
+        parser = _Parser(shown, "", topic_keys, choices)
         name = parser.scalar(name_node, "a segment name")
         line = name_node.start_mark.line + 1
         if not _NAME.match(name):

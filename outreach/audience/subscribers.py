@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from outreach.audience.addresses import email_hash, normalise_email
 from outreach.audience.consent import Consent, record
+from outreach.audience.free_text import clean_text, clean_values
 from outreach.audience.schema import (
     ConsentAction,
     Subscriber,
@@ -98,7 +99,10 @@ def add_subscriber(
     tags: Iterable[str] = (),
     status: SubscriberStatus = SubscriberStatus.ACTIVE,
 ) -> Subscriber:
-    """Create a subscriber with consent; refuses suppressed addresses and existing subscribers."""
+    """Create a subscriber with consent; refuses suppressed addresses and existing subscribers.
+
+    The profile's free text is cleaned here too (``free_text``), whoever the caller is.
+    """
     normal = normalise_email(address)
     hashed = email_hash(normal)
     if session.get(Suppression, hashed) is not None:
@@ -115,21 +119,21 @@ def add_subscriber(
     subscriber = Subscriber(
         email=normal,
         email_hash=hashed,
-        first_name=profile.first_name,
-        last_name=profile.last_name,
-        organisation=profile.organisation,
-        role=profile.role,
-        region=profile.region,
-        language=profile.language or "en",
+        first_name=clean_text(profile.first_name),
+        last_name=clean_text(profile.last_name),
+        organisation=clean_text(profile.organisation),
+        role=clean_text(profile.role),
+        region=clean_text(profile.region),
+        language=clean_text(profile.language) or "en",
         time_zone=profile.time_zone,
         status=status,
-        attributes=dict(profile.attributes),
+        attributes=clean_values(profile.attributes),
         signup_date=now.date(),
         created_at=now,
         updated_at=now,
     )
     subscriber.topics = [SubscriberTopic(topic_key=key) for key in wanted_topics]
-    subscriber.tags = [SubscriberTag(tag=tag) for tag in sorted(set(tags))]
+    subscriber.tags = [SubscriberTag(tag=tag) for tag in sorted({clean_text(t) for t in tags} - {""})]
     session.add(subscriber)
     session.flush()
     record(
@@ -240,8 +244,9 @@ def set_tags(
 ) -> list[str]:
     """Add and remove tags (not a consent change); returns the tags afterwards, sorted."""
     subscriber = get_subscriber(session, subscriber_id)
-    gone = set(remove)
-    tags = {t.tag for t in subscriber.tags if t.tag not in gone} | (set(add) - gone)
+    gone = {clean_text(t) for t in remove}
+    added = {clean_text(t) for t in add} - {""}
+    tags = {t.tag for t in subscriber.tags if t.tag not in gone} | (added - gone)
     current = {t.tag for t in subscriber.tags}
     if tags != current:
         subscriber.tags = [t for t in subscriber.tags if t.tag in tags] + [

@@ -1,4 +1,4 @@
-"""Audience commands: ``db``, ``lists``, ``segments``, ``topics``, ``suppress``.
+"""Audience commands: ``db``, ``lists``, ``suppress`` (``segments`` and ``topics`` are in ``segments.py``).
 
 Thin commands over ``outreach.audience``: parse, load the config once, call one library function,
 format the result. Every command's help carries an ``Example:`` line.
@@ -10,22 +10,21 @@ import json
 import sys
 from datetime import date
 from pathlib import Path
-from typing import Any
 
 import typer
+from rich.markup import escape
 from rich.table import Table
-from sqlalchemy.engine import Engine
 
-from outreach.audience.consent import Consent
+from outreach.audience.choices import respell_stored
 from outreach.audience.csv_import import ImportReport, import_csv
 from outreach.audience.csv_read import parse_mapping
-from outreach.audience.db import check_schema_current, make_engine, transaction, upgrade
+from outreach.audience.db import make_engine, transaction, upgrade
 from outreach.audience.export import export_csv
-from outreach.audience.gdpr import erase, export_person
+from outreach.audience.free_text import clean_text
+from outreach.audience.gdpr import erase, export_person, holds_anything
 from outreach.audience.import_plan import ExistingPolicy, ImportOptions
-from outreach.audience.schema import ConsentMethod, SuppressionReason
-from outreach.audience.segment_count import count_segment
-from outreach.audience.segments import ALL, SEGMENTS_FILE, Segment, load_segments
+from outreach.audience.schema import SuppressionReason
+from outreach.audience.segments import ALL
 from outreach.audience.subscribers import (
     Profile,
     add_subscriber,
@@ -36,58 +35,20 @@ from outreach.audience.subscribers import (
     unsubscribe,
 )
 from outreach.audience.suppression import suppress, suppressions, unsuppress
-from outreach.audience.topics import TOPICS_FILE, TopicDefinition, load_topics, sync_topics
-from outreach.cli.common import RootOption, config_for, console
+from outreach.audience.topics import sync_topics
+from outreach.cli import audience_setup as setup
+from outreach.cli.common import RootOption, config_for, console, console_err
+from outreach.cli.segments import segments_app, topics_app
 from outreach.clock import SystemClock
-from outreach.config import Config
-from outreach.errors import SegmentError
+from outreach.errors import AudienceError
 from outreach.events.erasure import scrub_subscriber
 
 db_app = typer.Typer(help="The database: create and upgrade its schema.", no_args_is_help=True)
 lists_app = typer.Typer(
     help="Subscribers: import, export, add, remove, show, tag, GDPR.", no_args_is_help=True
 )
-segments_app = typer.Typer(help="Segments from lists/segments.yaml: list, show, count.", no_args_is_help=True)
-topics_app = typer.Typer(help="Topics from lists/topics.yaml.", no_args_is_help=True)
 suppress_app = typer.Typer(help="The suppression list: addresses never mailed again.", no_args_is_help=True)
-
-
-def _ready(config: Config) -> Engine:
-    engine = make_engine(config.database_url)
-    check_schema_current(engine)
-    return engine
-
-
-def _topics(config: Config) -> tuple[TopicDefinition, ...]:
-    return load_topics(config.path("lists") / TOPICS_FILE)
-
-
-def _display(config: Config, path: Path) -> str:
-    try:
-        return str(path.relative_to(Path.cwd()))
-    except ValueError:
-        return str(path.relative_to(config.root)) if path.is_relative_to(config.root) else str(path)
-
-
-def _segments(config: Config) -> dict[str, Segment]:
-    path = config.path("lists") / SEGMENTS_FILE
-    keys = [t.key for t in _topics(config)]
-    return load_segments(path, keys, _display(config, path))
-
-
-def _segment(config: Config, name: str) -> Segment | None:
-    if name == ALL:
-        return None
-    segments = _segments(config)
-    if name not in segments:
-        path = _display(config, config.path("lists") / SEGMENTS_FILE)
-        known = ", ".join([ALL, *segments])
-        raise SegmentError(f"unknown segment {name!r}; known: {known}", path)
-    return segments[name]
-
-
-def _admin(source: str) -> Consent:
-    return Consent(ConsentMethod.ADMIN, source=source, actor="outreach cli")
+_ready, _admin = setup.ready, setup.admin
 
 
 # --- db -------------------------------------------------------------------------------------------
@@ -95,7 +56,8 @@ def _admin(source: str) -> Consent:
 
 @db_app.command("upgrade")
 def db_upgrade(root: Path | None = RootOption) -> None:
-    """Create or upgrade the database schema and load lists/topics.yaml.
+    """Create or upgrade the database schema, load lists/topics.yaml, and store roles and languages
+    written as a label or an alias (before [audience] existed) as their keys.
 
     Example: outreach db upgrade
     """
@@ -103,7 +65,12 @@ def db_upgrade(root: Path | None = RootOption) -> None:
     engine = make_engine(config.database_url)
     before, after = upgrade(engine)
     with transaction(engine) as session:
-        sync_topics(session, _topics(config))
+        sync_topics(session, setup.topics(config))
+        respelled = respell_stored(session, setup.choices(config))
+    if respelled:
+        console.print(
+            f"stored {respelled} roles and languages as their keys from [audience] in outreach.toml"
+        )
     if before == after:
         console.print(f"the database is up to date (revision {after})")
     else:
@@ -115,8 +82,9 @@ def db_upgrade(root: Path | None = RootOption) -> None:
 
 def _print_report(report: ImportReport) -> None:
     title = "would import (dry run, nothing written)" if report.dry_run else "imported"
+    source = f"{report.format}, " if report.format else ""
     console.print(
-        f"{report.path.name}: {report.rows} rows read ({report.encoding}, "
+        f"{escape(report.path.name)}: {report.rows} rows read ({source}{report.encoding}, "
         f"separator {report.delimiter!r}); {title}:"
     )
     table = Table(show_header=False, box=None, padding=(0, 2))
@@ -126,15 +94,17 @@ def _print_report(report: ImportReport) -> None:
         ("unchanged", report.unchanged),
         ("already subscribed (skipped)", report.skipped_existing),
         ("kept out (unsubscribed, bounced, complained, erased or suppressed)", len(report.kept_out)),
+        ("left at the source: put on the suppression list", report.suppressed),
+        ("left at the source: already suppressed", report.already_suppressed),
         ("duplicates in the file, merged", report.merged_duplicates),
         ("rejected", report.rejected),
     ):
         table.add_row(label, str(value))
     console.print(table)
     for kept in report.kept_out[:10]:
-        console.print(f"  line {kept.line}: {kept.email} kept out ({kept.reason})")
+        console.print(f"  line {kept.line}: {escape(kept.email)} kept out ({kept.reason})")
     if report.rejects_path:
-        console.print(f"rejected rows, with line numbers and reasons: {report.rejects_path}")
+        console.print(f"rejected rows, with line numbers and reasons: {escape(str(report.rejects_path))}")
 
 
 @lists_app.command("import")
@@ -144,7 +114,10 @@ def lists_import(
         None, "--consent", help="Consent basis for rows without a consent column."
     ),
     map_: list[str] = typer.Option(
-        [], "--map", help='Map a column: "Column name=field" (or =attributes.NAME, =ignore).'
+        [],
+        "--map",
+        help='Map a column: "Column name=field" (or =attributes.NAME, =attributes for a JSON object, '
+        "=status, =ignore).",
     ),
     update: bool = typer.Option(
         False,
@@ -165,7 +138,9 @@ def lists_import(
 ) -> None:
     """Import subscribers from a CSV export, all rows or none.
 
-    Addresses that unsubscribed, bounced, complained or are suppressed are never re-subscribed.
+    Addresses that unsubscribed, bounced, complained or are suppressed are never re-subscribed. Exports
+    of Mailchimp, listmonk, Mailcoach and Buttondown are recognised: people who left there (unsubscribed,
+    cleaned, bounced, blocklisted) go on the suppression list.
 
     Example: outreach lists import members.csv --consent "Spring conference sign-up sheet, 2026-03"
     """
@@ -178,12 +153,13 @@ def lists_import(
         tags=tuple(tag),
         notice_version=notice_version,
         actor="outreach lists import",
+        choices=setup.choices(config),
     )
     report = import_csv(
         engine,
         file,
         options,
-        _topics(config),
+        setup.topics(config),
         SystemClock(),
         mapping=parse_mapping(map_),
         dry_run=dry_run,
@@ -196,22 +172,28 @@ def lists_import(
 def lists_export(
     segment: str = typer.Option(ALL, "--segment", help="Segment to export (default: all)."),
     output: Path | None = typer.Option(None, "--output", "-o", help="File to write (default: stdout)."),
+    excel: bool = typer.Option(
+        False, "--excel", help="For Excel: a UTF-8 byte order mark first, so accents show as written."
+    ),
     root: Path | None = RootOption,
 ) -> None:
     """Export the mailable members of a segment as CSV (re-importable).
 
-    Example: outreach lists export --segment clinicians-hampton-roads -o clinicians.csv
+    Cells that a spreadsheet would run as a formula are written with a leading apostrophe.
+
+    Example: outreach lists export --segment clinicians-hampton-roads -o clinicians.csv --excel
     """
     config = config_for(root)
-    chosen = _segment(config, segment)
+    chosen = setup.segment(config, segment)
     engine = _ready(config)
+    rule = chosen.rule if chosen else None
     with transaction(engine) as session:
         if output is None:
-            written = export_csv(session, sys.stdout, chosen.rule if chosen else None, date.today())
+            written = export_csv(session, sys.stdout, rule, date.today(), excel=excel)
         else:
             with output.open("w", encoding="utf-8", newline="") as out:
-                written = export_csv(session, out, chosen.rule if chosen else None, date.today())
-            console.print(f"wrote {written} subscribers to {output}")
+                written = export_csv(session, out, rule, date.today(), excel=excel)
+            console.print(f"wrote {written} subscribers to {escape(str(output))}")
 
 
 @lists_app.command("add")
@@ -221,28 +203,42 @@ def lists_add(
     first_name: str = typer.Option("", "--first-name"),
     last_name: str = typer.Option("", "--last-name"),
     organisation: str = typer.Option("", "--organisation"),
-    role: str = typer.Option("", "--role"),
+    role: str = typer.Option("", "--role", help="A role key or label from [audience] roles."),
     region: str = typer.Option("", "--region"),
-    language: str = typer.Option("en", "--language"),
+    language: str = typer.Option("", "--language", help="A language key or name (default: the first)."),
     topic: list[str] = typer.Option([], "--topic", help="Topic key (repeatable)."),
     tag: list[str] = typer.Option([], "--tag", help="Tag (repeatable)."),
     root: Path | None = RootOption,
 ) -> None:
     """Add one subscriber, with their consent basis.
 
-    Example: outreach lists add ana@example.org --consent "March training" --topic monthly-newsletter
+    Example: outreach lists add ana@example.org --consent "March training" --role home-visitor
     """
     config = config_for(root)
     engine = _ready(config)
-    topics = topic or [t.key for t in _topics(config) if t.default]
+    choices = setup.choices(config)
+    keys = {}
+    for name, given, listed in (("role", role, choices.roles), ("language", language, choices.languages)):
+        keys[name] = listed.resolve(given) if clean_text(given) else ""
+        if keys[name] is None:
+            raise AudienceError(f"--{name}: {listed.unknown(given)}")
+    topics = topic or [t.key for t in setup.topics(config) if t.default]
+    profile = Profile(
+        first_name,
+        last_name,
+        organisation,
+        keys["role"] or "",
+        region,
+        keys["language"] or choices.default_language,
+    )
     with transaction(engine) as session:
-        sync_topics(session, _topics(config))
+        sync_topics(session, setup.topics(config))
         subscriber = add_subscriber(
             session,
             email,
             consent=_admin(consent),
             clock=SystemClock(),
-            profile=Profile(first_name, last_name, organisation, role, region, language),
+            profile=profile,
             topics=topics,
             tags=tag,
         )
@@ -347,6 +343,8 @@ def lists_erase(
 ) -> None:
     """Erase a person: personal data removed, only a hash kept so they are never mailed again.
 
+    An address nothing is held about is not erased (exit status 1).
+
     Example: outreach lists erase ana@example.org --yes
     """
     if not yes:
@@ -354,6 +352,9 @@ def lists_erase(
     config = config_for(root)
     engine = _ready(config)
     with transaction(engine) as session:
+        if not holds_anything(session, email):
+            console_err.print(f"nothing is held about {escape(email.strip())}; nothing was erased")
+            raise typer.Exit(1)
         person = find_by_email(session, email)
         hashed = erase(session, email, consent=_admin("erasure request"), clock=SystemClock())
         if person is not None:
@@ -361,81 +362,7 @@ def lists_erase(
     console.print(f"erased; suppression hash {hashed[:16]}... kept")
 
 
-# --- segments -------------------------------------------------------------------------------------
-
-
-@segments_app.command("list")
-def segments_list(root: Path | None = RootOption) -> None:
-    """List the segments in lists/segments.yaml.
-
-    Example: outreach segments list
-    """
-    config = config_for(root)
-    table = Table("segment", "description")
-    table.add_row(ALL, "every subscriber who may be mailed (built in)")
-    for segment in _segments(config).values():
-        table.add_row(segment.name, segment.description)
-    console.print(table)
-
-
-@segments_app.command("show")
-def segments_show(name: str = typer.Argument(...), root: Path | None = RootOption) -> None:
-    """Show a segment's description and rule.
-
-    Example: outreach segments show clinicians-hampton-roads
-    """
-    config = config_for(root)
-    segment = _segment(config, name)
-    if segment is None:
-        console.print("all: every subscriber who is active and not suppressed (built in)")
-        return
-    console.print(f"{segment.name} ({segment.path}:{segment.line})\n{segment.description}")
-    console.print(repr(segment.rule), soft_wrap=True)
-
-
-@segments_app.command("count")
-def segments_count(
-    name: str = typer.Argument(...),
-    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
-    root: Path | None = RootOption,
-) -> None:
-    """Count a segment's members (and how many may be mailed), with a sample.
-
-    Example: outreach segments count clinicians-hampton-roads --json
-    """
-    config = config_for(root)
-    segment = _segment(config, name)
-    engine = _ready(config)
-    with transaction(engine) as session:
-        result = count_segment(session, segment.rule if segment else None, date.today())
-    if as_json:
-        data: dict[str, Any] = {
-            "segment": name,
-            "matching": result.matching,
-            "mailable": result.mailable,
-            "sample": [m.__dict__ for m in result.sample],
-        }
-        sys.stdout.write(json.dumps(data, ensure_ascii=False) + "\n")
-        return
-    console.print(f"{name}: {result.matching} match, {result.mailable} may be mailed")
-    for member in result.sample:
-        console.print(f"  {member.email}  {member.name}  {member.role}  {member.region}")
-
-
-# --- topics and suppressions ----------------------------------------------------------------------
-
-
-@topics_app.command("list")
-def topics_list(root: Path | None = RootOption) -> None:
-    """List the topics from lists/topics.yaml.
-
-    Example: outreach topics list
-    """
-    config = config_for(root)
-    table = Table("key", "name", "default", "description")
-    for t in _topics(config):
-        table.add_row(t.key, t.name, "yes" if t.default else "", t.description)
-    console.print(table)
+# --- suppressions --------------------------------------------------------------------------------
 
 
 @suppress_app.command("add")

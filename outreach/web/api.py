@@ -17,7 +17,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from outreach.web.archive import _issues
-from outreach.web.signup import validate
+from outreach.web.signup import choices_for, validate
 from outreach.web.state import WebState, client_ip, user_agent
 from outreach.web.subscribe import _topics
 
@@ -61,7 +61,14 @@ async def subscribe(request: Request) -> Response:
         return _problem(400, {"body": "the body is not valid JSON"})
     known = {key for key, _, _ in await run_in_threadpool(_topics, state)}
     signup, problems = validate(
-        body.email, body.first_name, body.last_name, body.role, body.language, body.topics, known
+        body.email,
+        body.first_name,
+        body.last_name,
+        body.role,
+        body.language,
+        body.topics,
+        known,
+        choices_for(state.config),
     )
     if signup is None:
         return _problem(422, problems)

@@ -2,10 +2,17 @@
 
 Topic changes go through the consent log (method form, source "preference centre"); name, role and
 language are profile fields, not consent, and are simply updated.
+
+Saving changes only what the subscriber changed. The page carries what it showed (``shown``); a field
+posted as it was shown is left alone, whatever it holds: a role or language from before the site's
+lists (shown as it is stored), a long imported name, a topic added by an import since the page was
+opened. Only changed fields are checked and written, and only the topics ticked or unticked move.
 """
 
 from __future__ import annotations
 
+import json
+from dataclasses import dataclass, field
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
@@ -13,16 +20,37 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from outreach.audience import Consent, ConsentMethod, SubscriberStatus, transaction
+from outreach.audience import Consent, ConsentMethod, SubscriberStatus, add_topic, remove_topic, transaction
+from outreach.audience.choices import ProfileChoices
 from outreach.audience.schema import Subscriber
 from outreach.tokens import Purpose
 from outreach.web import signed
-from outreach.web.forms import FormError, read_form
+from outreach.web.forms import Form, FormError, read_form
 from outreach.web.leave import not_valid, subscriber_ref
-from outreach.web.signup import LANGUAGES, ROLES, SignUp, set_topics, topic_choices, validate
+from outreach.web.signup import (
+    check_language,
+    check_name,
+    check_role,
+    choices_for,
+    form_options,
+    topic_choices,
+)
 from outreach.web.state import WebState, client_ip, same_origin, user_agent
 
 SOURCE = "preference centre"
+PROFILE = ("first_name", "last_name", "role", "language")
+KEEP_A_TOPIC = (
+    "Please keep at least one kind of mail; to stop all mail, use “Unsubscribe from everything” below."
+)
+
+
+@dataclass
+class Change:
+    """What the subscriber changed on the page: profile fields, topics ticked and unticked."""
+
+    values: dict[str, str] = field(default_factory=dict)
+    add: set[str] = field(default_factory=set)
+    remove: set[str] = field(default_factory=set)
 
 
 def _state(request: Request) -> WebState:
@@ -47,16 +75,77 @@ def _load(state: WebState, subscriber_id: int) -> dict[str, Any] | None:
         }
 
 
-def _save(state: WebState, subscriber_id: int, wanted: SignUp, consent: Consent) -> None:
+def _save(state: WebState, subscriber_id: int, change: Change, consent: Consent) -> None:
     with transaction(state.engine) as session:
         subscriber = session.get(Subscriber, subscriber_id)
         assert subscriber is not None
-        subscriber.first_name = wanted.first_name
-        subscriber.last_name = wanted.last_name
-        subscriber.role = wanted.role
-        subscriber.language = wanted.language
+        for name, value in change.values.items():
+            setattr(subscriber, name, value)
         subscriber.updated_at = state.clock.now()
-        set_topics(session, subscriber_id, wanted.topics, consent, state.clock)
+        for topic in sorted(change.remove):
+            remove_topic(session, subscriber_id, topic, consent=consent, clock=state.clock)
+        for topic in sorted(change.add):
+            add_topic(session, subscriber_id, topic, consent=consent, clock=state.clock)
+
+
+def _shown(found: dict[str, Any]) -> str:
+    """What the page shows, carried in the form so a save can tell what changed."""
+    return json.dumps({name: found[name] for name in (*PROFILE, "topics")}, ensure_ascii=False)
+
+
+def _was_shown(form: Form, found: dict[str, Any]) -> dict[str, Any]:
+    """The values the page showed; the stored ones if the form does not carry them (or they are garbled)."""
+    try:
+        shown = json.loads(form.get("shown"))
+    except ValueError:
+        shown = None
+    if not isinstance(shown, dict):
+        return found
+    fields = {name: str(shown.get(name, found[name])) for name in PROFILE}
+    topics = shown.get("topics")
+    valid = isinstance(topics, list) and all(isinstance(t, str) for t in topics)
+    return {**fields, "topics": topics if valid else found["topics"]}
+
+
+def _changes(
+    form: Form, shown: dict[str, Any], found: dict[str, Any], choices: ProfileChoices
+) -> tuple[Change, dict[str, str]]:
+    """The fields the subscriber changed, checked; and the problems with them, by field."""
+    change, problems = Change(), {}
+    for name in PROFILE:
+        posted = form.get(name)
+        if posted == shown[name]:
+            continue  # not touched: kept as stored, even if it is not one the form could offer
+        value, problem = _check(name, posted, choices)
+        if problem:
+            problems[name] = problem
+        elif value != found[name]:
+            change.values[name] = value
+    known = {key for key, _, _ in found["choices"]}
+    ticked = set(form.getlist("topics")) & known
+    change.add = ticked - set(shown["topics"]) - set(found["topics"])
+    change.remove = (set(shown["topics"]) - ticked) & set(found["topics"])
+    if not (set(found["topics"]) - change.remove) | change.add:
+        problems["topics"] = KEEP_A_TOPIC
+    return change, problems
+
+
+def _check(name: str, posted: str, choices: ProfileChoices) -> tuple[str, str | None]:
+    if name == "role":
+        return check_role(posted, choices)
+    if name == "language":
+        return check_language(posted, choices)
+    return check_name(posted)
+
+
+def _menus(choices: ProfileChoices, stored: dict[str, Any]) -> dict[str, Any]:
+    """The role and language menus; a stored value outside the lists is offered as it is."""
+    options = form_options(choices)
+    kept = {
+        "role": stored["role"] if stored["role"] and stored["role"] not in choices.roles.keys else "",
+        "language": stored["language"] if stored["language"] not in choices.languages.keys else "",
+    }
+    return {**options, "kept": kept}
 
 
 def _page(
@@ -68,18 +157,20 @@ def _page(
     saved: bool = False,
     problems: dict[str, str] | None = None,
     values: dict[str, Any] | None = None,
+    shown: str | None = None,
 ) -> Response:
     active = found["status"] in (SubscriberStatus.ACTIVE, SubscriberStatus.UNCONFIRMED)
+    values = values or found
     return state.pages.page(
         "preferences.html.j2",
         status=status,
         token=token,
         active=active,
         email=found["email"],
-        values=values or found,
+        values=values,
         topics=found["choices"],
-        roles=ROLES,
-        languages=LANGUAGES,
+        **_menus(choices_for(state.config), found),
+        shown=shown or _shown(found),
         saved=saved,
         problems=problems or {},
         csrf=signed.csrf_field(state.secret, f"preferences:{subscriber_id}", state.clock),
@@ -127,31 +218,14 @@ async def preferences_post(request: Request) -> Response:
         return state.pages.page("unsubscribed.html.j2", preferences_url=None)
     if found["status"] not in (SubscriberStatus.ACTIVE, SubscriberStatus.UNCONFIRMED):
         return _page(state, token, subscriber_id, found, status=409)
-    values: dict[str, Any] = {
-        "first_name": form.get("first_name"),
-        "last_name": form.get("last_name"),
-        "role": form.get("role"),
-        "language": form.get("language", "en"),
-        "topics": form.getlist("topics"),
-    }
-    known = {key for key, _, _ in found["choices"]}
-    wanted, problems = validate(
-        found["email"],
-        form.get("first_name"),
-        form.get("last_name"),
-        form.get("role"),
-        form.get("language", "en"),
-        form.getlist("topics"),
-        known,
-    )
-    if wanted is None:
-        if "topics" in problems:
-            problems["topics"] = (
-                "Please keep at least one kind of mail; to stop all mail, use "
-                "“Unsubscribe from everything” below."
-            )
-        return _page(state, token, subscriber_id, found, 400, problems=problems, values=values)
-    await run_in_threadpool(_save, state, subscriber_id, wanted, consent)
+    shown = _was_shown(form, found)
+    change, problems = _changes(form, shown, found, choices_for(state.config))
+    if problems:
+        values = {name: form.get(name) for name in PROFILE} | {"topics": form.getlist("topics")}
+        return _page(
+            state, token, subscriber_id, found, 400, problems=problems, values=values, shown=form.get("shown")
+        )
+    await run_in_threadpool(_save, state, subscriber_id, change, consent)
     updated = await run_in_threadpool(_load, state, subscriber_id)
     assert updated is not None
     return _page(state, token, subscriber_id, updated, saved=True)

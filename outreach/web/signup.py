@@ -40,24 +40,17 @@ from outreach.audience import (
     remove_topic,
     unsuppress,
 )
+from outreach.audience.choices import ProfileChoices, profile_choices
 from outreach.audience.consent import record
+from outreach.audience.free_text import clean_text
 from outreach.audience.schema import ConsentEvent, Subscriber, Suppression, Topic
 from outreach.clock import Clock
+from outreach.config import Config
 
 # The version of the sign-up form's notice (what people agree to); recorded with every consent.
 # The default of [web] notice_version in outreach.toml; change it whenever the notice's wording changes.
 NOTICE_VERSION = "2026-11"
 SOURCE = "sign-up form"
-LANGUAGES = {"en": "English", "es": "Español"}
-ROLES = (
-    "Parent or caregiver",
-    "Healthcare provider",
-    "Early childhood educator",
-    "Clinician or therapist",
-    "Researcher or faculty",
-    "Student",
-    "Other",
-)
 NAME_LIMIT = 100
 
 
@@ -93,6 +86,19 @@ def topic_choices(session: Session) -> list[Topic]:
     return list(session.scalars(sa.select(Topic).order_by(Topic.key)))
 
 
+def choices_for(config: Config) -> ProfileChoices:
+    """The site's roles and languages ([audience] in outreach.toml), as the forms offer them."""
+    return profile_choices(config.settings.audience)
+
+
+def form_options(choices: ProfileChoices) -> dict[str, list[tuple[str, str]]]:
+    """What the role and language menus list: (key, label) pairs, in the configured order."""
+    return {
+        "roles": [(c.key, c.label) for c in choices.roles.choices],
+        "languages": [(c.key, c.label) for c in choices.languages.choices],
+    }
+
+
 def validate(
     email: str,
     first_name: str,
@@ -101,22 +107,31 @@ def validate(
     language: str,
     topics: list[str],
     known_topics: set[str],
+    choices: ProfileChoices | None = None,
 ) -> tuple[SignUp | None, dict[str, str]]:
-    """The sign-up, or the problems by field name (in words a visitor understands)."""
+    """The sign-up, or the problems by field name (in words a visitor understands).
+
+    Names are cleaned (control characters removed, see ``free_text``); the role and language must be
+    in the site's lists (a key or a label), and are kept as their keys.
+    """
+    choices = choices or profile_choices()
     problems: dict[str, str] = {}
     normal = ""
     try:
         normal = normalise_email(email.strip())
     except InvalidAddress:
         problems["email"] = "Please check your email address; it should look like name@example.org."
-    names = {"first_name": first_name.strip(), "last_name": last_name.strip()}
+    names = {"first_name": first_name, "last_name": last_name}
     for key, value in names.items():
-        if len(value) > NAME_LIMIT or any(ord(c) < 32 for c in value):
-            problems[key] = f"Please keep the name under {NAME_LIMIT} characters, on one line."
-    if role and role not in ROLES:
-        problems["role"] = "Please choose one of the roles listed."
-    if language not in LANGUAGES:
-        problems["language"] = "Please choose English or Español."
+        names[key], problem = check_name(value)
+        if problem:
+            problems[key] = problem
+    role_key, problem = check_role(role, choices)
+    if problem:
+        problems["role"] = problem
+    language_key, problem = check_language(language, choices)
+    if problem:
+        problems["language"] = problem
     chosen = tuple(sorted(set(topics)))
     if not chosen:
         problems["topics"] = "Please choose at least one kind of mail."
@@ -124,7 +139,31 @@ def validate(
         problems["topics"] = "Please choose from the kinds of mail listed."
     if problems:
         return None, problems
-    return SignUp(normal, names["first_name"], names["last_name"], role, language, chosen), {}
+    return SignUp(normal, names["first_name"], names["last_name"], role_key, language_key, chosen), {}
+
+
+def check_name(value: str) -> tuple[str, str | None]:
+    """A name, cleaned (see ``free_text``), and the problem with it if any."""
+    cleaned = clean_text(value)
+    if len(cleaned) > NAME_LIMIT:
+        return cleaned, f"Please keep the name under {NAME_LIMIT} characters."
+    return cleaned, None
+
+
+def check_role(value: str, choices: ProfileChoices) -> tuple[str, str | None]:
+    """The role's key ("" for "prefer not to say"), and the problem if it is not one listed."""
+    if not clean_text(value):
+        return "", None
+    key = choices.roles.resolve(value)
+    return (key, None) if key else ("", "Please choose one of the roles listed.")
+
+
+def check_language(value: str, choices: ProfileChoices) -> tuple[str, str | None]:
+    """The language's key (the first listed when none is given), and the problem if it is not listed."""
+    if not clean_text(value):
+        return choices.default_language, None
+    key = choices.languages.resolve(value)
+    return (key, None) if key else ("", "Please choose one of the languages listed.")
 
 
 def latest_event(session: Session, subscriber_id: int) -> int:

@@ -19,11 +19,11 @@ from outreach.web import signed
 from outreach.web.forms import FormError, read_form
 from outreach.web.security import embed_csp
 from outreach.web.signup import (
-    LANGUAGES,
-    ROLES,
     Confirmed,
+    choices_for,
     confirm,
     form_consent,
+    form_options,
     topic_choices,
     validate,
 )
@@ -59,15 +59,18 @@ async def _form_page(
 ) -> Response:
     state = _state(request)
     topics = await run_in_threadpool(_topics, state)
-    defaults = {"topics": [k for k, _, _ in topics if k in DEFAULT_TOPICS], "language": "en"}
+    choices = choices_for(state.config)
+    defaults = {
+        "topics": [k for k, _, _ in topics if k in DEFAULT_TOPICS],
+        "language": choices.default_language,
+    }
     return state.pages.page(
         "subscribe.html.j2",
         status=status,
         headers=_frame_headers(state) if embed else None,
         compact=embed,
         topics=topics,
-        roles=ROLES,
-        languages=LANGUAGES,
+        **form_options(choices),
         values={**defaults, **(values or {})},
         problems=problems or {},
         csrf=signed.csrf_field(state.secret, "signup", state.clock),
@@ -141,6 +144,7 @@ async def subscribe_post(request: Request) -> Response:
         form.get("language", "en"),
         form.getlist("topics"),
         known,
+        choices_for(state.config),
     )
     if signup is None:
         return await _form_page(request, embed, status=400, values=values, problems=problems)

@@ -33,16 +33,18 @@ def run_import(
     *,
     mapping: dict[str, str] | None = None,
     dry_run: bool = False,
+    rejects_path: Path | None = None,
     **options: object,
 ) -> ImportReport:
     return import_csv(
         engine,
         path,
-        ImportOptions(**options),
+        ImportOptions(**options),  # type: ignore[arg-type]
         topics,
-        clock,  # type: ignore[arg-type]
+        clock,
         mapping=mapping,
         dry_run=dry_run,
+        rejects_path=rejects_path,
     )
 
 

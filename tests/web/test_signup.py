@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import date
 from typing import Any
 
 import sqlalchemy as sa
@@ -21,7 +22,10 @@ from outreach.audience import (
     suppress,
     transaction,
 )
+from outreach.audience.choices import profile_choices
 from outreach.audience.schema import ConsentAction, Subscriber
+from outreach.audience.segment_sql import compile_rule
+from outreach.audience.segments import parse_rule
 from outreach.clock import FixedClock
 from outreach.transports.memory import MemoryTransport
 from outreach.web.signup import NOTICE_VERSION
@@ -255,3 +259,39 @@ def test_the_json_sign_up_behaves_like_the_form(
         client.post("/api/subscribe", content=b"{", headers={"content-type": "application/json"}).status_code
         == 400
     )
+
+
+def test_the_form_offers_the_configured_roles_and_stores_their_keys(
+    client: TestClient, signup_form: Callable[..., Any], engine: Engine, config: Any
+) -> None:
+    page = client.get("/subscribe").text
+    for choice in config.settings.audience.roles:
+        assert f'<option value="{choice.key}">{choice.label}</option>' in page
+    assert '<option value="es" lang="es">Español</option>' in page
+    answer = signup_form(role="home-visitor", language="es")
+    assert answer.status_code == 200 and CHECK_INBOX in answer.text
+    subscriber = _subscriber(engine, "ana@example.org")
+    assert subscriber is not None and (subscriber.role, subscriber.language) == ("home-visitor", "es")
+    # ... so a sign-up is in the role segment that names that key (once confirmed).
+    rule = parse_rule("role: home-visitor", choices=profile_choices())
+    with transaction(engine) as session:
+        matching = session.scalars(
+            sa.select(Subscriber.email).where(compile_rule(rule, date(2026, 12, 1)))
+        ).all()
+    assert matching == ["ana@example.org"]
+    assert signup_form(email="bo@example.org", role="Astronaut").status_code == 400
+
+
+def test_names_are_stored_as_text_without_control_characters(
+    signup_form: Callable[..., Any], client: TestClient, engine: Engine
+) -> None:
+    encoded = "=?utf-8?b?DQpSZXBseS1UbzogeEBldmlsLmV4YW1wbGUNCg0KQ2FsbCArMSA1NTUgMDEwMCBub3c=?="
+    assert signup_form(first_name=encoded, last_name="Ruiz\r\nBcc: x@evil.example\x00").status_code == 200
+    subscriber = _subscriber(engine, "ana@example.org")
+    assert subscriber is not None
+    assert subscriber.first_name == encoded  # never decoded
+    assert subscriber.last_name == "Ruiz  Bcc: x@evil.example"
+    body = {"email": "json@example.org", "topics": ["monthly-newsletter"], "first_name": "Jo\u202e\x1b[31m\n"}
+    assert client.post("/api/subscribe", json=body).status_code == 202
+    json_subscriber = _subscriber(engine, "json@example.org")
+    assert json_subscriber is not None and json_subscriber.first_name == "Jo[31m"
