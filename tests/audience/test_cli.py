@@ -68,7 +68,7 @@ def test_schema_behind_is_one_clear_line(project: Path) -> None:
         connection.execute(text("DELETE FROM alembic_version"))
     result = runner.invoke(app, ["segments", "count", "all"])
     assert result.exit_code != 0
-    assert "the database schema is behind; run `outreach db upgrade`" in str(result.exception)
+    assert "the database schema is behind; run `outreach db upgrade`" in result.output
 
 
 def test_bad_segment_rule_names_file_and_line(project: Path) -> None:
@@ -76,7 +76,7 @@ def test_bad_segment_rule_names_file_and_line(project: Path) -> None:
         "x:\n  rule:\n    role: {startswith: a}\n", encoding="utf-8"
     )
     result = runner.invoke(app, ["segments", "list"])
-    assert "lists/segments.yaml:3: unknown operator 'startswith'" in str(result.exception)
+    assert "lists/segments.yaml:3: unknown operator 'startswith'" in result.output
 
 
 def test_every_audience_command_has_an_example() -> None:
@@ -202,7 +202,7 @@ def test_lists_add_takes_role_and_language_from_the_lists_and_cleans_names(proje
     shown = run("lists", "show", "ana@example.org")
     assert "home-visitor" in shown and "Ana  Bcc: x@evil.example" in shown
     result = _result("lists", "add", "ben@example.org", "--consent", "call", "--role", "astronaut")
-    assert result.exit_code != 0 and "--role: unknown role 'astronaut'; valid:" in str(result.exception)
+    assert result.exit_code != 0 and "--role: unknown role 'astronaut'; valid:" in result.output
 
 
 def test_an_alias_bomb_in_segments_yaml_is_refused_at_its_line(project: Path) -> None:
@@ -211,4 +211,4 @@ def test_an_alias_bomb_in_segments_yaml_is_refused_at_its_line(project: Path) ->
     lines += [f"      - &a{i} {{any: [{', '.join([f'*a{i - 1}'] * 10)}]}}" for i in range(1, 31)]
     (project / "lists" / "segments.yaml").write_text("\n".join(lines) + "\n", encoding="utf-8")
     result = _result("segments", "list")
-    assert "lists/segments.yaml:5: this YAML uses an alias ('*name')" in str(result.exception)
+    assert "lists/segments.yaml:5: this YAML uses an alias ('*name')" in result.output
