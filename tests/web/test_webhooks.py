@@ -10,7 +10,9 @@ signature check. Both databases where the database is involved.
 from __future__ import annotations
 
 import json
+import secrets
 import shutil
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
@@ -33,6 +35,7 @@ from outreach.audience import SubscriberStatus, make_engine
 from outreach.clock import FixedClock
 from outreach.web.webhooks import WEBHOOK_OPENAPI, WebhookState, webhook_routes
 from tests.events.fixtures import (  # noqa: F401 - the events tests' databases (both backends) override web's
+    KEYS,
     Ledger,
     Sent,
     backend_fixture,
@@ -47,6 +50,7 @@ from tests.events.signing import (
     NOW,
     POSTMARK_PASSWORD,
     POSTMARK_USER,
+    TOPIC,
     SendgridSigner,
     SnsSigner,
     basic_auth,
@@ -76,11 +80,13 @@ def _app(state: WebhookState) -> Starlette:
 def _state(engine: Engine, clock: FixedClock, sendgrid: SendgridSigner, sns: SnsSigner) -> WebhookState:
     return WebhookState(
         engine=engine,
+        keys=KEYS,
         clock=clock,
         sendgrid_key=sendgrid.public_key,
         postmark_user=POSTMARK_USER,
         postmark_password=POSTMARK_PASSWORD,
         mailgun_key=MAILGUN_KEY,
+        ses_topic_arns=(TOPIC,),
         fetch_certificate=sns.fetch,
         visit_url=sns.visit,
     )
@@ -170,14 +176,37 @@ def test_captured_payloads_are_applied(
 
 @pytest.mark.parametrize("provider", sorted(BUILDERS))
 def test_replaying_a_webhook_changes_nothing(hooks: Hooks, ledger: Ledger, provider: str) -> None:
+    """The same signed request again: refused where it carries a once-only token (SendGrid's
+    signature, Mailgun's token, SNS's MessageId), a duplicate for Postmark (basic auth, no token)."""
     sent = ledger.send(ledger.campaign(), "ana@example.org")
     request = BUILDERS[provider](hooks, HARD_BOUNCE[provider], sent)
     first = hooks.post(provider, request)
     assert first.json()["applied"] == 1
     state = (ledger.event_count(), ledger.consent_count(), ledger.delivery(sent.delivery_id))
     again = hooks.post(provider, request)
-    assert again.status_code == 200 and again.json()["duplicate"] == 1 and again.json()["applied"] == 0
+    if provider == "postmark":
+        assert again.status_code == 200 and again.json()["duplicate"] == 1 and again.json()["applied"] == 0
+    else:
+        assert again.status_code == 403 and "already received" in again.json()["error"]
     assert (ledger.event_count(), ledger.consent_count(), ledger.delivery(sent.delivery_id)) == state
+
+
+@pytest.mark.parametrize("provider", ["mailgun", "postmark", "sendgrid"])
+def test_a_new_signed_request_with_seen_events_changes_nothing(
+    hooks: Hooks, ledger: Ledger, provider: str
+) -> None:
+    """A provider resending an event in a freshly signed request: accepted, applied once."""
+    sent = ledger.send(ledger.campaign(), "ana@example.org")
+    assert hooks.post(provider, BUILDERS[provider](hooks, HARD_BOUNCE[provider], sent)).json()["applied"] == 1
+    events = ledger.event_count()
+    resent = BUILDERS[provider](hooks, HARD_BOUNCE[provider], sent)
+    if provider == "mailgun":
+        document = mailgun_sign(payload(HARD_BOUNCE[provider], **sent.values), token=secrets.token_hex(25))
+        resent = json.dumps(document).encode(), resent[1]
+    again = hooks.post(provider, resent)
+    assert again.status_code == 200, again.text
+    assert again.json()["applied"] == 0 and again.json()["duplicate"] == 1
+    assert ledger.event_count() == events
 
 
 # -- the shared suite: forgeries are refused and write nothing -------------------------------------------
@@ -190,6 +219,8 @@ def _forge(hooks: Hooks, provider: str, how: str, sent: Sent) -> Request:
             return body, {"Content-Type": "application/json"}
         if how == "wrong-key":
             return body, SendgridSigner().headers(body)
+        if how == "stale":  # a request signed 400 days ago, captured and posted now
+            return body, hooks.sendgrid.headers(body, str(int((NOW - timedelta(days=400)).timestamp())))
         return body.replace(b"ana@", b"bob@"), headers  # tampered: signed for another body
     if provider == "postmark":
         if how == "missing":
@@ -216,6 +247,10 @@ def _forge(hooks: Hooks, provider: str, how: str, sent: Sent) -> Request:
     elif how == "wrong-key":
         message = SnsSigner().sign(message)  # signed by a key that is not the certificate's
     elif how == "stale":
+        message = hooks.sns.sign({**message, "Timestamp": "2026-12-01T18:00:00.000Z"})
+    elif how == "foreign-topic":  # any AWS account can sign for its own topic
+        message = hooks.sns.sign({**message, "TopicArn": "arn:aws:sns:us-east-1:999999999999:theirs"})
+    elif how == "foreign-certificate":
         message["SigningCertURL"] = "https://attacker.example/sns.us-east-1.amazonaws.com/cert.pem"
         message = hooks.sns.sign(message)
     else:
@@ -223,10 +258,15 @@ def _forge(hooks: Hooks, provider: str, how: str, sent: Sent) -> Request:
     return json.dumps(message).encode(), headers
 
 
+EXTRA_FORGERIES = {
+    "mailgun": ("stale",),
+    "sendgrid": ("stale",),
+    "ses": ("stale", "foreign-topic", "foreign-certificate"),
+}
 FORGERIES = [
     (provider, how, 401 if how == "missing" else 403)
     for provider in sorted(BUILDERS)
-    for how in ("missing", "wrong-key", "tampered", *(("stale",) if provider in ("mailgun", "ses") else ()))
+    for how in ("missing", "wrong-key", "tampered", *EXTRA_FORGERIES.get(provider, ()))
 ]
 
 
@@ -243,8 +283,9 @@ def test_bad_signatures_are_refused_and_change_nothing(
     assert ledger.status(sent.email) is SubscriberStatus.ACTIVE
     if provider == "postmark" and status == 401:
         assert response.headers["WWW-Authenticate"].startswith("Basic")
-    if provider == "ses" and how == "stale":
-        assert hooks.sns.fetched == []  # a certificate outside Amazon's SNS hosts is never fetched
+    if provider == "ses" and how not in ("wrong-key", "tampered"):
+        # Refused on what costs nothing: no certificate is fetched for a topic, URL or time refused.
+        assert hooks.sns.fetched == []
 
 
 # -- malformed bodies, disabled providers, SNS subscriptions, size -------------------------------------
@@ -262,17 +303,19 @@ def test_signed_but_malformed_bodies_are_400(hooks: Hooks, ledger: Ledger) -> No
         {
             "Type": "Notification",
             "MessageId": "m",
-            "TopicArn": "t",
+            "TopicArn": TOPIC,
             "Message": "{oops",
-            "Timestamp": "2026-12-01T00:00:00Z",
+            "Timestamp": "2026-12-01T19:59:00Z",
         }
     )
     assert hooks.post("ses", (json.dumps(sns).encode(), {})).status_code == 400
     assert ledger.event_count() == 0
 
 
-def test_a_provider_without_a_secret_answers_404(engine: Engine, clock: FixedClock) -> None:
-    with TestClient(_app(WebhookState(engine=engine, clock=clock, ses_enabled=False))) as client:
+def test_a_provider_without_a_secret_or_ses_without_a_topic_answers_404(
+    engine: Engine, clock: FixedClock
+) -> None:
+    with TestClient(_app(WebhookState(engine=engine, keys=KEYS, clock=clock))) as client:
         for provider in BUILDERS:
             response = client.post(f"/webhooks/{provider}", content=b"{}")
             assert response.status_code == 404 and "not enabled" in response.json()["error"]
@@ -306,7 +349,8 @@ def test_an_oversized_body_is_413(hooks: Hooks) -> None:
 
 
 class SigningProxy:
-    """Signs every request the way its provider would, so the fuzz reaches the parsers."""
+    """Signs every request the way its provider would, so the fuzz reaches the parsers: each with a
+    fresh token (Mailgun) or MessageId (SNS), an allowed topic and a current timestamp."""
 
     def __init__(self, app: Starlette, sendgrid: SendgridSigner, sns: SnsSigner) -> None:
         self.app, self.sendgrid, self.sns = app, sendgrid, sns
@@ -325,10 +369,11 @@ class SigningProxy:
         if not isinstance(document, dict):
             return body
         if path == "/webhooks/mailgun":
-            return json.dumps(mailgun_sign(document)).encode()
+            return json.dumps(mailgun_sign(document, token=secrets.token_hex(25))).encode()
         if path == "/webhooks/ses":
             document.pop("SigningCertURL", None)
-            return json.dumps(self.sns.sign(document)).encode()
+            fresh = {"MessageId": str(uuid.uuid4()), "TopicArn": TOPIC, "Timestamp": "2026-12-01T19:59:00Z"}
+            return json.dumps(self.sns.sign({**document, **fresh})).encode()
         return body
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
