@@ -90,7 +90,9 @@ def report(
     root: Path | None = RootOption,
 ) -> None:
     """A campaign's figures: sent, failed and skipped; bounces, complaints, unsubscribes and clicks
-    per message sent; the most followed links (when [web] click_tracking is on).
+    per message sent; the most followed links (when [web] click_tracking is on). People are counted
+    once per kind (a DSN and a provider's event for one message are one bounce); bounces include the
+    addresses refused while sending; unsubscribes include those through the mail's own links.
 
     Example: outreach report 3
     """
@@ -107,9 +109,11 @@ def report(
     console.print(f"  {escape(figures.subject)}", highlight=False)
     counts = figures.recipients
     waiting = counts["pending"] + counts["sending"]
+    refused = f" ({figures.refused:,} refused as bounced while sending)" if figures.refused else ""
     console.print(
-        f"  sent {counts['sent']:,} of {sum(counts.values()):,} recipients: {counts['failed']:,} failed, "
-        f"{counts['skipped']:,} skipped, {counts['unknown']:,} unknown, {waiting:,} still to send",
+        f"  sent {counts['sent']:,} of {sum(counts.values()):,} recipients: "
+        f"{counts['failed']:,} failed{refused}, {counts['skipped']:,} skipped, "
+        f"{counts['unknown']:,} unknown, {waiting:,} still to send",
         highlight=False,
     )
     events, rates = figures.events, figures.rates()

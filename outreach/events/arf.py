@@ -54,7 +54,7 @@ def read_arf(message: Message, raw: bytes, received_at: datetime) -> Reading:
     event = Event(
         kind=EventKind.COMPLAINED,
         provider=PROVIDER,
-        provider_event_id=event_id("", "arf", report_id(message, raw)),
+        provider_event_id=event_id("", "arf", report_id(message, raw), about.message_id, sent_from),
         occurred_at=when(
             field(fields, "Arrival-Date") or field(fields, "Received-Date") or None,
             when(message.get("Date"), received_at),

@@ -105,7 +105,11 @@ def read_dsn(message: Message, raw: bytes, received_at: datetime) -> Reading:
             Event(
                 kind=kind,
                 provider=PROVIDER,
-                provider_event_id=event_id("", "dsn", report_id(message, raw), recipient, status),
+                # The message's identifiers are part of the id: a forged report that copies a real
+                # one's Message-ID cannot take its place and turn the real one into a "duplicate".
+                provider_event_id=event_id(
+                    "", "dsn", report_id(message, raw), recipient, status, about.message_id, sent_from
+                ),
                 occurred_at=when(report_field(block, "Last-Attempt-Date") or None, reported),
                 recipient=recipient or about.recipient,
                 message_id=about.message_id,

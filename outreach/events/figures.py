@@ -42,10 +42,12 @@ class CampaignReport:
     recipients: dict[str, int]
     events: dict[str, int]
     links: list[tuple[str, int]]
+    refused: int = 0  # failed rows the receiving server refused as bounced while we sent
 
     @property
     def sent(self) -> int:
-        return self.recipients["sent"]
+        """Messages handed to a receiving server: those it accepted, and those it refused."""
+        return self.recipients["sent"] + self.refused
 
     def rate(self, *kinds: EventKind) -> float:
         """Events of these kinds per message sent (0 before anything was sent)."""
@@ -67,6 +69,7 @@ class CampaignReport:
             "status": self.status,
             "transport": self.transport,
             "recipients": self.recipients,
+            "refused_while_sending": self.refused,
             "events": self.events,
             "rates": self.rates(),
             "links": [{"url": url, "clicks": count} for url, count in self.links],
@@ -81,13 +84,18 @@ def _people(campaign_id: int, kind: EventKind) -> sa.Select[int | None]:
     )
 
 
-def campaign_counts(session: Session, campaign_id: int) -> dict[str, int]:
-    """People per kind of event for the campaign (clicks: events), every kind present."""
-    refused = sa.select(Delivery.subscriber_id).where(
+def _refused(campaign_id: int) -> sa.Select[int]:
+    """The recipients the receiving server refused as bounced while we sent (no report follows)."""
+    return sa.select(Delivery.subscriber_id).where(
         Delivery.campaign_id == campaign_id,
         Delivery.state == DeliveryState.FAILED,
         Delivery.reason.startswith(SMTP_BOUNCE, autoescape=True),
     )
+
+
+def campaign_counts(session: Session, campaign_id: int) -> dict[str, int]:
+    """People per kind of event for the campaign (clicks: events), every kind present."""
+    refused = _refused(campaign_id)
     hard = sa.union(_people(campaign_id, EventKind.BOUNCED_HARD), refused).subquery()
     soft = _people(campaign_id, EventKind.BOUNCED_SOFT).where(
         EventRecord.subscriber_id.not_in(sa.select(hard.c[0]))
@@ -117,4 +125,7 @@ def campaign_report(session: Session, campaign_id: int) -> CampaignReport:
         recipients=ledger.counts(session, campaign_id),
         events=campaign_counts(session, campaign_id),
         links=clicks(session, campaign_id),
+        refused=int(
+            session.scalar(sa.select(sa.func.count()).select_from(_refused(campaign_id).subquery())) or 0
+        ),
     )

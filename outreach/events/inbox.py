@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from email.header import decode_header, make_header
 from email.message import Message
+from email.parser import BytesHeaderParser
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -162,8 +163,9 @@ def handle(engine: Engine, item: Item, clock: Clock, keys: Keys, report: Mailbox
 
 
 def _subject_or_blank(item: Item) -> str:
-    try:
-        return subject_of(parse(item.read()))
+    try:  # the headers only: the body may be what could not be read
+        headers = BytesHeaderParser(policy=email.policy.compat32).parsebytes(item.read())
+        return subject_of(headers)
     except Exception:  # only for the report line of a message already refused
         return ""
 
@@ -171,13 +173,14 @@ def _subject_or_blank(item: Item) -> str:
 def _quarantine(item: Item, err: Exception, report: MailboxReport, move: bool) -> None:
     reason = f"could not be handled ({type(err).__name__}: {' '.join(str(err).split())[:200]})"
     log.warning("quarantining %s: %s", item.where, reason, exc_info=err)
+    subject = _subject_or_blank(item)  # before the file moves
     moved_to = ""
     if move and item.movable and item.file is not None:
         try:
             moved_to = quarantine(item.file)
         except OSError as move_err:
             reason += f"; could not be moved aside: {move_err}"
-    report.quarantined.append(Quarantined(item.where, _subject_or_blank(item), reason, moved_to))
+    report.quarantined.append(Quarantined(item.where, subject, reason, moved_to))
 
 
 def process(

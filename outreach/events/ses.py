@@ -147,6 +147,8 @@ class SnsVerifier:
         Returns the certificate URL to verify the signature with."""
         if string(message.get("Type")) not in _MESSAGE_TYPES:
             raise MalformedEvent(f"Type must be one of {', '.join(_MESSAGE_TYPES)}")
+        if not string(message.get("MessageId")):
+            raise MalformedEvent("an SNS message has a MessageId")
         signature, cert_url = string(message.get("Signature")), string(message.get("SigningCertURL"))
         if not signature or not cert_url:
             raise Unauthenticated("an SNS message carries Signature and SigningCertURL")

@@ -250,11 +250,12 @@ def _json(schema: Mapping[str, Any]) -> dict[str, Any]:
 
 def _responses(*extra: int) -> dict[str, Any]:
     described = {
-        "200": "accepted (a replayed event is accepted and changes nothing)",
-        "400": "a body the provider would never send; nothing applied",
+        "200": "accepted (an event seen before is accepted and changes nothing)",
+        "400": "a body the provider would never send (not JSON, NaN, NUL, nested too deep); nothing applied",
         "401": "no credentials or signature",
-        "403": "credentials or signature do not verify",
-        "404": "this provider's webhook is not enabled on this server",
+        "403": "credentials or signature do not verify, are stale, were already used, or name a topic "
+        "this server does not accept",
+        "404": "this provider's webhook is not enabled on this server (no secret, or no SNS topic)",
         "413": "the body is too large",
         "503": "the SNS signing certificate cannot be fetched now; SNS retries",
     }

@@ -54,6 +54,14 @@ def payload(name: str, **values: str) -> Any:
     return json.loads(payload_text(name, **values))
 
 
+def mail(name: str, **values: str) -> bytes:
+    """A mail of the corpus (tests/events/mail) with its placeholders filled in, CRLF line ends."""
+    text = (MAIL / name).read_text(encoding="utf-8")
+    for token, default in DEFAULTS.items():
+        text = text.replace(token, values.get(token.strip("_").lower(), default))
+    return text.replace("\n", "\r\n").encode("utf-8")
+
+
 class SnsSigner:
     """Amazon's side of SNS: a key, its certificate at CERT_URL, and messages signed with it."""
 

@@ -20,7 +20,7 @@ from outreach.events.inbox import process, read_message
 from outreach.events.model import EventKind
 from tests.conftest import TEST_SECRET
 from tests.events.fixtures import KEYS, Ledger, Sent
-from tests.events.signing import DEFAULTS, MAIL
+from tests.events.signing import DEFAULTS, mail
 
 RECEIVED = datetime(2026, 12, 7, tzinfo=UTC)
 CORPUS = {
@@ -32,13 +32,6 @@ CORPUS = {
     "postfix_delayed.eml": None,
     "vacation_autoreply.eml": None,
 }
-
-
-def mail(name: str, **values: str) -> bytes:
-    text = (MAIL / name).read_text(encoding="utf-8")
-    for token, default in DEFAULTS.items():
-        text = text.replace(token, values.get(token.strip("_").lower(), default))
-    return text.replace("\n", "\r\n").encode("utf-8")
 
 
 @pytest.mark.parametrize("name", sorted(CORPUS))

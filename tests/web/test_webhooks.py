@@ -288,6 +288,125 @@ def test_bad_signatures_are_refused_and_change_nothing(
         assert hooks.sns.fetched == []
 
 
+# -- replays: a captured request is not accepted again, by any web process ------------------------------
+
+
+def test_a_captured_mailgun_signature_cannot_carry_other_event_data(hooks: Hooks, ledger: Ledger) -> None:
+    """Mailgun signs timestamp and token, not the body: the attack takes the signature of a
+    harmless event and puts a complaint about someone else beneath it."""
+    campaign = ledger.campaign()
+    ana, bob = ledger.send(campaign, "ana@example.org"), ledger.send(campaign, "bob@example.org")
+    delivered = mailgun_sign(payload("mailgun_delivered.json", **ana.values))
+    assert hooks.post("mailgun", (json.dumps(delivered).encode(), {})).status_code == 200
+    forged = {**payload("mailgun_complained.json", **bob.values), "signature": delivered["signature"]}
+    answer = hooks.post("mailgun", (json.dumps(forged).encode(), {}))
+    assert answer.status_code == 403 and "already received" in answer.json()["error"]
+    assert ledger.status(bob.email) is SubscriberStatus.ACTIVE
+
+
+def test_every_web_process_refuses_a_token_another_one_accepted(
+    engine: Engine, clock: FixedClock, ledger: Ledger
+) -> None:
+    """Seen tokens live in the database, so two services on one database agree."""
+    sendgrid, sns = SendgridSigner(), SnsSigner()
+    sent = ledger.send(ledger.campaign(), "ana@example.org")
+    request = json.dumps(mailgun_sign(payload("mailgun_delivered.json", **sent.values))).encode()
+    with (
+        TestClient(_app(_state(engine, clock, sendgrid, sns))) as first,
+        TestClient(_app(_state(engine, clock, sendgrid, sns))) as second,
+    ):
+        assert first.post("/webhooks/mailgun", content=request).status_code == 200
+        assert second.post("/webhooks/mailgun", content=request).status_code == 403
+
+
+def test_seen_tokens_are_pruned_once_their_timestamps_are_too_old(
+    hooks: Hooks, ledger: Ledger, clock: FixedClock
+) -> None:
+    import sqlalchemy as sa
+
+    from outreach.audience import transaction
+    from outreach.events.schema import WebhookToken
+
+    sent = ledger.send(ledger.campaign(), "ana@example.org")
+    for token in ("first-token", "second-token"):
+        document = mailgun_sign(payload("mailgun_delivered.json", **sent.values), at=clock.now(), token=token)
+        assert hooks.post("mailgun", (json.dumps(document).encode(), {})).status_code == 200
+        clock.advance(700)  # more than twice the five-minute window
+    with transaction(ledger.engine) as session:
+        kept = session.scalar(sa.select(sa.func.count()).select_from(WebhookToken))
+    assert kept == 1  # the first token went when the second came
+
+
+# -- bodies a provider never sends: 400 with a JSON error, never a 5xx, on both databases ---------------
+
+NESTED = b"[" * 5000 + b"]" * 5000
+ODD_BODIES = {
+    "nan": b'[{"email": "ana@example.org", "timestamp": 1764612000, "event": "delivered", "x": NaN}]',
+    "infinity": b'[{"email": "a@b.c", "timestamp": 1764612000, "event": "delivered", "x": -Infinity}]',
+    "nul": b'[{"email": "ana@example.org", "timestamp": 1764612000, "event": "delivered", "x": "a\\u0000b"}]',
+    "lone-surrogate": b'[{"email": "a@b.c", "timestamp": 1764612000, "event": "bounce", "r": "\\ud800"}]',
+    "deep": NESTED,
+    "deep-object": b'[{"email": "a@b.c", "timestamp": 1764612000, "event": "delivered", "x": '
+    + NESTED
+    + b"}]",
+    "huge-integer": b'[{"email": "a@b.c", "timestamp": 1764612000, "event": "delivered", "x": '
+    + b"9" * 5000
+    + b"}]",
+}
+
+
+def _wrapped(provider: str, body: bytes, hooks: Hooks) -> Request:
+    """``body`` as each provider would carry it, signed, so only its content is odd."""
+    if provider == "sendgrid":
+        return body, hooks.sendgrid.headers(body)
+    inner = body[1:-1] if body.startswith(b"[{") else body  # one object, not an array
+    if provider == "postmark":
+        return inner.replace(b'"event"', b'"RecordType": "Delivery", "e"'), basic_auth()
+    if provider == "mailgun":
+        signature = json.dumps(mailgun_sign({}, token=secrets.token_hex(25))["signature"]).encode()
+        return b'{"signature": ' + signature + b', "event-data": ' + inner + b"}", {}
+    fields = {"Type": "Notification", "MessageId": str(uuid.uuid4()), "TopicArn": TOPIC}
+    message = hooks.sns.sign({**fields, "Timestamp": "2026-12-01T19:59:00Z", "Message": inner.decode()})
+    return json.dumps(message).encode(), {}
+
+
+@pytest.mark.parametrize("provider", sorted(BUILDERS))
+@pytest.mark.parametrize("odd", sorted(ODD_BODIES))
+def test_odd_bodies_are_400_with_a_json_error(hooks: Hooks, ledger: Ledger, provider: str, odd: str) -> None:
+    ledger.send(ledger.campaign(), "ana@example.org")
+    response = hooks.post(provider, _wrapped(provider, ODD_BODIES[odd], hooks))
+    assert response.status_code == 400, response.text
+    assert response.json()["error"]
+    assert ledger.event_count() == 0
+
+
+@pytest.mark.parametrize("field", ["signature", "token", "timestamp"])
+def test_non_ascii_mailgun_signatures_are_refused(hooks: Hooks, ledger: Ledger, field: str) -> None:
+    sent = ledger.send(ledger.campaign(), "ana@example.org")
+    document = mailgun_sign(payload("mailgun_failed_permanent.json", **sent.values))
+    document["signature"][field] = "é" + document["signature"][field][1:]
+    response = hooks.post("mailgun", (json.dumps(document, ensure_ascii=False).encode(), {}))
+    assert response.status_code == 403 and response.json()["error"]
+    assert ledger.status(sent.email) is SubscriberStatus.ACTIVE
+
+
+def test_non_ascii_signature_headers_are_refused(hooks: Hooks, ledger: Ledger) -> None:
+    sent = ledger.send(ledger.campaign(), "ana@example.org")
+    body, headers = sendgrid_request(hooks, "sendgrid_bounce.json", sent)
+    for name in ("X-Twilio-Email-Event-Webhook-Signature", "X-Twilio-Email-Event-Webhook-Timestamp"):
+        odd = {**headers, name: "\u00e9" + headers[name][1:]}
+        raw = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in odd.items()]
+        response = hooks.client.post("/webhooks/sendgrid", content=body, headers=raw)
+        assert response.status_code == 403 and response.json()["error"]
+    response = hooks.client.post(
+        "/webhooks/postmark",
+        content=b"{}",
+        headers=[(b"authorization", "Basic \u00e9\u00e9".encode("latin-1"))],
+    )
+    assert response.status_code == 403
+    assert ledger.event_count() == 0
+
+
 # -- malformed bodies, disabled providers, SNS subscriptions, size -------------------------------------
 
 
