@@ -21,6 +21,7 @@ from outreach.tokens import recipient_links, return_path
 from outreach.transports.base import OutgoingMessage
 
 Signer = Callable[[bytes], bytes]
+_BASE32 = frozenset("abcdefghijklmnopqrstuvwxyz234567")
 
 
 @dataclass(frozen=True)
@@ -85,11 +86,25 @@ class CampaignMessages:
             mailto=self.unsubscribe_mailto,
         )
 
-    def envelope_from(self, delivery_id: int) -> str:
-        """The return path of one message: its VERP address, or the From address without a mailbox."""
+    def envelope_from(self, delivery_id: int, message_id: str = "") -> str:
+        """The return path of one message: its VERP address, or the From address without a mailbox.
+
+        A keyed Message-ID (``outreach.tokens.message_id``, ``<CAMPAIGN.ROW.MAC@domain>``) carries the
+        very MAC the VERP address needs, made with the same key when the row was claimed: it is
+        reused rather than computed again for every recipient (an HMAC and a base32 encoding, about a
+        tenth of composing a message). Any other Message-ID, and the MAC is made here."""
         content = self.campaign
         if not content.bounce_address:
             return content.from_address
+        prefix = f"<{content.campaign_id}.{delivery_id}."
+        mac = message_id[len(prefix) : len(prefix) + 16] if message_id.startswith(prefix) else ""
+        if (
+            len(mac) == 16
+            and message_id[len(prefix) + 16 : len(prefix) + 17] == "@"
+            and _BASE32.issuperset(mac)
+        ):
+            local, _, domain = content.bounce_address.rpartition("@")
+            return f"{local}+{content.campaign_id}.{delivery_id}.{mac}@{domain}"
         return return_path(self.secret, content.bounce_address, content.campaign_id, delivery_id)
 
     def compose(self, claimed: Claimed, now: datetime) -> OutgoingMessage:
@@ -107,7 +122,7 @@ class CampaignMessages:
         return OutgoingMessage(
             key=str(claimed.delivery_id),
             message_id=claimed.message_id,
-            envelope_from=self.envelope_from(claimed.delivery_id),
+            envelope_from=self.envelope_from(claimed.delivery_id, claimed.message_id),
             recipient=claimed.recipient.email,
             raw=raw,
             from_header=self.frame.from_header,

@@ -202,7 +202,8 @@ def process(
             handle(engine, item, clock, keys, report)
         except (sa.exc.OperationalError, sa.exc.InterfaceError, DatabaseError) as err:
             raise EventError(
-                f"the database stopped answering while {path}/{item.where} was applied ({err}); "
+                f"the database stopped answering while {path}/{item.where} was applied "
+                f"({' '.join(str(err).split())[:200]}); "
                 f"{report.messages - 1} messages before it were handled; run the command again"
             ) from err
         except Exception as err:  # any fault of one message must not stop the others

@@ -160,3 +160,31 @@ def test_removed_event_settings_say_what_to_do(project: Path) -> None:
     )
     with pytest.raises(ConfigError, match="never suppress anyone; delete that line"):
         load_config(project, environ={"OUTREACH_SECRET_KEY": TEST_SECRET})
+
+
+@pytest.mark.parametrize(
+    "message_id",
+    [
+        "keyed",  # the ledger's keyed Message-ID: its MAC is reused
+        "<7.42.a1b2c3d4e5f6@vaimh.example>",  # a random token: the MAC is made
+        "<7.43.{mac}@vaimh.example>",  # another row's id: never borrowed
+        "<8.42.{mac}@vaimh.example>",  # another campaign's
+        "<7.42.{mac}x@vaimh.example>",  # not exactly 16 characters
+        "",
+    ],
+)
+def test_the_verp_address_is_the_one_tokens_makes_whatever_the_message_id(message_id: str) -> None:
+    from outreach.delivery.outgoing import CampaignContent, CampaignMessages
+    from outreach.tokens import message_id as keyed_message_id
+    from outreach.tokens import message_mac, return_path
+
+    content = CampaignContent(
+        7, "slug", "s", "<p>h</p>", "t", "VAIMH News", "news@vaimh.example", "", "L <l.x>", "b@x.example"
+    )
+    messages = CampaignMessages(content, "https://news.vaimh.example", TEST_SECRET)
+    written = (
+        keyed_message_id(TEST_SECRET, 7, 42, "vaimh.example")
+        if message_id == "keyed"
+        else message_id.format(mac=message_mac(TEST_SECRET, 8, 43))
+    )
+    assert messages.envelope_from(42, written) == return_path(TEST_SECRET, "b@x.example", 7, 42)
