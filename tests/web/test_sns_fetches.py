@@ -38,20 +38,9 @@ from tests.events.fixtures import (  # noqa: F401 - the events tests' databases 
     sqlite_template_fixture,
 )
 from tests.events.signing import CERT_URL, TOPIC, SnsSigner, payload
+from tests.events.sns_server import CERT_PATH, ToLocalServer, requests, serve_sns
 
 FOREIGN_TOPIC = "arn:aws:sns:us-east-1:999999999999:someone-elses-topic"
-CERT_PATH = httpx.URL(CERT_URL).path
-
-
-class ToLocalServer(httpx.BaseTransport):
-    """Sends every request to the local server instead of the host in its URL (Amazon's)."""
-
-    def __init__(self, server: HTTPServer) -> None:
-        self.server, self.inner = server, httpx.HTTPTransport()
-
-    def handle_request(self, request: httpx.Request) -> httpx.Response:
-        url = request.url.copy_with(scheme="http", host=self.server.host, port=self.server.port)
-        return self.inner.handle_request(httpx.Request(request.method, url, headers=request.headers))
 
 
 @dataclasses.dataclass
@@ -63,15 +52,13 @@ class Amazon:
     http: SnsHttp
 
     def requests(self) -> list[str]:
-        return [request.full_path.rstrip("?") for request, _ in self.server.log]
+        return requests(self.server)
 
 
 @pytest.fixture
 def amazon(httpserver: HTTPServer) -> Iterator[Amazon]:
     signer = SnsSigner()
-    httpserver.expect_request(CERT_PATH).respond_with_data(signer.pem, content_type="application/x-pem-file")
-    httpserver.expect_request("/").respond_with_data("ok")
-    http = SnsHttp(httpx.Client(transport=ToLocalServer(httpserver), follow_redirects=False, timeout=5))
+    http = serve_sns(httpserver, signer)
     yield Amazon(httpserver, signer, http)
     http.close()
 

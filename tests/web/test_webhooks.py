@@ -20,6 +20,7 @@ from typing import Any
 
 import pytest
 import schemathesis
+from pytest_httpserver import HTTPServer
 from schemathesis.checks import (
     content_type_conformance,
     not_a_server_error,
@@ -33,6 +34,7 @@ from starlette.types import Message, Receive, Scope, Send
 
 from outreach.audience import SubscriberStatus, make_engine
 from outreach.clock import FixedClock
+from outreach.events.sns_http import SnsHttp
 from outreach.web.webhooks import WEBHOOK_OPENAPI, WebhookState, webhook_routes
 from tests.events.fixtures import (  # noqa: F401 - the events tests' databases (both backends) override web's
     KEYS,
@@ -58,6 +60,8 @@ from tests.events.signing import (
     payload,
     payload_text,
 )
+from tests.events.sns_server import requests, serve_sns
+from tests.ports import free_port
 
 Request = tuple[bytes, dict[str, str]]
 
@@ -67,6 +71,10 @@ class Hooks:
     client: TestClient
     sendgrid: SendgridSigner
     sns: SnsSigner
+    amazon: HTTPServer  # the local stand-in for SNS's host: every certificate fetch and visit is logged
+
+    def to_amazon(self) -> list[str]:
+        return requests(self.amazon)
 
     def post(self, provider: str, request: Request) -> Any:
         body, headers = request
@@ -77,7 +85,9 @@ def _app(state: WebhookState) -> Starlette:
     return Starlette(routes=webhook_routes(state))
 
 
-def _state(engine: Engine, clock: FixedClock, sendgrid: SendgridSigner, sns: SnsSigner) -> WebhookState:
+def _state(
+    engine: Engine, clock: FixedClock, sendgrid: SendgridSigner, sns: SnsSigner, amazon: SnsHttp
+) -> WebhookState:
     return WebhookState(
         engine=engine,
         keys=KEYS,
@@ -87,16 +97,19 @@ def _state(engine: Engine, clock: FixedClock, sendgrid: SendgridSigner, sns: Sns
         postmark_password=POSTMARK_PASSWORD,
         mailgun_key=MAILGUN_KEY,
         ses_topic_arns=(TOPIC,),
-        fetch_certificate=sns.fetch,
-        visit_url=sns.visit,
+        fetch_certificate=amazon.fetch_certificate,
+        visit_url=amazon.visit,
     )
 
 
 @pytest.fixture
-def hooks(engine: Engine, clock: FixedClock) -> Iterator[Hooks]:
+def hooks(engine: Engine, clock: FixedClock, httpserver: HTTPServer) -> Iterator[Hooks]:
     sendgrid, sns = SendgridSigner(), SnsSigner()
-    with TestClient(_app(_state(engine, clock, sendgrid, sns)), raise_server_exceptions=True) as client:
-        yield Hooks(client, sendgrid, sns)
+    amazon = serve_sns(httpserver, sns)
+    state = _state(engine, clock, sendgrid, sns, amazon)
+    with TestClient(_app(state), raise_server_exceptions=True) as client:
+        yield Hooks(client, sendgrid, sns, httpserver)
+    amazon.close()
 
 
 # -- signed requests, one builder per provider ----------------------------------------------------------
@@ -285,7 +298,7 @@ def test_bad_signatures_are_refused_and_change_nothing(
         assert response.headers["WWW-Authenticate"].startswith("Basic")
     if provider == "ses" and how not in ("wrong-key", "tampered"):
         # Refused on what costs nothing: no certificate is fetched for a topic, URL or time refused.
-        assert hooks.sns.fetched == []
+        assert hooks.to_amazon() == []
 
 
 # -- replays: a captured request is not accepted again, by any web process ------------------------------
@@ -311,9 +324,10 @@ def test_every_web_process_refuses_a_token_another_one_accepted(
     sendgrid, sns = SendgridSigner(), SnsSigner()
     sent = ledger.send(ledger.campaign(), "ana@example.org")
     request = json.dumps(mailgun_sign(payload("mailgun_delivered.json", **sent.values))).encode()
+    unused = SnsHttp()  # no SNS request is made here
     with (
-        TestClient(_app(_state(engine, clock, sendgrid, sns))) as first,
-        TestClient(_app(_state(engine, clock, sendgrid, sns))) as second,
+        TestClient(_app(_state(engine, clock, sendgrid, sns, unused))) as first,
+        TestClient(_app(_state(engine, clock, sendgrid, sns, unused))) as second,
     ):
         assert first.post("/webhooks/mailgun", content=request).status_code == 200
         assert second.post("/webhooks/mailgun", content=request).status_code == 403
@@ -447,7 +461,9 @@ def test_sns_subscription_is_confirmed_by_visiting_the_subscribe_url(hooks: Hook
     )
     assert response.status_code == 200
     assert response.json() == {"confirmed": "arn:aws:sns:us-east-1:123456789012:vaimh-ses-events"}
-    assert hooks.sns.visited == [message["SubscribeURL"]]
+    assert [path for path in hooks.to_amazon() if path.startswith("/?")] == [
+        message["SubscribeURL"].removeprefix("https://sns.us-east-1.amazonaws.com")
+    ]
 
 
 def test_a_subscribe_url_outside_sns_is_never_visited(hooks: Hooks) -> None:
@@ -456,7 +472,7 @@ def test_a_subscribe_url_outside_sns_is_never_visited(hooks: Hooks) -> None:
         "SubscribeURL": "https://attacker.example/confirm",
     }
     response = hooks.post("ses", (json.dumps(hooks.sns.sign(document)).encode(), {}))
-    assert response.status_code == 403 and hooks.sns.visited == []
+    assert response.status_code == 403 and hooks.to_amazon() == []
 
 
 def test_an_oversized_body_is_413(hooks: Hooks) -> None:
@@ -520,9 +536,14 @@ def fuzzed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
     engine = make_engine(f"sqlite:///{folder / 'outreach.db'}")
     migrate(engine)
     sendgrid, sns = SendgridSigner(), SnsSigner()
-    app = SigningProxy(_app(_state(engine, FixedClock(NOW), sendgrid, sns)), sendgrid, sns)
+    server = HTTPServer(host="127.0.0.1", port=free_port())
+    server.start()
+    amazon = serve_sns(server, sns)
+    app = SigningProxy(_app(_state(engine, FixedClock(NOW), sendgrid, sns, amazon)), sendgrid, sns)
     with TestClient(app, raise_server_exceptions=False) as client:  # type: ignore[arg-type]
         yield client
+    amazon.close()
+    server.stop()
     engine.dispose()
     shutil.rmtree(folder, ignore_errors=True)
 
