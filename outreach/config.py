@@ -16,7 +16,7 @@ from typing import Any, Literal
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from outreach.errors import ConfigError
 from outreach.keys import SiteKeys, load_site_keys
@@ -160,13 +160,56 @@ class Transport(BaseModel):
 
 
 class Events(_Section):
-    """What comes back from providers and bounce mailboxes."""
+    """What comes back: the bounce mailbox (VERP return paths) and the SNS topics SES reports through."""
 
-    # Soft bounces (mailbox full, 4.x.x) on this many different messages suppress the address.
-    soft_bounce_limit: int = Field(default=3, ge=1)
-    # SNS topics whose SES notifications are accepted; empty accepts any validly signed topic.
+    # The bounce mailbox, e.g. "bounces@vaimh.example". When set, every campaign message's envelope
+    # sender is a VERP address "bounces+CAMPAIGN.ROW.MAC@vaimh.example" that only this site can make,
+    # so a bounce names the message it is about and nobody can forge one for someone else. Empty: off.
+    return_path: str = ""
+    # SNS topics whose SES notifications are accepted. Any AWS account can sign messages from its own
+    # topic, so none is trusted unless listed here; with none listed, /webhooks/ses is off.
     ses_topic_arns: list[str] = Field(default_factory=list)
-    ses_enabled: bool = True
+
+    @model_validator(mode="before")
+    @classmethod
+    def _removed(cls, data: Any) -> Any:
+        if isinstance(data, Mapping):
+            for key, why in _REMOVED_EVENTS_KEYS.items():
+                if key in data:
+                    raise ValueError(f"{key} is no longer a setting: {why}; delete that line")
+        return data
+
+    @field_validator("return_path")
+    @classmethod
+    def _bounce_address(cls, value: str) -> str:
+        value = value.strip()
+        if not value:
+            return value
+        local, at, domain = value.rpartition("@")
+        if not at or not local or not domain or "+" in local or any(c in value for c in ' <>\t"\\'):
+            raise ValueError(
+                f"return_path must be a plain mailbox address without '+', like bounces@vaimh.example, "
+                f"not {value!r} (the '+' part is added per message)"
+            )
+        return value
+
+    @field_validator("ses_topic_arns")
+    @classmethod
+    def _topics(cls, value: list[str]) -> list[str]:
+        for arn in value:
+            if not _TOPIC_ARN.match(arn):
+                raise ValueError(
+                    f"{arn!r} is not an SNS topic ARN; write it as arn:aws:sns:REGION:ACCOUNT:TOPIC "
+                    "(shown on the topic's page in the AWS console)"
+                )
+        return value
+
+
+_TOPIC_ARN = re.compile(r"^arn:aws(-[a-z]+)*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_.-]{1,256}$")
+_REMOVED_EVENTS_KEYS = {
+    "soft_bounce_limit": "soft bounces are recorded and shown but never suppress anyone",
+    "ses_enabled": "the SES webhook is on exactly when ses_topic_arns lists a topic",
+}
 
 
 class Dkim(_Section):

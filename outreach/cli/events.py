@@ -1,7 +1,8 @@
-"""Bounce commands: ``outreach bounces process PATH`` for mail sent over SMTP.
+"""Bounce commands: ``outreach bounces process PATH...`` for mail sent over SMTP, and the campaign report.
 
-Bounces and complaints for SMTP senders come back as mail to the return path; point this at that
-mailbox (a Maildir folder or an mbox file). Webhooks need no command: ``outreach serve`` receives them.
+Bounces and complaints for SMTP senders come back as mail to the return path, and ``mailto:``
+unsubscribes as mail to the unsubscribe address; point this at those mailboxes (Maildir folders or
+mbox files). Webhooks need no command: ``outreach serve`` receives them.
 """
 
 from __future__ import annotations
@@ -19,49 +20,67 @@ from outreach.clock import SystemClock
 from outreach.delivery.wiring import database
 from outreach.events import EventKind
 from outreach.events.figures import campaign_report
-from outreach.events.inbox import process
+from outreach.events.inbox import MailboxReport, process
 
 bounces_app = typer.Typer(
-    help="Read bounce and complaint reports sent back to SMTP senders.", no_args_is_help=True
+    help="Read bounces, complaints and mailto unsubscribes sent back to the site.", no_args_is_help=True
 )
+
+
+def _print(path: Path, report: MailboxReport) -> None:
+    console.print(f"{escape(str(path))}: {report.messages} messages read")
+    table = Table(show_header=False, box=None, padding=(0, 2))
+    for kind in EventKind:
+        if kind not in (EventKind.CLICKED, EventKind.UNSUBSCRIBED):
+            table.add_row(kind.value.replace("_", " "), str(report.kinds.get(kind.value, 0)))
+    table.add_row("unsubscribed (mailto)", str(report.unsubscribed))
+    table.add_row("already applied (no change)", str(report.duplicates))
+    table.add_row("changed nothing", str(len(report.unmatched)))
+    table.add_row("quarantined", str(len(report.quarantined)))
+    console.print(table)
+    for item in report.unmatched:
+        subject = f" ({escape(item.subject)})" if item.subject else ""
+        console.print(f"  {escape(item.where)}{subject}: {escape(item.reason)}")
+    for bad in report.quarantined:
+        subject = f" ({escape(bad.subject)})" if bad.subject else ""
+        moved = f"; moved to {escape(bad.moved_to)}" if bad.moved_to else ""
+        console.print(f"  [red]quarantined[/red] {escape(bad.where)}{subject}: {escape(bad.reason)}{moved}")
+    if report.moved:
+        console.print(f"moved {report.moved} messages to cur/")
 
 
 @bounces_app.command("process")
 def bounces_process(
-    path: Path = typer.Argument(..., help="A Maildir folder (with new/ and cur/) or an mbox file."),
+    paths: list[Path] = typer.Argument(
+        ..., help="Maildir folders (with new/ and cur/) or mbox files: the bounce and unsubscribe mailboxes."
+    ),
     keep: bool = typer.Option(False, "--keep", help="Leave Maildir messages in new/ instead of moving them."),
     include_seen: bool = typer.Option(
         False, "--all", help="Read Maildir cur/ too (already processed messages change nothing)."
     ),
     root: Path | None = RootOption,
 ) -> None:
-    """Apply the bounces (RFC 3464) and complaints (RFC 5965) in a mailbox.
+    """Apply the bounces (RFC 3464), complaints (RFC 5965) and mailto unsubscribes in mailboxes.
 
-    Hard bounces and complaints suppress the address at once; soft bounces after [events]
-    soft_bounce_limit of them; a delay ("Action: delayed") is not a bounce. Processed Maildir messages
-    move from new/ to cur/ marked seen (unless --keep); an mbox file is never changed. Reading a
-    message twice changes nothing.
+    A report changes somebody only when it names a message this site sent them, by its VERP return
+    path or Message-ID (set [events] return_path in outreach.toml); anything else is listed as
+    changing nothing. Hard bounces and complaints suppress the address at once; soft bounces (mailbox
+    full, delays given up) are counted and never suppress; a delay ("Action: delayed") is not a
+    bounce. A mail whose subject carries a valid unsubscribe-TOKEN unsubscribes that subscriber at
+    once (its From line is never trusted). A message that cannot be read is moved to the Maildir's
+    .Quarantine folder and listed; the others are still processed. Processed Maildir messages move
+    from new/ to cur/ marked seen (unless --keep); an mbox file is never changed. Reading a message
+    twice changes nothing.
 
-    Example: outreach bounces process /var/mail/vaimh-bounces/Maildir
+    Example: outreach bounces process /var/mail/vaimh-bounces/Maildir /var/mail/vaimh-unsubscribe/Maildir
     """
     config = config_for(root)
-    limit = config.settings.events.soft_bounce_limit
-    report = process(
-        database(config), path, SystemClock(), soft_bounce_limit=limit, keep=keep, include_seen=include_seen
-    )
-    console.print(f"{escape(str(path))}: {report.messages} messages read")
-    table = Table(show_header=False, box=None, padding=(0, 2))
-    for kind in EventKind:
-        if kind is not EventKind.CLICKED:
-            table.add_row(kind.value.replace("_", " "), str(report.kinds.get(kind.value, 0)))
-    table.add_row("already applied (no change)", str(report.duplicates))
-    table.add_row("changed nothing", str(len(report.unmatched)))
-    console.print(table)
-    for item in report.unmatched:
-        subject = f" ({escape(item.subject)})" if item.subject else ""
-        console.print(f"  {escape(item.where)}{subject}: {escape(item.reason)}")
-    if report.moved:
-        console.print(f"moved {report.moved} messages to cur/")
+    engine = database(config)
+    for path in paths:
+        report = process(
+            engine, path, SystemClock(), keys=config.accepted_keys, keep=keep, include_seen=include_seen
+        )
+        _print(path, report)
 
 
 def report(
@@ -71,7 +90,9 @@ def report(
     root: Path | None = RootOption,
 ) -> None:
     """A campaign's figures: sent, failed and skipped; bounces, complaints, unsubscribes and clicks
-    per message sent; the most followed links (when [web] click_tracking is on).
+    per message sent; the most followed links (when [web] click_tracking is on). People are counted
+    once per kind (a DSN and a provider's event for one message are one bounce); bounces include the
+    addresses refused while sending; unsubscribes include those through the mail's own links.
 
     Example: outreach report 3
     """
@@ -88,9 +109,11 @@ def report(
     console.print(f"  {escape(figures.subject)}", highlight=False)
     counts = figures.recipients
     waiting = counts["pending"] + counts["sending"]
+    refused = f" ({figures.refused:,} refused as bounced while sending)" if figures.refused else ""
     console.print(
-        f"  sent {counts['sent']:,} of {sum(counts.values()):,} recipients: {counts['failed']:,} failed, "
-        f"{counts['skipped']:,} skipped, {counts['unknown']:,} unknown, {waiting:,} still to send",
+        f"  sent {counts['sent']:,} of {sum(counts.values()):,} recipients: "
+        f"{counts['failed']:,} failed{refused}, {counts['skipped']:,} skipped, "
+        f"{counts['unknown']:,} unknown, {waiting:,} still to send",
         highlight=False,
     )
     events, rates = figures.events, figures.rates()

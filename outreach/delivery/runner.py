@@ -82,6 +82,7 @@ class CampaignRunner:
         secret: str,
         signer: Signer | None = None,
         unsubscribe_mailto: str = "",
+        return_path: str = "",
         processes: SendingProcesses | None = None,
         report: Report | None = None,
         sleep: Callable[[float], None] = time.sleep,
@@ -97,6 +98,7 @@ class CampaignRunner:
         self.secret = secret
         self.signer = signer
         self.unsubscribe_mailto = unsubscribe_mailto
+        self.return_path = return_path  # [events] return_path: each message's VERP envelope sender
         self.processes = processes
         self.report = report or (lambda progress: None)
         self.sleep = sleep
@@ -113,7 +115,7 @@ class CampaignRunner:
             campaign = get_campaign(session, self.campaign_id)
             ledger.recover(session, self.campaign_id, self.clock, self.settings.lease)
             counts = ledger.counts(session, self.campaign_id)
-        content = CampaignContent.of(campaign)
+        content = CampaignContent.of(campaign, self.return_path)
         self.messages = CampaignMessages(
             content, self.base_url, self.secret, self.signer, unsubscribe_mailto=self.unsubscribe_mailto
         )

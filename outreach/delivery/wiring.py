@@ -111,6 +111,7 @@ def runner_for(
         secret=config.secret_key,
         signer=signer(config),
         unsubscribe_mailto=config.sender.unsubscribe_mailto,
+        return_path=config.settings.events.return_path,
         processes=processes,
         report=report,
     )

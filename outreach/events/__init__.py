@@ -1,15 +1,16 @@
 """Events: what comes back after a send (bounces, complaints, unsubscribes, deliveries, clicks).
 
-Providers' webhooks (``ses``, ``sendgrid``, ``postmark``, ``mailgun``) and bounce mailboxes (``dsn``,
-``arf``, read by ``inbox``) are parsed into one closed vocabulary (``model.Event``), then ``apply``
-records each once in the ``events`` table and updates the ledger and the subscriber. This stage sits
-above ``delivery``: it changes ledger rows. See docs/events.md.
+Providers' webhooks (``ses``, ``sendgrid``, ``postmark``, ``mailgun``) and the bounce mailbox (``dsn``,
+``arf`` and ``mailto:`` unsubscribes, read by ``inbox``) are parsed into one closed vocabulary
+(``model.Event``); ``identify`` ties each to a message we sent by an identifier nobody else can make,
+and ``apply`` records each once in the ``events`` table and updates the ledger and the subscriber.
+This stage sits above ``delivery``: it changes ledger rows. See docs/events.md.
 """
 
 from outreach.events.apply import (
-    SOFT_BOUNCE_LIMIT,
     Applied,
     Outcome,
+    Trust,
     apply_event,
     apply_events,
     campaign_figures,
@@ -25,7 +26,6 @@ from outreach.events.model import (
 )
 
 __all__ = [
-    "SOFT_BOUNCE_LIMIT",
     "Applied",
     "BadSignature",
     "Event",
@@ -33,6 +33,7 @@ __all__ = [
     "EventKind",
     "MalformedEvent",
     "Outcome",
+    "Trust",
     "Unauthenticated",
     "Unavailable",
     "apply_event",

@@ -1,10 +1,13 @@
 """Apply normalised events to the database: the events table, the ledger and the subscriber.
 
-Call ``apply_events`` inside one transaction. The insert into ``events`` comes first and does nothing
-on a repeated ``(provider, provider_event_id)``, and only an inserted row has effects, so replaying a
-webhook or re-reading a mailbox changes nothing. A hard bounce or a complaint suppresses the address
-at once; soft bounces suppress it after ``soft_bounce_limit`` of them on different messages since the
-last confirmed delivery; an unsubscribe is honoured at once. Any event for a row the ledger left
+Call ``apply_events`` inside one transaction. An event changes somebody only when it names a message
+we sent, by an identifier nobody else can make, and the person it reports on is that message's
+recipient (``identify``); anything else is recorded as unmatched and changes nobody, so a forged
+bounce, complaint or report cannot suppress anyone. The insert into ``events`` comes first and does
+nothing on a repeated ``(provider, provider_event_id)``, and only an inserted row has effects, so
+replaying a webhook or re-reading a mailbox changes nothing. A hard bounce or a complaint suppresses
+the address at once; a soft bounce (mailbox full, a policy block, a delay given up) is recorded and
+shown, never suppresses; an unsubscribe is honoured at once. Any event for a row the ledger left
 ``unknown`` proves the message went out, so that row becomes ``sent`` and is never re-sent.
 """
 
@@ -21,26 +24,25 @@ from sqlalchemy.orm import Session
 from outreach.audience import (
     Consent,
     ConsentMethod,
-    InvalidAddress,
     SuppressionReason,
-    find_by_email,
     stop_mailing,
     unsubscribe,
 )
 from outreach.clock import Clock
 from outreach.delivery.schema import Delivery, DeliveryState
-from outreach.events.model import Event, EventKind
+from outreach.events.identify import Found, Trust, identify
+from outreach.events.model import Event, EventKind, clean, clean_document
 from outreach.events.schema import EventRecord
+from outreach.tokens import Keys
 
-SOFT_BOUNCE_LIMIT = 3
-"""Default for ``[events] soft_bounce_limit``: soft bounces (on different messages) before suppression."""
+__all__ = ["Applied", "Outcome", "Trust", "apply_event", "apply_events", "campaign_figures", "record_event"]
 
 
 class Outcome(StrEnum):
     """What applying one event did."""
 
-    APPLIED = "applied"  # new, matched a delivery or a subscriber, effects done
-    UNMATCHED = "unmatched"  # new and recorded, but no delivery or subscriber is known for it
+    APPLIED = "applied"  # new, tied to a message we sent to that person, effects done
+    UNMATCHED = "unmatched"  # new and recorded, but not tied to any message of ours: changes nobody
     DUPLICATE = "duplicate"  # seen before: nothing changed
 
 
@@ -56,61 +58,19 @@ class Applied:
     reason: str = ""
 
 
-@dataclass(frozen=True, slots=True)
-class _Match:
-    delivery_id: int | None
-    campaign_id: int | None
-    subscriber_id: int | None
-    state: DeliveryState | None
-
-
-def _delivery(session: Session, clause: sa.ColumnElement[bool]) -> _Match | None:
-    row = session.execute(
-        sa.select(Delivery.id, Delivery.campaign_id, Delivery.subscriber_id, Delivery.state)
-        .where(clause)
-        .limit(1)
-    ).first()
-    return _Match(row.id, row.campaign_id, row.subscriber_id, row.state) if row else None
-
-
-def match(session: Session, event: Event) -> _Match | None:
-    """The ledger row by outreach key, then Message-ID, then provider id; else the subscriber by address."""
-    key = event.outreach_key.strip()
-    if key.isdigit() and len(key) < 19:
-        found = _delivery(session, Delivery.id == int(key))
-        if found:
-            return found
-    if event.message_id:
-        found = _delivery(session, Delivery.message_id == event.message_id[:250])
-        if found:
-            return found
-    if event.provider_message_id:
-        found = _delivery(session, Delivery.provider_id == event.provider_message_id[:250])
-        if found:
-            return found
-    if event.recipient:
-        try:
-            subscriber = find_by_email(session, event.recipient)
-        except InvalidAddress:
-            subscriber = None
-        if subscriber is not None:
-            return _Match(None, None, subscriber.id, None)
-    return None
-
-
-def _insert(session: Session, event: Event, found: _Match | None, clock: Clock) -> bool:
+def record_event(session: Session, event: Event, found: Found | None, clock: Clock) -> bool:
     """Insert the event row; False if this provider's event id is already there."""
     values = {
         "provider": event.provider,
-        "provider_event_id": event.provider_event_id,
+        "provider_event_id": clean(event.provider_event_id),
         "kind": event.kind,
         "campaign_id": found.campaign_id if found else None,
         "delivery_id": found.delivery_id if found else None,
         "subscriber_id": found.subscriber_id if found else None,
         "occurred_at": event.occurred_at,
         "received_at": clock.now(),
-        "detail": event.detail,
-        "raw": dict(event.raw),
+        "detail": clean(event.detail),
+        "raw": clean_document(dict(event.raw)),
     }
     dialect = session.get_bind().dialect.name
     keys = ["provider", "provider_event_id"]
@@ -120,48 +80,16 @@ def _insert(session: Session, event: Event, found: _Match | None, clock: Clock) 
     elif dialect == "sqlite":
         statement = sqlite.insert(EventRecord).values(values).on_conflict_do_nothing(index_elements=keys)
     else:  # pragma: no cover - only SQLite and PostgreSQL are supported
-        if _seen(session, event):
-            return False
-        session.execute(sa.insert(EventRecord).values(values))
-        return True
+        raise NotImplementedError(f"events on {dialect}")
     # RETURNING, not rowcount: an ORM-enabled insert does not report rowcount on every driver.
     return session.execute(statement.returning(EventRecord.id)).first() is not None
 
 
-def _seen(session: Session, event: Event) -> bool:
-    return (
-        session.scalar(
-            sa.select(EventRecord.id).where(
-                EventRecord.provider == event.provider,
-                EventRecord.provider_event_id == event.provider_event_id,
-            )
-        )
-        is not None
-    )
-
-
-def _soft_bounces(session: Session, subscriber_id: int) -> int:
-    """Soft bounces on different messages since the last delivery a provider confirmed."""
-    last_delivered = (
-        sa.select(sa.func.max(EventRecord.occurred_at))
-        .where(EventRecord.subscriber_id == subscriber_id, EventRecord.kind == EventKind.DELIVERED)
-        .scalar_subquery()
-    )
-    soft = sa.and_(
-        EventRecord.subscriber_id == subscriber_id,
-        EventRecord.kind == EventKind.BOUNCED_SOFT,
-        sa.or_(last_delivered.is_(None), EventRecord.occurred_at > last_delivered),
-    )
-    messages = session.scalar(sa.select(sa.func.count(sa.distinct(EventRecord.delivery_id))).where(soft))
-    loose = session.scalar(sa.select(sa.func.count()).where(soft, EventRecord.delivery_id.is_(None)))
-    return int(messages or 0) + int(loose or 0)
-
-
-def _update_ledger(session: Session, event: Event, found: _Match, clock: Clock) -> None:
+def _update_ledger(session: Session, event: Event, found: Found, clock: Clock) -> None:
     if found.delivery_id is None:
         return
     now = clock.now()
-    said = f"{event.provider} {event.kind.value}" + (f": {event.detail}" if event.detail else "")
+    said = f"{event.provider} {event.kind.value}" + (f": {clean(event.detail)}" if event.detail else "")
     if event.kind is EventKind.BOUNCED_HARD and found.state in (DeliveryState.SENT, DeliveryState.UNKNOWN):
         values = {"state": DeliveryState.FAILED, "reason": f"bounced after sending ({said})"[:2000]}
     elif found.state is DeliveryState.UNKNOWN:
@@ -173,58 +101,48 @@ def _update_ledger(session: Session, event: Event, found: _Match, clock: Clock) 
     )
 
 
-def _update_subscriber(
-    session: Session, event: Event, found: _Match, clock: Clock, soft_bounce_limit: int
-) -> bool:
+def _update_subscriber(session: Session, event: Event, found: Found, clock: Clock) -> bool:
     """Suppress or unsubscribe as the event demands; True if the address stops being mailed."""
-    subscriber_id = found.subscriber_id
-    if subscriber_id is None:
-        return False
-    campaign = f"campaign {found.campaign_id}, " if found.campaign_id else ""
-    source = f"{campaign}{event.provider} {event.kind.value} {event.provider_event_id}: {event.detail}"[:500]
+    source = clean(
+        f"campaign {found.campaign_id}, {event.provider} {event.kind.value} "
+        f"{event.provider_event_id}: {event.detail}"
+    )[:500]
     if event.kind is EventKind.BOUNCED_HARD:
         consent = Consent(ConsentMethod.BOUNCE, source=source)
-        stop_mailing(session, subscriber_id, SuppressionReason.BOUNCED, consent=consent, clock=clock)
-        return True
-    if event.kind is EventKind.BOUNCED_SOFT:
-        count = _soft_bounces(session, subscriber_id)
-        if count < soft_bounce_limit:
-            return False
-        consent = Consent(ConsentMethod.BOUNCE, source=f"{count} soft bounces; last: {source}"[:500])
-        stop_mailing(session, subscriber_id, SuppressionReason.BOUNCED, consent=consent, clock=clock)
+        stop_mailing(session, found.subscriber_id, SuppressionReason.BOUNCED, consent=consent, clock=clock)
         return True
     if event.kind is EventKind.COMPLAINED:
         consent = Consent(ConsentMethod.COMPLAINT, source=source)
-        stop_mailing(session, subscriber_id, SuppressionReason.COMPLAINED, consent=consent, clock=clock)
+        stop_mailing(session, found.subscriber_id, SuppressionReason.COMPLAINED, consent=consent, clock=clock)
         return True
     if event.kind is EventKind.UNSUBSCRIBED:
         # Reported by the provider's own unsubscribe handling (List-Unsubscribe, its footer link).
-        unsubscribe(
-            session, subscriber_id, consent=Consent(ConsentMethod.ONE_CLICK, source=source), clock=clock
-        )
+        consent = Consent(ConsentMethod.ONE_CLICK, source=source)
+        unsubscribe(session, found.subscriber_id, consent=consent, clock=clock)
         return True
-    return False
+    return False  # delivered, clicked, and soft bounces: recorded and counted, nobody suppressed
 
 
-def apply_event(
-    session: Session, event: Event, clock: Clock, *, soft_bounce_limit: int = SOFT_BOUNCE_LIMIT
-) -> Applied:
-    """Record one event and act on it (inside the caller's transaction)."""
-    found = match(session, event)
-    if not _insert(session, event, found, clock):
+def apply_event(session: Session, event: Event, clock: Clock, *, keys: Keys, trust: Trust) -> Applied:
+    """Record one event and act on it (inside the caller's transaction).
+
+    ``keys`` are the site's accepted keys (they verify keyed Message-IDs and VERP addresses);
+    ``trust`` says what the channel the event came through vouches for (see ``identify``)."""
+    found, why = identify(session, event, keys, trust)
+    if not record_event(session, event, found, clock):
         return Applied(event, Outcome.DUPLICATE, reason="already applied")
     if found is None:
-        return Applied(event, Outcome.UNMATCHED, reason="no delivery or subscriber matches it")
+        return Applied(event, Outcome.UNMATCHED, reason=why)
     _update_ledger(session, event, found, clock)
-    suppressed = _update_subscriber(session, event, found, clock, soft_bounce_limit)
+    suppressed = _update_subscriber(session, event, found, clock)
     return Applied(event, Outcome.APPLIED, found.delivery_id, found.subscriber_id, suppressed)
 
 
 def apply_events(
-    session: Session, events: Iterable[Event], clock: Clock, *, soft_bounce_limit: int = SOFT_BOUNCE_LIMIT
+    session: Session, events: Iterable[Event], clock: Clock, *, keys: Keys, trust: Trust
 ) -> list[Applied]:
     """Apply each event in order (inside the caller's transaction)."""
-    return [apply_event(session, event, clock, soft_bounce_limit=soft_bounce_limit) for event in events]
+    return [apply_event(session, event, clock, keys=keys, trust=trust) for event in events]
 
 
 def campaign_figures(session: Session, campaign_id: int) -> dict[str, int]:

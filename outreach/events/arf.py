@@ -2,9 +2,10 @@
 
 A report is ``multipart/report; report-type=feedback-report`` with a ``message/feedback-report`` part
 (``Feedback-Type``, ``Original-Rcpt-To``, ``Original-Mail-From``, ``Arrival-Date``...) and the original
-message or its headers. Providers often redact the recipient, so the row is found through the VERP
-key in ``Original-Mail-From`` or the original Message-ID first. ``abuse`` and ``fraud`` are
-complaints; ``not-spam``, ``auth-failure`` and ``virus`` are not about the person's wishes.
+message or its headers. Providers often redact the recipient, so the message is named by the VERP
+return path in ``Original-Mail-From`` or the original Message-ID (both verified when applied).
+``abuse`` and ``fraud`` are complaints; ``not-spam``, ``auth-failure`` and ``virus`` are not about the
+person's wishes.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from email.parser import HeaderParser
 
 from outreach.events.dsn import Reading
 from outreach.events.model import Event, EventKind, event_id, text
-from outreach.events.reports import address, field, headline, original, report_id, verp_key, when
+from outreach.events.reports import address, field, headline, original, report_id, return_paths, when
 
 PROVIDER = "smtp"
 COMPLAINT_TYPES = ("abuse", "fraud")
@@ -47,19 +48,20 @@ def read_arf(message: Message, raw: bytes, received_at: datetime) -> Reading:
     if feedback not in COMPLAINT_TYPES:
         return Reading(note=f"Feedback-Type {feedback or 'missing'}: not a complaint")
     about = original(message)
-    recipient = address(field(fields, "Original-Rcpt-To")) or about.recipient
-    key = verp_key(field(fields, "Original-Mail-From")) or verp_key(about.return_path)
+    # Only Original-Rcpt-To names the person: providers redact the attached copy's To line.
+    recipient = address(field(fields, "Original-Rcpt-To"))
+    sent_from = return_paths(message, field(fields, "Original-Mail-From"), about.return_path)
     event = Event(
         kind=EventKind.COMPLAINED,
         provider=PROVIDER,
-        provider_event_id=event_id("", "arf", report_id(message, raw)),
+        provider_event_id=event_id("", "arf", report_id(message, raw), about.message_id, sent_from),
         occurred_at=when(
             field(fields, "Arrival-Date") or field(fields, "Received-Date") or None,
             when(message.get("Date"), received_at),
         ),
         recipient=recipient,
         message_id=about.message_id,
-        outreach_key=key,
+        return_paths=sent_from,
         detail=text(f"{feedback} report from {field(fields, 'User-Agent') or 'unknown agent'}"),
         raw={
             "report": headline(message),

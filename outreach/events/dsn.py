@@ -22,8 +22,7 @@ from outreach.events.reports import (
     headline,
     original,
     report_id,
-    verp_key,
-    verp_key_of,
+    return_paths,
     when,
 )
 from outreach.events.reports import (
@@ -75,14 +74,14 @@ def classify(status: str, diagnostic: str) -> EventKind:
 
 
 def read_dsn(message: Message, raw: bytes, received_at: datetime) -> Reading:
-    """The bounces in one DSN; the recipient from Original-/Final-Recipient, the row from VERP or
-    the original Message-ID."""
+    """The bounces in one DSN; the recipient from Original-/Final-Recipient (else the original's To),
+    the message from the VERP return path or the original Message-ID (verified when applied)."""
     blocks = _blocks(message)
     if not blocks:
         return Reading(note="a delivery status report without status fields")
     per_message, recipients = blocks[0], blocks[1:] or blocks[:1]
     about = original(message)
-    key = verp_key_of(message) or verp_key(about.return_path)
+    sent_from = return_paths(message, about.return_path)
     reported = when(report_field(per_message, "Arrival-Date") or None, when(message.get("Date"), received_at))
     events: list[Event] = []
     actions: list[str] = []
@@ -106,11 +105,15 @@ def read_dsn(message: Message, raw: bytes, received_at: datetime) -> Reading:
             Event(
                 kind=kind,
                 provider=PROVIDER,
-                provider_event_id=event_id("", "dsn", report_id(message, raw), recipient, status),
+                # The message's identifiers are part of the id: a forged report that copies a real
+                # one's Message-ID cannot take its place and turn the real one into a "duplicate".
+                provider_event_id=event_id(
+                    "", "dsn", report_id(message, raw), recipient, status, about.message_id, sent_from
+                ),
                 occurred_at=when(report_field(block, "Last-Attempt-Date") or None, reported),
                 recipient=recipient or about.recipient,
                 message_id=about.message_id,
-                outreach_key=key,
+                return_paths=sent_from,
                 detail=text(f"{status} {diagnostic}".strip()),
                 raw=raw_data,
             )

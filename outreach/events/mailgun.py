@@ -1,16 +1,16 @@
 """Mailgun's webhooks: one JSON object with ``signature`` and ``event-data``.
 
 The signature is inside the body: hex HMAC-SHA256 of ``timestamp + token`` with the webhook signing
-key. A timestamp older (or newer) than ``max_age`` seconds is refused, so a captured request cannot
-be replayed later. ``failed`` with severity ``temporary`` means Mailgun will try again: a delay, not a
-bounce. A permanent failure after Mailgun gave up retrying (reason ``old``) is a soft bounce.
+key. It does not cover the event data, so a captured signature could carry any event: a timestamp
+more than ``max_age`` seconds off is refused, and each token is accepted once (``replay``).
+``failed`` with severity ``temporary`` means Mailgun will try again: a delay, not a bounce. A
+permanent failure after Mailgun gave up retrying (reason ``old``) is a soft bounce.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
@@ -24,14 +24,14 @@ from outreach.events.model import (
     angle,
     event_id,
     from_unix,
+    load_json,
     mapping,
     string,
     text,
 )
+from outreach.events.replay import MAX_AGE, check_fresh
 
 PROVIDER = "mailgun"
-MAX_AGE = 900.0
-"""Seconds a signed timestamp stays acceptable (clock skew plus Mailgun's own latency)."""
 
 _PERMANENT = {
     "bounce": EventKind.BOUNCED_HARD,
@@ -44,30 +44,27 @@ _PERMANENT = {
 
 def load(body: bytes) -> Mapping[str, Any]:
     """The body as a JSON object (it must be read before verifying: the signature is inside)."""
-    try:
-        value = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as err:
-        raise MalformedEvent("the body is not JSON") from err
-    return mapping(value, "a Mailgun webhook body")
+    return mapping(load_json(body, "the body"), "a Mailgun webhook body")
 
 
-def verify(signing_key: str, document: Mapping[str, Any], now: datetime, max_age: float = MAX_AGE) -> None:
-    """Raise Unauthenticated (no signature) or BadSignature unless Mailgun signed it recently."""
+def verify(signing_key: str, document: Mapping[str, Any], now: datetime, max_age: float = MAX_AGE) -> str:
+    """Raise Unauthenticated (no signature) or BadSignature unless Mailgun signed it recently;
+    returns the signed token, which the caller must accept only once (``replay.use_token``)."""
     signature = document.get("signature")
     if not isinstance(signature, Mapping):
         raise Unauthenticated("a Mailgun webhook body carries a signature object")
     timestamp, token, given = (string(signature.get(k)) for k in ("timestamp", "token", "signature"))
     if not (timestamp and token and given):
         raise Unauthenticated("the Mailgun signature needs timestamp, token and signature")
+    if not (timestamp.isascii() and timestamp.isdigit() and len(timestamp) <= 12):
+        raise BadSignature("the Mailgun signature timestamp must be a Unix time in seconds")
+    if not (token.isascii() and given.isascii() and len(token) <= 200):
+        raise BadSignature("the Mailgun signature and token are ASCII")
+    check_fresh(PROVIDER, float(timestamp), now, max_age)
     expected = hmac.new(signing_key.encode(), (timestamp + token).encode(), hashlib.sha256).hexdigest()
-    if not hmac.compare_digest(expected, given.lower()):
+    if not hmac.compare_digest(expected.encode("ascii"), given.lower().encode("ascii")):
         raise BadSignature("the Mailgun signature does not verify")
-    try:
-        age = abs(now.timestamp() - float(timestamp))
-    except ValueError as err:
-        raise BadSignature("the Mailgun signature timestamp is not a number") from err
-    if not age <= max_age:
-        raise BadSignature(f"the Mailgun signature is {age:.0f} s old; at most {max_age:.0f} s is accepted")
+    return token
 
 
 def _kind(data: Mapping[str, Any]) -> EventKind | None:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import base64
 import binascii
 import hmac
-import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -23,6 +22,7 @@ from outreach.events.model import (
     Unauthenticated,
     event_id,
     from_iso,
+    load_json,
     mapping,
     string,
     text,
@@ -91,11 +91,7 @@ _TIME_FIELD = {
 
 def parse(body: bytes) -> list[Event]:
     """The event in an (authenticated) webhook body: one, or none for record types we do not track."""
-    try:
-        value = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as err:
-        raise MalformedEvent("the body is not JSON") from err
-    record = mapping(value, "a Postmark webhook body")
+    record = mapping(load_json(body, "the body"), "a Postmark webhook body")
     kind = _kind(record)
     if kind is None:
         return []

@@ -1,4 +1,4 @@
-"""What DSNs and feedback reports share: finding the fields, the original message and a VERP key.
+"""What DSNs and feedback reports share: finding the fields, the original message and its return path.
 
 Mail servers write reports loosely: fields with comments, addresses with or without ``rfc822;`` and
 angle brackets, the original attached as ``message/rfc822`` or only its headers as
@@ -18,9 +18,8 @@ from email.utils import getaddresses, parsedate_to_datetime
 
 from outreach.events.model import angle
 
-# bounces+KEY@domain: the ledger key in the return path (VERP), so a bounce names its row even when
-# the reporting server leaves the recipient and the original message out.
-VERP = re.compile(r"^[^@+\s]+\+([0-9]{1,18})@", re.ASCII)
+# The headers a bounce was delivered under: a VERP return path (bounces+CAMPAIGN.ROW.MAC@domain)
+# names the message even when the reporting server leaves the recipient and the original out.
 _RECEIVED_BY = ("Delivered-To", "X-Original-To", "Envelope-To", "X-Envelope-To", "To")
 
 
@@ -52,20 +51,17 @@ def address(value: str) -> str:
     return found.strip()
 
 
-def verp_key(value: str) -> str:
-    """The ledger key of a ``bounces+KEY@domain`` address, or ''."""
-    match = VERP.match(address(value) or value.strip().strip("<>"))
-    return match.group(1) if match else ""
-
-
-def verp_key_of(message: Message) -> str:
-    """The key from the headers the bounce was delivered under (Delivered-To, X-Original-To, To...)."""
-    for name in _RECEIVED_BY:
-        for value in message.get_all(name) or []:
-            key = verp_key(str(value))
-            if key:
-                return key
-    return ""
+def return_paths(message: Message, *more: str) -> tuple[str, ...]:
+    """Every address with a ``+`` extension the report was delivered to (Delivered-To,
+    X-Original-To, To...) or names as the original's sender (``more``), in that order, at most 8:
+    the candidates for a VERP return path, verified later with the site's keys."""
+    found: list[str] = []
+    values = [str(value) for name in _RECEIVED_BY for value in message.get_all(name) or []]
+    for value in [*values, *more]:
+        for _, addr in getaddresses([value]):
+            if "+" in addr.partition("@")[0] and addr not in found:
+                found.append(addr.strip())
+    return tuple(found[:8])
 
 
 def original(report: Message) -> Original:
@@ -96,9 +92,9 @@ def when(value: str | None, fallback: datetime) -> datetime:
         return fallback
     try:
         moment = parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
+        return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
+    except (TypeError, ValueError, IndexError, OverflowError):  # 31 Dec 9999 -0100 overflows in UTC
         return fallback
-    return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def report_id(message: Message, raw: bytes) -> str:

@@ -2,6 +2,8 @@
 
 ``(provider, provider_event_id)`` is unique: a provider's retry, a replayed webhook or a mailbox read
 twice inserts nothing and therefore changes nothing. Campaign figures are counts over this table.
+``webhook_tokens`` holds the signed tokens webhooks were accepted with, for as long as their
+timestamps are fresh, so a captured request is refused by every web process (see ``replay``).
 """
 
 from __future__ import annotations
@@ -41,6 +43,16 @@ class EventRecord(Base):
     received_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True))
     detail: Mapped[str] = mapped_column(sa.Text, default="")
     raw: Mapped[dict[str, Any]] = mapped_column(JsonDocument, default=dict)
+
+
+class WebhookToken(Base):
+    """A token (a hash of it) that a provider's signed request was accepted with, and when."""
+
+    __tablename__ = "webhook_tokens"
+
+    provider: Mapped[str] = mapped_column(sa.String(40), primary_key=True)
+    token: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    seen_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), index=True)
 
 
 metadata = Base.metadata

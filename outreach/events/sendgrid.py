@@ -2,17 +2,19 @@
 
 SendGrid signs ``timestamp + body`` with ECDSA (P-256, SHA-256); the signature (base64 DER) and the
 timestamp come in the ``X-Twilio-Email-Event-Webhook-Signature`` and ``...-Timestamp`` headers, and the
-public key (base64 DER, as the dashboard shows it, or PEM) is configured. Custom args are flattened
-into each event, so our ledger key arrives as ``outreach_key``. ``sg_message_id`` starts with the
-``X-Message-Id`` the send was answered with (the ledger's provider id), then ``.filter...``.
+public key (base64 DER, as the dashboard shows it, or PEM) is configured. The timestamp must be recent
+and a signature is accepted once (``replay``), so a captured request cannot be posted again. Custom
+args are flattened into each event, so our ledger key arrives as ``outreach_key``.
+``sg_message_id`` starts with the ``X-Message-Id`` the send was answered with (the ledger's provider
+id), then ``.filter...``.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-import json
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
 from cryptography.exceptions import InvalidSignature
@@ -28,10 +30,12 @@ from outreach.events.model import (
     angle,
     event_id,
     from_unix,
+    load_json,
     mapping,
     string,
     text,
 )
+from outreach.events.replay import MAX_AGE, check_fresh
 
 PROVIDER = "sendgrid"
 SIGNATURE_HEADER = "X-Twilio-Email-Event-Webhook-Signature"
@@ -59,17 +63,28 @@ def load_public_key(configured: str) -> ec.EllipticCurvePublicKey:
     return key
 
 
-def verify(key: ec.EllipticCurvePublicKey, body: bytes, headers: Mapping[str, str]) -> None:
-    """Raise Unauthenticated (no signature) or BadSignature unless SendGrid signed ``body``."""
+def verify(
+    key: ec.EllipticCurvePublicKey,
+    body: bytes,
+    headers: Mapping[str, str],
+    now: datetime,
+    max_age: float = MAX_AGE,
+) -> str:
+    """Raise Unauthenticated (no signature) or BadSignature unless SendGrid signed ``body`` within
+    ``max_age`` seconds of ``now``; returns the signature, the request's once-only token."""
     signature = headers.get(SIGNATURE_HEADER.lower()) or headers.get(SIGNATURE_HEADER) or ""
     timestamp = headers.get(TIMESTAMP_HEADER.lower()) or headers.get(TIMESTAMP_HEADER) or ""
     if not signature or not timestamp:
         raise Unauthenticated(f"missing {SIGNATURE_HEADER} or {TIMESTAMP_HEADER}")
+    if not (timestamp.isascii() and timestamp.isdigit() and len(timestamp) <= 12):
+        raise BadSignature(f"{TIMESTAMP_HEADER} must be a Unix time in seconds")
+    check_fresh(PROVIDER, float(timestamp), now, max_age)
     try:
         decoded = base64.b64decode(signature, validate=True)
         key.verify(decoded, timestamp.encode("utf-8") + body, ec.ECDSA(hashes.SHA256()))
     except (InvalidSignature, binascii.Error, ValueError, UnicodeEncodeError) as err:
         raise BadSignature("the SendGrid signature does not verify") from err
+    return signature
 
 
 def _kind(item: Mapping[str, Any]) -> EventKind | None:
@@ -103,10 +118,7 @@ def _detail(item: Mapping[str, Any], kind: EventKind) -> str:
 
 def parse(body: bytes) -> list[Event]:
     """The events in a (verified) webhook body; unknown event names are skipped, not errors."""
-    try:
-        items = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as err:
-        raise MalformedEvent("the body is not JSON") from err
+    items = load_json(body, "the body")
     if not isinstance(items, list):
         raise MalformedEvent("SendGrid posts a JSON array of events")
     events: list[Event] = []

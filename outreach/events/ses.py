@@ -1,10 +1,14 @@
 """Amazon SES notifications, delivered by SNS over HTTPS, with the SNS message signature verified.
 
-SNS signs each message with an RSA key whose certificate it publishes at ``SigningCertURL``; only
-certificates from ``https://sns.<region>.amazonaws.com/`` are fetched (anything else could be a key the
-sender made), and only topics on the allowlist are accepted when one is configured (any AWS account
-can sign messages from its own topic). Signature version 1 is SHA1withRSA, version 2 SHA256withRSA.
-A ``SubscriptionConfirmation`` is confirmed by fetching its ``SubscribeURL`` (from the same hosts).
+SNS signs each message with an RSA key whose certificate it publishes at ``SigningCertURL``. Any AWS
+account can sign messages from its own topic, so only topics named in ``[events] ses_topic_arns`` are
+accepted. Everything that costs nothing is checked before anything is fetched: the topic, the
+certificate URL (``https://sns.<the topic's region>.amazonaws.com/SimpleNotificationService-<hex>.pem``
+and nothing else: anything else could be a key the sender made), the ``SubscribeURL`` and the signed
+``Timestamp`` (SNS stops retrying an HTTP/S delivery within an hour). Certificates are fetched once per
+URL and kept, and at most ``NEW_CERTIFICATES_PER_HOUR`` new URLs are fetched, so posts with made-up
+URLs cannot make this server fetch on their behalf. Signature version 1 is SHA1withRSA, version 2
+SHA256withRSA. A ``SubscriptionConfirmation`` is confirmed by fetching its ``SubscribeURL``.
 The SES message itself may be an identity notification (``notificationType``) or an event published
 through a configuration set (``eventType``); our ledger key travels as the message tag ``outreach_key``.
 """
@@ -13,14 +17,14 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 import re
 import threading
+from collections import deque
 from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
@@ -33,17 +37,28 @@ from outreach.events.model import (
     EventKind,
     MalformedEvent,
     Unauthenticated,
+    Unavailable,
     angle,
     event_id,
     from_iso,
     listing,
+    load_json,
     mapping,
     string,
     text,
 )
 
 PROVIDER = "ses"
-_SNS_HOST = re.compile(r"^sns\.[a-z0-9-]+\.amazonaws\.com(\.cn)?$")
+MAX_AGE = 3600.0 + 300.0
+"""Seconds a signed SNS Timestamp is accepted: SNS's retries of an HTTP/S delivery end within an hour
+(a hard limit of its delivery policies), plus clock skew."""
+MAX_AHEAD = 300.0
+"""Seconds a Timestamp may lie in the future (clock skew)."""
+NEW_CERTIFICATES_PER_HOUR = 4
+"""New certificate URLs fetched per hour at most (SNS uses one per region and rarely changes it)."""
+
+_TOPIC = re.compile(r"^arn:(aws(?:-[a-z]+)*):sns:([a-z0-9-]{1,40}):\d{12}:[A-Za-z0-9_.-]{1,256}$")
+_CERT_PATH = re.compile(r"^/SimpleNotificationService-[0-9a-f]{32}\.pem$")
 _SIGNED_NOTIFICATION = ("Message", "MessageId", "Subject", "Timestamp", "TopicArn", "Type")
 _SIGNED_SUBSCRIPTION = ("Message", "MessageId", "SubscribeURL", "Timestamp", "Token", "TopicArn", "Type")
 _MESSAGE_TYPES = ("Notification", "SubscriptionConfirmation", "UnsubscribeConfirmation")
@@ -54,11 +69,45 @@ UrlVisitor = Callable[[str], None]
 """GETs a SubscribeURL, raising if the answer is not a success."""
 
 
-def sns_url(url: str, what: str) -> str:
-    """``url`` if it is an https URL on an SNS host, else BadSignature."""
+def sns_host(topic_arn: str) -> str:
+    """The SNS host of the topic's region (``sns.us-east-1.amazonaws.com``), or BadSignature."""
+    match = _TOPIC.match(topic_arn)
+    if match is None:
+        raise BadSignature(f"TopicArn {topic_arn[:200]!r} is not an SNS topic ARN")
+    partition, region = match.groups()
+    return f"sns.{region}.amazonaws.com" + (".cn" if partition == "aws-cn" else "")
+
+
+def sns_url(url: str, host: str, what: str) -> str:
+    """``url`` if it is a plain https URL on ``host``, else BadSignature."""
     parts = urlsplit(url)
-    if parts.scheme != "https" or not _SNS_HOST.match(parts.hostname or "") or parts.port not in (None, 443):
-        raise BadSignature(f"{what} must be an https://sns.<region>.amazonaws.com/ URL, not {url[:200]!r}")
+    if (
+        parts.scheme != "https"
+        or parts.hostname != host
+        or parts.port not in (None, 443)
+        or parts.username is not None
+        or parts.fragment
+    ):
+        raise BadSignature(f"{what} must be an https://{host}/ URL, not {url[:200]!r}")
+    return url
+
+
+def certificate_url(url: str, host: str) -> str:
+    """The SigningCertURL if it is SNS's, on the topic's own host, else BadSignature."""
+    sns_url(url, host, "SigningCertURL")
+    if not _CERT_PATH.match(urlsplit(url).path) or urlsplit(url).query:
+        raise BadSignature(f"SigningCertURL {url[:200]!r} is not an SNS signing certificate")
+    return url
+
+
+def subscribe_url(message: Mapping[str, Any], host: str) -> str:
+    """The SubscribeURL if it confirms this very topic on its own host, else BadSignature."""
+    url = sns_url(string(message.get("SubscribeURL")), host, "SubscribeURL")
+    query = parse_qs(urlsplit(url).query)
+    if query.get("Action") != ["ConfirmSubscription"] or query.get("TopicArn") != [
+        string(message.get("TopicArn"))
+    ]:
+        raise BadSignature("SubscribeURL does not confirm a subscription to this message's topic")
     return url
 
 
@@ -72,18 +121,67 @@ def string_to_sign(message: Mapping[str, Any]) -> bytes:
     return "".join(lines).encode("utf-8")
 
 
+def _algorithm(message: Mapping[str, Any]) -> hashes.HashAlgorithm:
+    version = string(message.get("SignatureVersion"))
+    if version == "1":
+        return hashes.SHA1()  # SNS signature version 1 is defined as SHA1withRSA
+    if version == "2":
+        return hashes.SHA256()
+    raise BadSignature(f"unknown SNS SignatureVersion {version[:20]!r}")
+
+
 @dataclass
 class SnsVerifier:
-    """Verifies SNS messages; certificates are fetched once per URL and kept."""
+    """Verifies SNS messages from the allowed topics; certificates are fetched once per URL and kept."""
 
     fetch_certificate: CertFetcher
-    topic_arns: Collection[str] = ()
+    topic_arns: Collection[str]
+    max_age: float = MAX_AGE
+    new_certificates_per_hour: int = NEW_CERTIFICATES_PER_HOUR
     _certificates: dict[str, rsa.RSAPublicKey] = field(default_factory=dict, repr=False)
+    _fetches: deque[float] = field(default_factory=deque, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def check(self, message: Mapping[str, Any], now: datetime) -> str:
+        """Everything that needs no network: type, signature fields, topic, URLs and Timestamp.
+        Returns the certificate URL to verify the signature with."""
+        if string(message.get("Type")) not in _MESSAGE_TYPES:
+            raise MalformedEvent(f"Type must be one of {', '.join(_MESSAGE_TYPES)}")
+        if not string(message.get("MessageId")):
+            raise MalformedEvent("an SNS message has a MessageId")
+        signature, cert_url = string(message.get("Signature")), string(message.get("SigningCertURL"))
+        if not signature or not cert_url:
+            raise Unauthenticated("an SNS message carries Signature and SigningCertURL")
+        _algorithm(message)
+        topic = string(message.get("TopicArn"))
+        if topic not in self.topic_arns:
+            raise BadSignature(
+                f"topic {topic[:200]!r} is not one this server accepts ([events] ses_topic_arns)"
+            )
+        host = sns_host(topic)
+        if message.get("Type") == "SubscriptionConfirmation":
+            subscribe_url(message, host)
+        age = now.timestamp() - from_iso(message.get("Timestamp")).timestamp()
+        if not -MAX_AHEAD <= age <= self.max_age:
+            raise BadSignature(
+                f"the SNS Timestamp is {age:.0f} s old; at most {self.max_age:.0f} s is accepted"
+            )
+        return certificate_url(cert_url, host)
+
+    def _budget(self, now: datetime) -> None:
+        """Unavailable (SNS retries) once this hour's new certificate fetches are used up."""
+        moment = now.timestamp()
+        while self._fetches and self._fetches[0] <= moment - 3600:
+            self._fetches.popleft()
+        if len(self._fetches) >= self.new_certificates_per_hour:
+            raise Unavailable("too many new SNS signing certificates were asked for this hour; retry later")
+        self._fetches.append(moment)
 
     def _key(self, url: str, now: datetime) -> rsa.RSAPublicKey:
         with self._lock:
             cached = self._certificates.get(url)
+            if cached is None:
+                self._budget(now)
         if cached is not None:
             return cached
         try:
@@ -100,30 +198,15 @@ class SnsVerifier:
         return key
 
     def verify(self, message: Mapping[str, Any], now: datetime) -> None:
-        """Raise Unauthenticated, BadSignature or MalformedEvent unless SNS signed ``message``."""
-        if string(message.get("Type")) not in _MESSAGE_TYPES:
-            raise MalformedEvent(f"Type must be one of {', '.join(_MESSAGE_TYPES)}")
-        signature, cert_url = string(message.get("Signature")), string(message.get("SigningCertURL"))
-        if not signature or not cert_url:
-            raise Unauthenticated("an SNS message carries Signature and SigningCertURL")
-        version = string(message.get("SignatureVersion"))
-        algorithm: hashes.HashAlgorithm
-        if version == "1":
-            algorithm = hashes.SHA1()  # SNS signature version 1 is defined as SHA1withRSA
-        elif version == "2":
-            algorithm = hashes.SHA256()
-        else:
-            raise BadSignature(f"unknown SNS SignatureVersion {version!r}")
-        topic = string(message.get("TopicArn"))
-        if self.topic_arns and topic not in self.topic_arns:
-            raise BadSignature(f"topic {topic[:200]!r} is not one this server accepts")
-        key = self._key(sns_url(cert_url, "SigningCertURL"), now)
+        """Raise Unauthenticated, BadSignature, MalformedEvent or Unavailable unless SNS signed
+        ``message`` for an allowed topic within the last hour."""
+        key = self._key(self.check(message, now), now)
         try:
             key.verify(
-                base64.b64decode(signature, validate=True),
+                base64.b64decode(string(message.get("Signature")), validate=True),
                 string_to_sign(message),
                 padding.PKCS1v15(),
-                algorithm,
+                _algorithm(message),
             )
         except (InvalidSignature, binascii.Error, ValueError) as err:
             raise BadSignature("the SNS signature does not verify") from err
@@ -131,18 +214,14 @@ class SnsVerifier:
 
 def load(body: bytes) -> Mapping[str, Any]:
     """The SNS envelope (SNS posts JSON with Content-Type text/plain)."""
-    try:
-        value = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as err:
-        raise MalformedEvent("the body is not JSON") from err
-    return mapping(value, "an SNS message")
+    return mapping(load_json(body, "the body"), "an SNS message")
 
 
 def confirm_subscription(message: Mapping[str, Any], visit: UrlVisitor) -> str:
     """Confirm a (verified) SubscriptionConfirmation by visiting its SubscribeURL; returns the topic."""
-    url = sns_url(string(message.get("SubscribeURL")), "SubscribeURL")
-    visit(url)
-    return string(message.get("TopicArn"))
+    topic = string(message.get("TopicArn"))
+    visit(subscribe_url(message, sns_host(topic)))
+    return topic
 
 
 def _tag(mail: Mapping[str, Any], name: str) -> str:
@@ -201,10 +280,8 @@ def _recipients(
 
 def parse(message: Mapping[str, Any]) -> list[Event]:
     """The events in a (verified) SNS Notification carrying an SES notification or event."""
-    try:
-        ses = mapping(json.loads(string(message.get("Message"))), "the SNS Message")
-    except ValueError as err:
-        raise MalformedEvent("the SNS Message is not a JSON SES notification") from err
+    inner = string(message.get("Message")).encode("utf-8", "surrogatepass")
+    ses = mapping(load_json(inner, "the SNS Message"), "the SES notification in the SNS Message")
     kind_name = string(ses.get("notificationType")) or string(ses.get("eventType"))
     mail = mapping(ses.get("mail", {}), "mail")
     events: list[Event] = []

@@ -4,7 +4,8 @@
 no cookie, no login, no CSRF field, no redirect, and doing it twice changes nothing. ``GET /u/TOKEN``
 never unsubscribes (link scanners fetch every link): it shows a button, which posts, with a CSRF field,
 to ``/u/TOKEN/leave``. The delivery runner skips non-mailable subscribers when it claims rows, so
-pending mail of a campaign in progress stops from that moment.
+pending mail of a campaign in progress stops from that moment. A token that came with a campaign's
+mail names that campaign, and leaving through it is counted in that campaign's report.
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ from starlette.routing import Route
 
 from outreach.audience import Consent, ConsentMethod, SubscriberStatus, transaction
 from outreach.audience.schema import Subscriber
-from outreach.tokens import Purpose, read_subject
+from outreach.events.unsubscribes import count_unsubscribe
+from outreach.tokens import LinkSubject, Purpose, read_subject
 from outreach.web import signed
 from outreach.web.forms import FormError, read_form
 from outreach.web.state import WebState, client_ip, same_origin, user_agent
@@ -33,6 +35,13 @@ def subscriber_ref(state: WebState, purpose: Purpose, token: str) -> int | None:
     """The subscriber id inside a token of this purpose, or None (forged, altered, other purpose)."""
     subject = read_subject(state.keys, purpose, token)
     return None if subject is None else subject.subscriber_id
+
+
+def leave(state: WebState, subject: LinkSubject, consent: Consent) -> None:
+    """Unsubscribe, then count it in the report of the campaign whose mail carried the link."""
+    if state.leave(subject.subscriber_id, consent):
+        with transaction(state.engine) as session:
+            count_unsubscribe(session, subject, consent.source or "", state.clock)
 
 
 def not_valid(state: WebState) -> Response:
@@ -52,8 +61,8 @@ def _status(state: WebState, subscriber_id: int) -> SubscriberStatus | None:
 
 async def one_click(request: Request) -> Response:
     state = _state(request)
-    subscriber_id = subscriber_ref(state, Purpose.UNSUBSCRIBE, request.path_params["token"])
-    if subscriber_id is None:
+    subject = read_subject(state.keys, Purpose.UNSUBSCRIBE, request.path_params["token"])
+    if subject is None:
         return not_valid(state)
     try:
         form = await read_form(request)
@@ -72,7 +81,7 @@ async def one_click(request: Request) -> Response:
         ip=client_ip(request),
         user_agent=(user_agent(request) or "")[:500] or None,
     )
-    await run_in_threadpool(state.leave, subscriber_id, consent)
+    await run_in_threadpool(leave, state, subject, consent)
     return state.pages.page("unsubscribed.html.j2", preferences_url=None)
 
 
@@ -94,9 +103,10 @@ async def unsubscribe_page(request: Request) -> Response:
 
 async def unsubscribe_button(request: Request) -> Response:
     state = _state(request)
-    subscriber_id = subscriber_ref(state, Purpose.UNSUBSCRIBE, request.path_params["token"])
-    if subscriber_id is None:
+    subject = read_subject(state.keys, Purpose.UNSUBSCRIBE, request.path_params["token"])
+    if subject is None:
         return not_valid(state)
+    subscriber_id = subject.subscriber_id
     try:
         form = await read_form(request)
     except FormError:
@@ -115,7 +125,7 @@ async def unsubscribe_button(request: Request) -> Response:
         ip=client_ip(request),
         user_agent=(user_agent(request) or "")[:500] or None,
     )
-    await run_in_threadpool(state.leave, subscriber_id, consent)
+    await run_in_threadpool(leave, state, subject, consent)
     return state.pages.page("unsubscribed.html.j2", preferences_url=None)
 
 

@@ -1,23 +1,27 @@
 """The providers' webhook endpoints: verify, parse, apply in one transaction, answer in one line.
 
-``POST /webhooks/ses`` (SNS, signature checked against Amazon's certificate), ``/webhooks/sendgrid``
-(ECDSA-signed), ``/webhooks/postmark`` (basic auth) and ``/webhooks/mailgun`` (HMAC). Answers: 200 with
-counts when accepted (a replay is accepted and changes nothing), 400 for a body the provider would
-never send, 401 without credentials, 403 with wrong ones, 404 for a provider this server has no
-secret for, 413 for an oversized body, 503 when Amazon's certificate cannot be fetched (SNS retries).
-Errors are one-line JSON: ``{"error": "..."}``. ``WEBHOOK_OPENAPI`` describes these paths.
+``POST /webhooks/ses`` (SNS: an allowed topic, Amazon's certificate, a recent Timestamp),
+``/webhooks/sendgrid`` (ECDSA-signed, recent), ``/webhooks/postmark`` (basic auth) and
+``/webhooks/mailgun`` (HMAC, recent, each token once). Answers: 200 with counts when accepted (an event
+seen before is accepted and changes nothing), 400 for a body the provider would never send (not JSON,
+NaN, NUL, nested too deep), 401 without credentials, 403 with wrong, stale or already used ones, 404
+for a provider this server has no secret or topic for, 413 for an oversized body, 503 when Amazon's
+certificate cannot be fetched now (SNS retries). Errors are one-line JSON: ``{"error": "..."}``.
+``WEBHOOK_OPENAPI`` describes these paths. Events are applied with ``Trust.PROVIDER`` (see
+``outreach.events.identify``): they change somebody only when they name a message we sent them.
 
 Secrets come from the environment (``state_from_config``): OUTREACH_SENDGRID_WEBHOOK_KEY,
-OUTREACH_POSTMARK_WEBHOOK_USER and OUTREACH_POSTMARK_WEBHOOK_PASSWORD, OUTREACH_MAILGUN_WEBHOOK_KEY.
+OUTREACH_POSTMARK_WEBHOOK_USER and OUTREACH_POSTMARK_WEBHOOK_PASSWORD, OUTREACH_MAILGUN_WEBHOOK_KEY;
+the SNS topics from ``[events] ses_topic_arns``.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Awaitable, Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import httpx
 from sqlalchemy.engine import Engine
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -28,8 +32,8 @@ from outreach.audience import transaction
 from outreach.clock import Clock, SystemClock
 from outreach.config import Config
 from outreach.errors import ConfigError
-from outreach.events import mailgun, postmark, sendgrid, ses
-from outreach.events.apply import SOFT_BOUNCE_LIMIT, Outcome, apply_events
+from outreach.events import mailgun, postmark, replay, sendgrid, ses
+from outreach.events.apply import Outcome, Trust, apply_events
 from outreach.events.model import (
     BadSignature,
     Event,
@@ -38,6 +42,7 @@ from outreach.events.model import (
     Unauthenticated,
     Unavailable,
 )
+from outreach.events.sns_http import SnsHttp
 
 MAX_BODY = 5 * 1024 * 1024
 """Bytes; SendGrid batches stay well below, and nothing larger is read into memory."""
@@ -48,56 +53,53 @@ ENV_POSTMARK_PASSWORD = "OUTREACH_POSTMARK_WEBHOOK_PASSWORD"
 ENV_MAILGUN_KEY = "OUTREACH_MAILGUN_WEBHOOK_KEY"
 
 
+@functools.cache
+def _sns_http() -> SnsHttp:
+    return SnsHttp()
+
+
 def fetch_certificate(url: str) -> bytes:
     """GET an SNS signing certificate (the URL is checked before this is called)."""
-    try:
-        response = httpx.get(url, timeout=10.0, follow_redirects=False)
-        response.raise_for_status()
-    except httpx.HTTPError as err:
-        raise Unavailable(f"cannot fetch the SNS signing certificate {url}: {err}") from err
-    return response.content
+    return _sns_http().fetch_certificate(url)
 
 
 def visit_url(url: str) -> None:
-    """GET an SNS SubscribeURL, which confirms the subscription."""
-    try:
-        httpx.get(url, timeout=10.0, follow_redirects=False).raise_for_status()
-    except httpx.HTTPError as err:
-        raise Unavailable(f"cannot confirm the SNS subscription at {url}: {err}") from err
+    """GET an SNS SubscribeURL, which confirms the subscription (checked before this is called)."""
+    _sns_http().visit(url)
 
 
 @dataclass(frozen=True)
 class WebhookState:
-    """What the endpoints need; an empty secret turns that provider's endpoint off (404)."""
+    """What the endpoints need; an empty secret (or no SNS topic) turns that endpoint off (404).
+
+    ``keys`` are the site's accepted keys: they verify the keyed Message-IDs events name."""
 
     engine: Engine
+    keys: tuple[str, ...]
     clock: Clock = field(default_factory=SystemClock)
-    soft_bounce_limit: int = SOFT_BOUNCE_LIMIT
     sendgrid_key: str = ""
     postmark_user: str = ""
     postmark_password: str = ""
     mailgun_key: str = ""
-    mailgun_max_age: float = mailgun.MAX_AGE
-    ses_enabled: bool = True
+    max_age: float = replay.MAX_AGE
     ses_topic_arns: Collection[str] = ()
+    sns_max_age: float = ses.MAX_AGE
     fetch_certificate: ses.CertFetcher = fetch_certificate
     visit_url: ses.UrlVisitor = visit_url
 
 
 def state_from_config(config: Config, engine: Engine, clock: Clock | None = None) -> WebhookState:
     """The state from outreach.toml's optional ``[events]`` table and the secrets in the environment."""
-    events = config.settings.events
     env = config.environ
     return WebhookState(
         engine=engine,
+        keys=config.accepted_keys,
         clock=clock or SystemClock(),
-        soft_bounce_limit=events.soft_bounce_limit,
         sendgrid_key=env.get(ENV_SENDGRID_KEY, ""),
         postmark_user=env.get(ENV_POSTMARK_USER, ""),
         postmark_password=env.get(ENV_POSTMARK_PASSWORD, ""),
         mailgun_key=env.get(ENV_MAILGUN_KEY, ""),
-        ses_enabled=events.ses_enabled,
-        ses_topic_arns=tuple(events.ses_topic_arns),
+        ses_topic_arns=tuple(config.settings.events.ses_topic_arns),
     )
 
 
@@ -108,9 +110,15 @@ def _error(status: int, message: str, headers: Mapping[str, str] | None = None) 
 _STATUS = ((Unauthenticated, 401), (BadSignature, 403), (MalformedEvent, 400), (Unavailable, 503))
 
 
-def _apply(state: WebhookState, events: list[Event]) -> dict[str, Any]:
+def _apply(
+    state: WebhookState, events: list[Event], provider: str, token: str, max_age: float
+) -> dict[str, Any]:
+    """Use the request's token and apply its events in one transaction: a refused token applies
+    nothing, and a failure records no token (so the provider's retry is accepted)."""
     with transaction(state.engine) as session:
-        results = apply_events(session, events, state.clock, soft_bounce_limit=state.soft_bounce_limit)
+        if token:
+            replay.use_token(session, provider, token, state.clock.now(), max_age)
+        results = apply_events(session, events, state.clock, keys=state.keys, trust=Trust.PROVIDER)
     counted = {outcome.value: 0 for outcome in Outcome}
     for result in results:
         counted[result.outcome.value] += 1
@@ -152,8 +160,8 @@ def _sendgrid(state: WebhookState) -> Handler | None:
         raise ConfigError(str(err), key=ENV_SENDGRID_KEY) from err
 
     def handle(body: bytes, headers: Mapping[str, str]) -> dict[str, Any]:
-        sendgrid.verify(key, body, headers)
-        return _apply(state, sendgrid.parse(body))
+        signature = sendgrid.verify(key, body, headers, state.clock.now(), state.max_age)
+        return _apply(state, sendgrid.parse(body), sendgrid.PROVIDER, signature, state.max_age)
 
     return handle
 
@@ -163,8 +171,9 @@ def _postmark(state: WebhookState) -> Handler | None:
         return None
 
     def handle(body: bytes, headers: Mapping[str, str]) -> dict[str, Any]:
+        # Postmark signs nothing and sends no timestamp or token: the password is the credential.
         postmark.verify(state.postmark_user, state.postmark_password, headers.get("authorization", ""))
-        return _apply(state, postmark.parse(body))
+        return _apply(state, postmark.parse(body), postmark.PROVIDER, "", state.max_age)
 
     return handle
 
@@ -175,26 +184,29 @@ def _mailgun(state: WebhookState) -> Handler | None:
 
     def handle(body: bytes, headers: Mapping[str, str]) -> dict[str, Any]:
         document = mailgun.load(body)
-        mailgun.verify(state.mailgun_key, document, state.clock.now(), state.mailgun_max_age)
-        return _apply(state, mailgun.parse(document))
+        token = mailgun.verify(state.mailgun_key, document, state.clock.now(), state.max_age)
+        return _apply(state, mailgun.parse(document), mailgun.PROVIDER, token, state.max_age)
 
     return handle
 
 
 def _ses(state: WebhookState) -> Handler | None:
-    if not state.ses_enabled:
+    if not state.ses_topic_arns:
         return None
-    verifier = ses.SnsVerifier(state.fetch_certificate, frozenset(state.ses_topic_arns))
+    verifier = ses.SnsVerifier(state.fetch_certificate, frozenset(state.ses_topic_arns), state.sns_max_age)
 
     def handle(body: bytes, headers: Mapping[str, str]) -> dict[str, Any]:
         message = ses.load(body)
         verifier.verify(message, state.clock.now())
-        kind = message.get("Type")
+        kind, message_id = message.get("Type"), str(message.get("MessageId") or "")
         if kind == "SubscriptionConfirmation":
-            return {"confirmed": ses.confirm_subscription(message, state.visit_url)}
+            with transaction(state.engine) as session:
+                # Once per message: a replayed confirmation makes no second request to Amazon.
+                replay.use_token(session, ses.PROVIDER, message_id, state.clock.now(), state.sns_max_age)
+                return {"confirmed": ses.confirm_subscription(message, state.visit_url)}
         if kind == "UnsubscribeConfirmation":
             return {"received": 0}
-        return _apply(state, ses.parse(message))
+        return _apply(state, ses.parse(message), ses.PROVIDER, message_id, state.sns_max_age)
 
     return handle
 
@@ -238,11 +250,12 @@ def _json(schema: Mapping[str, Any]) -> dict[str, Any]:
 
 def _responses(*extra: int) -> dict[str, Any]:
     described = {
-        "200": "accepted (a replayed event is accepted and changes nothing)",
-        "400": "a body the provider would never send; nothing applied",
+        "200": "accepted (an event seen before is accepted and changes nothing)",
+        "400": "a body the provider would never send (not JSON, NaN, NUL, nested too deep); nothing applied",
         "401": "no credentials or signature",
-        "403": "credentials or signature do not verify",
-        "404": "this provider's webhook is not enabled on this server",
+        "403": "credentials or signature do not verify, are stale, were already used, or name a topic "
+        "this server does not accept",
+        "404": "this provider's webhook is not enabled on this server (no secret, or no SNS topic)",
         "413": "the body is too large",
         "503": "the SNS signing certificate cannot be fetched now; SNS retries",
     }

@@ -26,13 +26,18 @@ from outreach.audience.schema import Subscriber
 from outreach.clock import FixedClock
 from outreach.delivery.schema import Campaign, CampaignStatus, Delivery, DeliveryState
 from outreach.events.schema import EventRecord
+from outreach.tokens import message_id, return_path
+from tests.conftest import TEST_SECRET
 from tests.databases import (  # noqa: F401 - fixtures: sqlite_template, backend, engine, database_url
     backend_fixture,
     database_url_fixture,
     engine_fixture,
     sqlite_template_fixture,
 )
-from tests.events.signing import NOW
+from tests.events.signing import BOUNCES, NOW
+
+KEYS = (TEST_SECRET,)
+"""The site's accepted keys in these tests: they sign every Message-ID and VERP address made here."""
 
 
 def migrate(engine: Engine) -> None:
@@ -52,7 +57,8 @@ def clock_fixture() -> FixedClock:
 
 @dataclass(frozen=True)
 class Sent:
-    """One ledger row, as a provider's event would refer to it."""
+    """One ledger row, as a provider's event or a bounce would refer to it: its keyed Message-ID
+    and VERP return path are the ones the site makes (``outreach.tokens``)."""
 
     campaign_id: int
     delivery_id: int
@@ -62,13 +68,18 @@ class Sent:
     provider_id: str
 
     @property
+    def verp(self) -> str:
+        return return_path(TEST_SECRET, BOUNCES, self.campaign_id, self.delivery_id)
+
+    @property
     def values(self) -> dict[str, str]:
-        """Placeholders for tests.events.signing.payload()."""
+        """Placeholders for tests.events.signing.payload() and the mail corpus."""
         return {
             "email": self.email,
             "key": str(self.delivery_id),
             "msgid": self.message_id.strip("<>"),
             "provider_id": self.provider_id,
+            "verp": self.verp,
         }
 
 
@@ -120,7 +131,7 @@ class Ledger:
             )
             session.add(delivery)
             session.flush()
-            delivery.message_id = f"<{campaign_id}.{delivery.id}.a1b2c3@vaimh.example>"
+            delivery.message_id = message_id(TEST_SECRET, campaign_id, delivery.id, "vaimh.example")
             delivery.provider_id = provider_id or f"prov-{campaign_id}-{delivery.id}"
             return Sent(
                 campaign_id, delivery.id, subscriber.id, email, delivery.message_id, delivery.provider_id

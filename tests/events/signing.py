@@ -32,11 +32,13 @@ TOPIC = "arn:aws:sns:us-east-1:123456789012:vaimh-ses-events"
 MAILGUN_KEY = "key-0f1e2d3c4b5a69788796a5b4c3d2e1f0"
 POSTMARK_USER = "postmark"
 POSTMARK_PASSWORD = "correct horse battery staple"
+BOUNCES = "bounces@vaimh.example"
 DEFAULTS = {
     "__EMAIL__": "ana@example.org",
     "__KEY__": "17",
     "__MSGID__": "1.17.a1b2c3d4e5f6@vaimh.example",
     "__PROVIDER_ID__": "prov-17",
+    "__VERP__": "bounces+1.17.abcdefghijklmnop@vaimh.example",
 }
 
 
@@ -50,6 +52,14 @@ def payload_text(name: str, **values: str) -> str:
 
 def payload(name: str, **values: str) -> Any:
     return json.loads(payload_text(name, **values))
+
+
+def mail(name: str, **values: str) -> bytes:
+    """A mail of the corpus (tests/events/mail) with its placeholders filled in, CRLF line ends."""
+    text = (MAIL / name).read_text(encoding="utf-8")
+    for token, default in DEFAULTS.items():
+        text = text.replace(token, values.get(token.strip("_").lower(), default))
+    return text.replace("\n", "\r\n").encode("utf-8")
 
 
 class SnsSigner:
@@ -105,7 +115,7 @@ class SnsSigner:
                 "MessageId": message_id,
                 "TopicArn": TOPIC,
                 "Message": json.dumps(ses_notification),
-                "Timestamp": "2026-12-01T18:22:33.000Z",
+                "Timestamp": "2026-12-01T19:58:33.000Z",
                 "UnsubscribeURL": "https://sns.us-east-1.amazonaws.com/?Action=Unsubscribe&SubscriptionArn=x",
             },
             version,
@@ -122,7 +132,7 @@ class SendgridSigner:
         )
         self.public_key = base64.b64encode(der).decode("ascii")
 
-    def headers(self, body: bytes, timestamp: str = "1764619200") -> dict[str, str]:
+    def headers(self, body: bytes, timestamp: str = str(int(NOW.timestamp()))) -> dict[str, str]:
         signature = self.key.sign(timestamp.encode() + body, ec.ECDSA(hashes.SHA256()))
         return {
             "X-Twilio-Email-Event-Webhook-Signature": base64.b64encode(signature).decode("ascii"),

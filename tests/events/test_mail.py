@@ -18,8 +18,9 @@ from outreach.audience import SubscriberStatus
 from outreach.events.dsn import classify
 from outreach.events.inbox import process, read_message
 from outreach.events.model import EventKind
-from tests.events.fixtures import Ledger, Sent
-from tests.events.signing import DEFAULTS, MAIL
+from tests.conftest import TEST_SECRET
+from tests.events.fixtures import KEYS, Ledger, Sent
+from tests.events.signing import DEFAULTS, mail
 
 RECEIVED = datetime(2026, 12, 7, tzinfo=UTC)
 CORPUS = {
@@ -31,13 +32,6 @@ CORPUS = {
     "postfix_delayed.eml": None,
     "vacation_autoreply.eml": None,
 }
-
-
-def mail(name: str, **values: str) -> bytes:
-    text = (MAIL / name).read_text(encoding="utf-8")
-    for token, default in DEFAULTS.items():
-        text = text.replace(token, values.get(token.strip("_").lower(), default))
-    return text.replace("\n", "\r\n").encode("utf-8")
 
 
 @pytest.mark.parametrize("name", sorted(CORPUS))
@@ -58,12 +52,14 @@ def test_each_report_reads_as_its_kind(name: str) -> None:
     assert event.raw  # the report's own fields are kept beside the normalised ones
 
 
-def test_the_verp_return_path_names_the_ledger_row() -> None:
+def test_the_verp_return_path_is_kept_for_verifying() -> None:
+    verp = "bounces+3.4242.abcdefghijklmnop@vaimh.example"
     for name in ("postfix_hard_5.1.1.eml", "postfix_soft_4.2.2_mailbox_full.eml", "arf_abuse_complaint.eml"):
-        (event,) = read_message(mail(name, key="4242"), RECEIVED).events
-        assert event.outreach_key == "4242", name
+        (event,) = read_message(mail(name, verp=verp), RECEIVED).events
+        assert event.return_paths[0] == verp, name
+        assert event.outreach_key == ""  # a mailed report's ledger key is never believed
     (gmail,) = read_message(mail("gmail_hard_5.1.1.eml"), RECEIVED).events
-    assert gmail.outreach_key == ""  # no VERP there: the original Message-ID and the address find the row
+    assert gmail.return_paths == ()  # no VERP there: the original's keyed Message-ID names it
 
 
 def test_a_delay_is_not_a_bounce() -> None:
@@ -122,7 +118,7 @@ def test_a_maildir_is_applied_once_and_moved_to_cur(ledger: Ledger, tmp_path: Pa
     bystander = ledger.send(ledger.campaign(), "bystander@example.org")
     folder = _maildir(tmp_path / "Maildir", rows, bystander)
 
-    report = process(ledger.engine, folder, ledger.clock)
+    report = process(ledger.engine, folder, ledger.clock, keys=KEYS)
 
     assert report.messages == 7
     assert dict(report.kinds) == {"bounced_hard": 3, "bounced_soft": 1, "complained": 1}
@@ -141,7 +137,7 @@ def test_a_maildir_is_applied_once_and_moved_to_cur(ledger: Ledger, tmp_path: Pa
     assert sorted(p.name.endswith(":2,S") for p in (folder / "cur").iterdir()) == [True] * 7
 
     events, consents = ledger.event_count(), ledger.consent_count()
-    again = process(ledger.engine, folder, ledger.clock, include_seen=True)
+    again = process(ledger.engine, folder, ledger.clock, keys=KEYS, include_seen=True)
     assert again.duplicates == 5 and not again.kinds and again.moved == 0
     assert (ledger.event_count(), ledger.consent_count()) == (events, consents)
 
@@ -149,7 +145,7 @@ def test_a_maildir_is_applied_once_and_moved_to_cur(ledger: Ledger, tmp_path: Pa
 def test_keep_leaves_maildir_messages_in_new(ledger: Ledger, tmp_path: Path) -> None:
     rows = _rows(ledger)
     folder = _maildir(tmp_path / "Maildir", rows, rows["postfix_hard_5.1.1.eml"])
-    report = process(ledger.engine, folder, ledger.clock, keep=True)
+    report = process(ledger.engine, folder, ledger.clock, keys=KEYS, keep=True)
     assert report.moved == 0 and len(list((folder / "new").iterdir())) == 7
 
 
@@ -161,9 +157,10 @@ def test_an_mbox_is_read_and_left_unchanged(ledger: Ledger, tmp_path: Path) -> N
         box.add(mail(name, **sent.values))
     box.close()
     before = path.read_bytes()
-    report = process(ledger.engine, path, ledger.clock, soft_bounce_limit=1)
+    report = process(ledger.engine, path, ledger.clock, keys=KEYS)
     assert dict(report.kinds) == {"bounced_hard": 3, "bounced_soft": 1, "complained": 1}
-    assert ledger.status(rows["postfix_soft_4.2.2_mailbox_full.eml"].email) is SubscriberStatus.BOUNCED
+    assert ledger.status(rows["postfix_hard_5.1.1.eml"].email) is SubscriberStatus.BOUNCED
+    assert ledger.status(rows["postfix_soft_4.2.2_mailbox_full.eml"].email) is SubscriberStatus.ACTIVE
     assert path.read_bytes() == before
 
 
@@ -172,7 +169,7 @@ def test_reports_about_strangers_are_listed_as_unmatched(ledger: Ledger, tmp_pat
     box = mailbox.Maildir(folder, create=True)
     box.add(mail("gmail_hard_5.1.1.eml", email="stranger@example.net", msgid="unknown@vaimh.example"))
     box.close()
-    report = process(ledger.engine, folder, ledger.clock)
+    report = process(ledger.engine, folder, ledger.clock, keys=KEYS)
     (item,) = report.unmatched
     assert "stranger@example.net" in item.reason and "Delivery Status Notification" in item.subject
 
@@ -181,9 +178,9 @@ def test_a_path_that_is_neither_maildir_nor_mbox_is_refused(ledger: Ledger, tmp_
     from outreach.events import EventError
 
     with pytest.raises(EventError, match="not a Maildir"):
-        process(ledger.engine, tmp_path, ledger.clock)
+        process(ledger.engine, tmp_path, ledger.clock, keys=KEYS)
     with pytest.raises(EventError, match="does not exist"):
-        process(ledger.engine, tmp_path / "missing", ledger.clock)
+        process(ledger.engine, tmp_path / "missing", ledger.clock, keys=KEYS)
 
 
 def test_the_command_prints_counts_and_unmatched_messages(
@@ -196,6 +193,7 @@ def test_the_command_prints_counts_and_unmatched_messages(
     rows = _rows(ledger)
     folder = _maildir(tmp_path / "Maildir", rows, rows["postfix_hard_5.1.1.eml"])
     monkeypatch.setenv("OUTREACH_DATABASE_URL", ledger.engine.url.render_as_string(hide_password=False))
+    monkeypatch.setenv("OUTREACH_SECRET_KEY", TEST_SECRET)  # the key the ledger's Message-IDs were made with
     app = typer.Typer()
     app.command("noop")(lambda: None)
     events_cli.register(app)

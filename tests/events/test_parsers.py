@@ -14,8 +14,10 @@ from hypothesis import strategies as st
 from outreach.events import mailgun, postmark, sendgrid, ses
 from outreach.events.model import BadSignature, EventError, EventKind, Unauthenticated, from_iso
 from tests.events.signing import (
+    CERT_URL,
     MAILGUN_KEY,
     NOW,
+    TOPIC,
     SendgridSigner,
     SnsSigner,
     basic_auth,
@@ -145,10 +147,13 @@ def test_ses_bounce_keeps_our_message_id_and_diagnostic() -> None:
 # -- signatures, one provider at a time (the HTTP-level suite is in tests/web/test_webhooks.py) ----------
 
 
+ALLOWED = frozenset({TOPIC})
+
+
 @pytest.mark.parametrize("version", ["1", "2"])
 def test_sns_signatures_of_both_versions_verify(version: str) -> None:
     signer = SnsSigner()
-    verifier = ses.SnsVerifier(signer.fetch)
+    verifier = ses.SnsVerifier(signer.fetch, ALLOWED)
     verifier.verify(signer.notification(payload("ses_bounce.json"), version=version), NOW)
     verifier.verify(signer.notification(payload("ses_delivery.json"), version=version), NOW)
     assert signer.fetched == [signer.fetched[0]]  # the certificate is fetched once and kept
@@ -162,49 +167,99 @@ def test_sns_signatures_of_both_versions_verify(version: str) -> None:
         "https://evil.example/sns.us-east-1.amazonaws.com/cert.pem",
         "https://s3.amazonaws.com/cert.pem",
         "https://sns.us-east-1.amazonaws.com:8443/cert.pem",
+        "https://sns.us-east-1.amazonaws.com/cert.pem",  # not SNS's certificate path
+        CERT_URL.replace("us-east-1", "eu-west-1"),  # another region than the topic's
+        CERT_URL + "?x=1",
+        CERT_URL.replace("https://", "https://user@"),
     ],
 )
-def test_sns_certificates_are_only_fetched_from_sns_hosts(url: str) -> None:
+def test_sns_certificates_are_only_fetched_from_the_topics_sns_host(url: str) -> None:
     signer = SnsSigner()
     message = signer.sign({**signer.notification(payload("ses_bounce.json")), "SigningCertURL": url})
     with pytest.raises(BadSignature, match="SigningCertURL"):
-        ses.SnsVerifier(signer.fetch).verify(message, NOW)
+        ses.SnsVerifier(signer.fetch, ALLOWED).verify(message, NOW)
     assert signer.fetched == []
 
 
-def test_sns_topics_outside_the_allowlist_are_refused() -> None:
+@pytest.mark.parametrize("allowed", [frozenset(), frozenset({"arn:aws:sns:us-east-1:111111111111:other"})])
+def test_sns_topics_outside_the_allowlist_are_refused_before_any_fetch(allowed: frozenset[str]) -> None:
     signer = SnsSigner()
-    verifier = ses.SnsVerifier(signer.fetch, topic_arns=frozenset({"arn:aws:sns:us-east-1:1:other"}))
     with pytest.raises(BadSignature, match="topic"):
-        verifier.verify(signer.notification(payload("ses_bounce.json")), NOW)
+        ses.SnsVerifier(signer.fetch, allowed).verify(signer.notification(payload("ses_bounce.json")), NOW)
+    assert signer.fetched == []
+
+
+@pytest.mark.parametrize("age", [timedelta(hours=-1), timedelta(hours=1, minutes=6), timedelta(days=400)])
+def test_sns_timestamps_outside_the_retry_hour_are_refused_before_any_fetch(age: timedelta) -> None:
+    signer = SnsSigner()
+    message = signer.notification(payload("ses_bounce.json"))
+    with pytest.raises(BadSignature, match="Timestamp"):
+        ses.SnsVerifier(signer.fetch, ALLOWED).verify(message, NOW + age)
+    assert signer.fetched == []
+
+
+def test_new_sns_certificate_urls_are_fetched_a_few_times_an_hour_at_most() -> None:
+    signer = SnsSigner()
+    verifier = ses.SnsVerifier(signer.fetch, ALLOWED)
+    base = CERT_URL.rsplit("-", 1)[0]
+    for n in range(10):
+        url = f"{base}-{n:032x}.pem"
+        message = signer.sign({**signer.notification(payload("ses_bounce.json")), "SigningCertURL": url})
+        with contextlib.suppress(EventError):
+            verifier.verify(message, NOW)
+    assert len(signer.fetched) == ses.NEW_CERTIFICATES_PER_HOUR
+    later = signer.sign(
+        {**signer.notification(payload("ses_bounce.json")), "SigningCertURL": f"{base}-{99:032x}.pem"}
+    )
+    verifier.verify(later, NOW + timedelta(minutes=61))  # an hour later, one more may be fetched
+    assert len(signer.fetched) == ses.NEW_CERTIFICATES_PER_HOUR + 1
 
 
 def test_an_expired_sns_certificate_is_refused() -> None:
     signer = SnsSigner()
+    message = signer.notification(payload("ses_bounce.json"))
+    message = signer.sign({**message, "Timestamp": "2041-01-01T00:00:00Z"})
     with pytest.raises(BadSignature, match="not valid now"):
-        ses.SnsVerifier(signer.fetch).verify(
-            signer.notification(payload("ses_bounce.json")), datetime(2041, 1, 1, tzinfo=UTC)
-        )
+        ses.SnsVerifier(signer.fetch, ALLOWED).verify(message, datetime(2041, 1, 1, tzinfo=UTC))
 
 
 def test_sendgrid_signature_over_timestamp_and_body() -> None:
     signer = SendgridSigner()
     key = sendgrid.load_public_key(signer.public_key)
     body = payload_text("sendgrid_bounce.json").encode()
-    sendgrid.verify(key, body, signer.headers(body))
+    assert sendgrid.verify(key, body, signer.headers(body), NOW)
     with pytest.raises(BadSignature):
-        sendgrid.verify(key, body + b" ", signer.headers(body))
+        sendgrid.verify(key, body + b" ", signer.headers(body), NOW)
     with pytest.raises(Unauthenticated):
-        sendgrid.verify(key, body, {})
+        sendgrid.verify(key, body, {}, NOW)
+
+
+@pytest.mark.parametrize("off", [timedelta(minutes=-6), timedelta(minutes=6), timedelta(days=400)])
+def test_sendgrid_timestamps_more_than_five_minutes_off_are_refused(off: timedelta) -> None:
+    signer = SendgridSigner()
+    key = sendgrid.load_public_key(signer.public_key)
+    body = payload_text("sendgrid_bounce.json").encode()
+    headers = signer.headers(body, str(int((NOW - off).timestamp())))
+    with pytest.raises(BadSignature, match="timestamp"):
+        sendgrid.verify(key, body, headers, NOW)
+    sendgrid.verify(key, body, signer.headers(body, str(int((NOW - timedelta(minutes=4)).timestamp()))), NOW)
 
 
 def test_mailgun_signature_and_its_age() -> None:
     document = mailgun_sign(payload("mailgun_delivered.json"))
-    mailgun.verify(MAILGUN_KEY, document, NOW)
+    assert mailgun.verify(MAILGUN_KEY, document, NOW) == document["signature"]["token"]
     with pytest.raises(BadSignature, match="old"):
-        mailgun.verify(MAILGUN_KEY, document, NOW + timedelta(hours=1))
+        mailgun.verify(MAILGUN_KEY, document, NOW + timedelta(minutes=6))
     with pytest.raises(BadSignature):
         mailgun.verify("another-key", document, NOW)
+
+
+@pytest.mark.parametrize("field", ["signature", "token", "timestamp"])
+def test_mailgun_non_ascii_signatures_are_refused_not_a_crash(field: str) -> None:
+    document = mailgun_sign(payload("mailgun_delivered.json"))
+    document["signature"][field] = "ü" + document["signature"][field][1:]
+    with pytest.raises(BadSignature):
+        mailgun.verify(MAILGUN_KEY, document, NOW)
 
 
 def test_postmark_basic_auth() -> None:

@@ -13,9 +13,9 @@ from outreach.cli import app
 from outreach.delivery.schema import DeliveryState
 from outreach.delivery.tracking import count_click
 from outreach.errors import OutreachError
-from outreach.events import Event, EventKind, apply_events
+from outreach.events import Event, EventKind, Trust, apply_events
 from outreach.events.figures import campaign_report
-from tests.events.fixtures import Ledger, Sent
+from tests.events.fixtures import KEYS, Ledger, Sent
 from tests.events.signing import NOW
 
 REPO = Path(__file__).resolve().parents[2]
@@ -50,6 +50,8 @@ def _a_campaign_with_replies(ledger: Ledger) -> int:
                 _event(EventKind.UNSUBSCRIBED, sent[5], "u5"),  # a replay changes nothing
             ],
             ledger.clock,
+            keys=KEYS,
+            trust=Trust.PROVIDER,
         )
         for url in [
             "https://vaimh.example/events",

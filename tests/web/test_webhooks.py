@@ -10,7 +10,9 @@ signature check. Both databases where the database is involved.
 from __future__ import annotations
 
 import json
+import secrets
 import shutil
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
@@ -18,6 +20,7 @@ from typing import Any
 
 import pytest
 import schemathesis
+from pytest_httpserver import HTTPServer
 from schemathesis.checks import (
     content_type_conformance,
     not_a_server_error,
@@ -31,8 +34,10 @@ from starlette.types import Message, Receive, Scope, Send
 
 from outreach.audience import SubscriberStatus, make_engine
 from outreach.clock import FixedClock
+from outreach.events.sns_http import SnsHttp
 from outreach.web.webhooks import WEBHOOK_OPENAPI, WebhookState, webhook_routes
 from tests.events.fixtures import (  # noqa: F401 - the events tests' databases (both backends) override web's
+    KEYS,
     Ledger,
     Sent,
     backend_fixture,
@@ -47,6 +52,7 @@ from tests.events.signing import (
     NOW,
     POSTMARK_PASSWORD,
     POSTMARK_USER,
+    TOPIC,
     SendgridSigner,
     SnsSigner,
     basic_auth,
@@ -54,6 +60,8 @@ from tests.events.signing import (
     payload,
     payload_text,
 )
+from tests.events.sns_server import requests, serve_sns
+from tests.ports import free_port
 
 Request = tuple[bytes, dict[str, str]]
 
@@ -63,6 +71,10 @@ class Hooks:
     client: TestClient
     sendgrid: SendgridSigner
     sns: SnsSigner
+    amazon: HTTPServer  # the local stand-in for SNS's host: every certificate fetch and visit is logged
+
+    def to_amazon(self) -> list[str]:
+        return requests(self.amazon)
 
     def post(self, provider: str, request: Request) -> Any:
         body, headers = request
@@ -73,24 +85,31 @@ def _app(state: WebhookState) -> Starlette:
     return Starlette(routes=webhook_routes(state))
 
 
-def _state(engine: Engine, clock: FixedClock, sendgrid: SendgridSigner, sns: SnsSigner) -> WebhookState:
+def _state(
+    engine: Engine, clock: FixedClock, sendgrid: SendgridSigner, sns: SnsSigner, amazon: SnsHttp
+) -> WebhookState:
     return WebhookState(
         engine=engine,
+        keys=KEYS,
         clock=clock,
         sendgrid_key=sendgrid.public_key,
         postmark_user=POSTMARK_USER,
         postmark_password=POSTMARK_PASSWORD,
         mailgun_key=MAILGUN_KEY,
-        fetch_certificate=sns.fetch,
-        visit_url=sns.visit,
+        ses_topic_arns=(TOPIC,),
+        fetch_certificate=amazon.fetch_certificate,
+        visit_url=amazon.visit,
     )
 
 
 @pytest.fixture
-def hooks(engine: Engine, clock: FixedClock) -> Iterator[Hooks]:
+def hooks(engine: Engine, clock: FixedClock, httpserver: HTTPServer) -> Iterator[Hooks]:
     sendgrid, sns = SendgridSigner(), SnsSigner()
-    with TestClient(_app(_state(engine, clock, sendgrid, sns)), raise_server_exceptions=True) as client:
-        yield Hooks(client, sendgrid, sns)
+    amazon = serve_sns(httpserver, sns)
+    state = _state(engine, clock, sendgrid, sns, amazon)
+    with TestClient(_app(state), raise_server_exceptions=True) as client:
+        yield Hooks(client, sendgrid, sns, httpserver)
+    amazon.close()
 
 
 # -- signed requests, one builder per provider ----------------------------------------------------------
@@ -170,14 +189,37 @@ def test_captured_payloads_are_applied(
 
 @pytest.mark.parametrize("provider", sorted(BUILDERS))
 def test_replaying_a_webhook_changes_nothing(hooks: Hooks, ledger: Ledger, provider: str) -> None:
+    """The same signed request again: refused where it carries a once-only token (SendGrid's
+    signature, Mailgun's token, SNS's MessageId), a duplicate for Postmark (basic auth, no token)."""
     sent = ledger.send(ledger.campaign(), "ana@example.org")
     request = BUILDERS[provider](hooks, HARD_BOUNCE[provider], sent)
     first = hooks.post(provider, request)
     assert first.json()["applied"] == 1
     state = (ledger.event_count(), ledger.consent_count(), ledger.delivery(sent.delivery_id))
     again = hooks.post(provider, request)
-    assert again.status_code == 200 and again.json()["duplicate"] == 1 and again.json()["applied"] == 0
+    if provider == "postmark":
+        assert again.status_code == 200 and again.json()["duplicate"] == 1 and again.json()["applied"] == 0
+    else:
+        assert again.status_code == 403 and "already received" in again.json()["error"]
     assert (ledger.event_count(), ledger.consent_count(), ledger.delivery(sent.delivery_id)) == state
+
+
+@pytest.mark.parametrize("provider", ["mailgun", "postmark", "sendgrid"])
+def test_a_new_signed_request_with_seen_events_changes_nothing(
+    hooks: Hooks, ledger: Ledger, provider: str
+) -> None:
+    """A provider resending an event in a freshly signed request: accepted, applied once."""
+    sent = ledger.send(ledger.campaign(), "ana@example.org")
+    assert hooks.post(provider, BUILDERS[provider](hooks, HARD_BOUNCE[provider], sent)).json()["applied"] == 1
+    events = ledger.event_count()
+    resent = BUILDERS[provider](hooks, HARD_BOUNCE[provider], sent)
+    if provider == "mailgun":
+        document = mailgun_sign(payload(HARD_BOUNCE[provider], **sent.values), token=secrets.token_hex(25))
+        resent = json.dumps(document).encode(), resent[1]
+    again = hooks.post(provider, resent)
+    assert again.status_code == 200, again.text
+    assert again.json()["applied"] == 0 and again.json()["duplicate"] == 1
+    assert ledger.event_count() == events
 
 
 # -- the shared suite: forgeries are refused and write nothing -------------------------------------------
@@ -190,6 +232,8 @@ def _forge(hooks: Hooks, provider: str, how: str, sent: Sent) -> Request:
             return body, {"Content-Type": "application/json"}
         if how == "wrong-key":
             return body, SendgridSigner().headers(body)
+        if how == "stale":  # a request signed 400 days ago, captured and posted now
+            return body, hooks.sendgrid.headers(body, str(int((NOW - timedelta(days=400)).timestamp())))
         return body.replace(b"ana@", b"bob@"), headers  # tampered: signed for another body
     if provider == "postmark":
         if how == "missing":
@@ -216,6 +260,10 @@ def _forge(hooks: Hooks, provider: str, how: str, sent: Sent) -> Request:
     elif how == "wrong-key":
         message = SnsSigner().sign(message)  # signed by a key that is not the certificate's
     elif how == "stale":
+        message = hooks.sns.sign({**message, "Timestamp": "2026-12-01T18:00:00.000Z"})
+    elif how == "foreign-topic":  # any AWS account can sign for its own topic
+        message = hooks.sns.sign({**message, "TopicArn": "arn:aws:sns:us-east-1:999999999999:theirs"})
+    elif how == "foreign-certificate":
         message["SigningCertURL"] = "https://attacker.example/sns.us-east-1.amazonaws.com/cert.pem"
         message = hooks.sns.sign(message)
     else:
@@ -223,10 +271,15 @@ def _forge(hooks: Hooks, provider: str, how: str, sent: Sent) -> Request:
     return json.dumps(message).encode(), headers
 
 
+EXTRA_FORGERIES = {
+    "mailgun": ("stale",),
+    "sendgrid": ("stale",),
+    "ses": ("stale", "foreign-topic", "foreign-certificate"),
+}
 FORGERIES = [
     (provider, how, 401 if how == "missing" else 403)
     for provider in sorted(BUILDERS)
-    for how in ("missing", "wrong-key", "tampered", *(("stale",) if provider in ("mailgun", "ses") else ()))
+    for how in ("missing", "wrong-key", "tampered", *EXTRA_FORGERIES.get(provider, ()))
 ]
 
 
@@ -243,8 +296,129 @@ def test_bad_signatures_are_refused_and_change_nothing(
     assert ledger.status(sent.email) is SubscriberStatus.ACTIVE
     if provider == "postmark" and status == 401:
         assert response.headers["WWW-Authenticate"].startswith("Basic")
-    if provider == "ses" and how == "stale":
-        assert hooks.sns.fetched == []  # a certificate outside Amazon's SNS hosts is never fetched
+    if provider == "ses" and how not in ("wrong-key", "tampered"):
+        # Refused on what costs nothing: no certificate is fetched for a topic, URL or time refused.
+        assert hooks.to_amazon() == []
+
+
+# -- replays: a captured request is not accepted again, by any web process ------------------------------
+
+
+def test_a_captured_mailgun_signature_cannot_carry_other_event_data(hooks: Hooks, ledger: Ledger) -> None:
+    """Mailgun signs timestamp and token, not the body: the attack takes the signature of a
+    harmless event and puts a complaint about someone else beneath it."""
+    campaign = ledger.campaign()
+    ana, bob = ledger.send(campaign, "ana@example.org"), ledger.send(campaign, "bob@example.org")
+    delivered = mailgun_sign(payload("mailgun_delivered.json", **ana.values))
+    assert hooks.post("mailgun", (json.dumps(delivered).encode(), {})).status_code == 200
+    forged = {**payload("mailgun_complained.json", **bob.values), "signature": delivered["signature"]}
+    answer = hooks.post("mailgun", (json.dumps(forged).encode(), {}))
+    assert answer.status_code == 403 and "already received" in answer.json()["error"]
+    assert ledger.status(bob.email) is SubscriberStatus.ACTIVE
+
+
+def test_every_web_process_refuses_a_token_another_one_accepted(
+    engine: Engine, clock: FixedClock, ledger: Ledger
+) -> None:
+    """Seen tokens live in the database, so two services on one database agree."""
+    sendgrid, sns = SendgridSigner(), SnsSigner()
+    sent = ledger.send(ledger.campaign(), "ana@example.org")
+    request = json.dumps(mailgun_sign(payload("mailgun_delivered.json", **sent.values))).encode()
+    unused = SnsHttp()  # no SNS request is made here
+    with (
+        TestClient(_app(_state(engine, clock, sendgrid, sns, unused))) as first,
+        TestClient(_app(_state(engine, clock, sendgrid, sns, unused))) as second,
+    ):
+        assert first.post("/webhooks/mailgun", content=request).status_code == 200
+        assert second.post("/webhooks/mailgun", content=request).status_code == 403
+
+
+def test_seen_tokens_are_pruned_once_their_timestamps_are_too_old(
+    hooks: Hooks, ledger: Ledger, clock: FixedClock
+) -> None:
+    import sqlalchemy as sa
+
+    from outreach.audience import transaction
+    from outreach.events.schema import WebhookToken
+
+    sent = ledger.send(ledger.campaign(), "ana@example.org")
+    for token in ("first-token", "second-token"):
+        document = mailgun_sign(payload("mailgun_delivered.json", **sent.values), at=clock.now(), token=token)
+        assert hooks.post("mailgun", (json.dumps(document).encode(), {})).status_code == 200
+        clock.advance(700)  # more than twice the five-minute window
+    with transaction(ledger.engine) as session:
+        kept = session.scalar(sa.select(sa.func.count()).select_from(WebhookToken))
+    assert kept == 1  # the first token went when the second came
+
+
+# -- bodies a provider never sends: 400 with a JSON error, never a 5xx, on both databases ---------------
+
+NESTED = b"[" * 5000 + b"]" * 5000
+ODD_BODIES = {
+    "nan": b'[{"email": "ana@example.org", "timestamp": 1764612000, "event": "delivered", "x": NaN}]',
+    "infinity": b'[{"email": "a@b.c", "timestamp": 1764612000, "event": "delivered", "x": -Infinity}]',
+    "nul": b'[{"email": "ana@example.org", "timestamp": 1764612000, "event": "delivered", "x": "a\\u0000b"}]',
+    "lone-surrogate": b'[{"email": "a@b.c", "timestamp": 1764612000, "event": "bounce", "r": "\\ud800"}]',
+    "deep": NESTED,
+    "deep-object": b'[{"email": "a@b.c", "timestamp": 1764612000, "event": "delivered", "x": '
+    + NESTED
+    + b"}]",
+    "huge-integer": b'[{"email": "a@b.c", "timestamp": 1764612000, "event": "delivered", "x": '
+    + b"9" * 5000
+    + b"}]",
+}
+
+
+def _wrapped(provider: str, body: bytes, hooks: Hooks) -> Request:
+    """``body`` as each provider would carry it, signed, so only its content is odd."""
+    if provider == "sendgrid":
+        return body, hooks.sendgrid.headers(body)
+    inner = body[1:-1] if body.startswith(b"[{") else body  # one object, not an array
+    if provider == "postmark":
+        return inner.replace(b'"event"', b'"RecordType": "Delivery", "e"'), basic_auth()
+    if provider == "mailgun":
+        signature = json.dumps(mailgun_sign({}, token=secrets.token_hex(25))["signature"]).encode()
+        return b'{"signature": ' + signature + b', "event-data": ' + inner + b"}", {}
+    fields = {"Type": "Notification", "MessageId": str(uuid.uuid4()), "TopicArn": TOPIC}
+    message = hooks.sns.sign({**fields, "Timestamp": "2026-12-01T19:59:00Z", "Message": inner.decode()})
+    return json.dumps(message).encode(), {}
+
+
+@pytest.mark.parametrize("provider", sorted(BUILDERS))
+@pytest.mark.parametrize("odd", sorted(ODD_BODIES))
+def test_odd_bodies_are_400_with_a_json_error(hooks: Hooks, ledger: Ledger, provider: str, odd: str) -> None:
+    ledger.send(ledger.campaign(), "ana@example.org")
+    response = hooks.post(provider, _wrapped(provider, ODD_BODIES[odd], hooks))
+    assert response.status_code == 400, response.text
+    assert response.json()["error"]
+    assert ledger.event_count() == 0
+
+
+@pytest.mark.parametrize("field", ["signature", "token", "timestamp"])
+def test_non_ascii_mailgun_signatures_are_refused(hooks: Hooks, ledger: Ledger, field: str) -> None:
+    sent = ledger.send(ledger.campaign(), "ana@example.org")
+    document = mailgun_sign(payload("mailgun_failed_permanent.json", **sent.values))
+    document["signature"][field] = "é" + document["signature"][field][1:]
+    response = hooks.post("mailgun", (json.dumps(document, ensure_ascii=False).encode(), {}))
+    assert response.status_code == 403 and response.json()["error"]
+    assert ledger.status(sent.email) is SubscriberStatus.ACTIVE
+
+
+def test_non_ascii_signature_headers_are_refused(hooks: Hooks, ledger: Ledger) -> None:
+    sent = ledger.send(ledger.campaign(), "ana@example.org")
+    body, headers = sendgrid_request(hooks, "sendgrid_bounce.json", sent)
+    for name in ("X-Twilio-Email-Event-Webhook-Signature", "X-Twilio-Email-Event-Webhook-Timestamp"):
+        odd = {**headers, name: "\u00e9" + headers[name][1:]}
+        raw = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in odd.items()]
+        response = hooks.client.post("/webhooks/sendgrid", content=body, headers=raw)
+        assert response.status_code == 403 and response.json()["error"]
+    response = hooks.client.post(
+        "/webhooks/postmark",
+        content=b"{}",
+        headers=[(b"authorization", "Basic \u00e9\u00e9".encode("latin-1"))],
+    )
+    assert response.status_code == 403
+    assert ledger.event_count() == 0
 
 
 # -- malformed bodies, disabled providers, SNS subscriptions, size -------------------------------------
@@ -262,17 +436,19 @@ def test_signed_but_malformed_bodies_are_400(hooks: Hooks, ledger: Ledger) -> No
         {
             "Type": "Notification",
             "MessageId": "m",
-            "TopicArn": "t",
+            "TopicArn": TOPIC,
             "Message": "{oops",
-            "Timestamp": "2026-12-01T00:00:00Z",
+            "Timestamp": "2026-12-01T19:59:00Z",
         }
     )
     assert hooks.post("ses", (json.dumps(sns).encode(), {})).status_code == 400
     assert ledger.event_count() == 0
 
 
-def test_a_provider_without_a_secret_answers_404(engine: Engine, clock: FixedClock) -> None:
-    with TestClient(_app(WebhookState(engine=engine, clock=clock, ses_enabled=False))) as client:
+def test_a_provider_without_a_secret_or_ses_without_a_topic_answers_404(
+    engine: Engine, clock: FixedClock
+) -> None:
+    with TestClient(_app(WebhookState(engine=engine, keys=KEYS, clock=clock))) as client:
         for provider in BUILDERS:
             response = client.post(f"/webhooks/{provider}", content=b"{}")
             assert response.status_code == 404 and "not enabled" in response.json()["error"]
@@ -285,7 +461,9 @@ def test_sns_subscription_is_confirmed_by_visiting_the_subscribe_url(hooks: Hook
     )
     assert response.status_code == 200
     assert response.json() == {"confirmed": "arn:aws:sns:us-east-1:123456789012:vaimh-ses-events"}
-    assert hooks.sns.visited == [message["SubscribeURL"]]
+    assert [path for path in hooks.to_amazon() if path.startswith("/?")] == [
+        message["SubscribeURL"].removeprefix("https://sns.us-east-1.amazonaws.com")
+    ]
 
 
 def test_a_subscribe_url_outside_sns_is_never_visited(hooks: Hooks) -> None:
@@ -294,7 +472,7 @@ def test_a_subscribe_url_outside_sns_is_never_visited(hooks: Hooks) -> None:
         "SubscribeURL": "https://attacker.example/confirm",
     }
     response = hooks.post("ses", (json.dumps(hooks.sns.sign(document)).encode(), {}))
-    assert response.status_code == 403 and hooks.sns.visited == []
+    assert response.status_code == 403 and hooks.to_amazon() == []
 
 
 def test_an_oversized_body_is_413(hooks: Hooks) -> None:
@@ -306,7 +484,8 @@ def test_an_oversized_body_is_413(hooks: Hooks) -> None:
 
 
 class SigningProxy:
-    """Signs every request the way its provider would, so the fuzz reaches the parsers."""
+    """Signs every request the way its provider would, so the fuzz reaches the parsers: each with a
+    fresh token (Mailgun) or MessageId (SNS), an allowed topic and a current timestamp."""
 
     def __init__(self, app: Starlette, sendgrid: SendgridSigner, sns: SnsSigner) -> None:
         self.app, self.sendgrid, self.sns = app, sendgrid, sns
@@ -325,10 +504,11 @@ class SigningProxy:
         if not isinstance(document, dict):
             return body
         if path == "/webhooks/mailgun":
-            return json.dumps(mailgun_sign(document)).encode()
+            return json.dumps(mailgun_sign(document, token=secrets.token_hex(25))).encode()
         if path == "/webhooks/ses":
             document.pop("SigningCertURL", None)
-            return json.dumps(self.sns.sign(document)).encode()
+            fresh = {"MessageId": str(uuid.uuid4()), "TopicArn": TOPIC, "Timestamp": "2026-12-01T19:59:00Z"}
+            return json.dumps(self.sns.sign({**document, **fresh})).encode()
         return body
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -356,9 +536,14 @@ def fuzzed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
     engine = make_engine(f"sqlite:///{folder / 'outreach.db'}")
     migrate(engine)
     sendgrid, sns = SendgridSigner(), SnsSigner()
-    app = SigningProxy(_app(_state(engine, FixedClock(NOW), sendgrid, sns)), sendgrid, sns)
+    server = HTTPServer(host="127.0.0.1", port=free_port())
+    server.start()
+    amazon = serve_sns(server, sns)
+    app = SigningProxy(_app(_state(engine, FixedClock(NOW), sendgrid, sns, amazon)), sendgrid, sns)
     with TestClient(app, raise_server_exceptions=False) as client:  # type: ignore[arg-type]
         yield client
+    amazon.close()
+    server.stop()
     engine.dispose()
     shutil.rmtree(folder, ignore_errors=True)
 
