@@ -80,7 +80,7 @@ class MessageFrame:
         self.boundary = boundary or f"=_outreach_{secrets.token_hex(16)}"
         self._mime = (
             f"MIME-Version: 1.0{CRLF}"
-            f'Content-Type: multipart/alternative; boundary="{self.boundary}"{CRLF}{CRLF}'
+            f'Content-Type: multipart/alternative;{CRLF} boundary="{self.boundary}"{CRLF}{CRLF}'
         )
         self._part = f'--{self.boundary}{CRLF}Content-Type: text/%s; charset="utf-8"{CRLF}'
         self._part_heads = {

@@ -43,7 +43,7 @@ _MESSAGE_ID = re.compile(r"<[!-;=?-~]+@[!-;=?-~]+>")  # printable ASCII without 
 _LINK = re.compile(r"[!-;=?-~]+")  # a URL as List-Unsubscribe carries it between < and >
 _ATOMS = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+( [A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*")
 _FIELD_NAME = re.compile(r"[!-9;-~]+")  # RFC 5322 ftext
-_NAMED_ADDRESS = re.compile(r"\s*(.*?)\s*<([^<>]*)>\s*")
+_NAMED_ADDRESS = re.compile(r"\s*(.*?)\s*<([^<>]*)>\s*", re.DOTALL)
 MAX_DISPLAY_NAME = 256  # characters; longer is not a name, and it still folds within 998
 
 
