@@ -20,10 +20,11 @@ from outreach.delivery.headers import MessageHeaders, RecipientHeaders
 from outreach.models import Issue, RecipientLinks
 from outreach.render.personal import Personalised
 
-# Parts are encoded under SMTP's policy (quoted-printable lines of 76); headers set raw are written
-# exactly as our builder folded them ("none": never re-parsed and re-folded by the email package).
-POLICY = email.policy.SMTP
-SERIALISE_POLICY = email.policy.SMTP.clone(max_line_length=998, refold_source="none")
+# Parts are encoded under SMTP's policy (quoted-printable lines of 76). Headers set raw are written
+# exactly as our builder folded them, whoever serialises the message (the preview's .eml download
+# too): with refold_source "none" the email package never re-parses and re-folds them.
+POLICY = email.policy.SMTP.clone(refold_source="none")
+SERIALISE_POLICY = POLICY.clone(max_line_length=998)
 
 
 def message_bytes(message: EmailMessage) -> bytes:

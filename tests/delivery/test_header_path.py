@@ -218,3 +218,44 @@ def test_a_recipient_address_with_a_line_break_is_refused_not_sent() -> None:
     headers = MessageHeaders("VAIMH News", "news@vaimh.example", LIST_ID)
     with pytest.raises(DeliveryError, match="recipient address"):
         headers.to_line("Ana", "ana@example.org\r\nBcc: evil@evil.example")
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        'Eve" <evil@evil.example>, "x ' + "y" * 60,  # long enough that a 78-column folder folds it
+        ('Eve" <evil@evil.example>, "x' + " ") * 40,  # past 998
+        "=?utf-8?b?DQpSZXBseS1UbzogeEBldmlsLmV4YW1wbGUNCg0KQ2FsbCArMSA1NTUgMDEwMCBub3c=?=",
+    ],
+)
+def test_the_reference_composition_keeps_our_headers_whoever_serialises_it(name: str) -> None:
+    """``build_message`` is serialised by ``message_bytes`` and, for the preview's .eml download, with
+    the message's own policy: neither may re-fold a display name out of its quotes."""
+    from outreach.config import load_config
+    from outreach.delivery.message import Envelope, build_message, message_bytes
+    from outreach.render.personal import Personalised
+    from tests.conftest import REPO, TEST_SECRET
+
+    config = load_config(REPO, environ={"OUTREACH_SECRET_KEY": TEST_SECRET})
+    envelope = Envelope(
+        "VAIMH News",
+        "news@vaimh.example",
+        "ana@example.org",
+        "<c1.1@vaimh.example>",
+        WHEN,
+        reply_to="info@vaimh.example",
+        to_name=name,
+    )
+    links = RecipientLinks(UNSUBSCRIBE, "https://p", "https://v", MAILTO)
+    message = build_message(envelope, Personalised("Hello", "<p>Hello</p>\n", "Hello\n"), links, config)
+    for raw in (message_bytes(message), message.as_bytes()):
+        old = parse(raw, email.policy.compat32)
+        [(display, address)] = getaddresses([str(old["To"])])
+        assert address == "ana@example.org"
+        assert conforming(display) == display_text(name)
+        modern = parse(raw, email.policy.default)
+        assert isinstance(modern, EmailMessage)
+        assert [a.addr_spec for a in modern["To"].addresses] == ["ana@example.org"]
+        assert sorted(key.lower() for key in modern) == sorted(OURS)
+        # the multipart's own Content-Type is the email package's, not ours
+        check_lines([li for li in head_of(raw) if not li.startswith(b"Content-Type:")], "Hello")
