@@ -20,7 +20,9 @@ from datetime import datetime
 from email.utils import format_datetime
 from typing import Any
 
-from outreach.delivery.bodies import QuotedPrintable, html_body, text_body
+import jinja2
+
+from outreach.delivery.bodies import HtmlPart, Shape, TextPart, html_body, text_body
 from outreach.delivery.headers import (
     CRLF,
     MessageHeaders,
@@ -34,6 +36,7 @@ from outreach.render.personal import Personalised, PersonalTemplates, recipient_
 
 # The address is not cleaned but checked where it becomes a header: a cleaned copy could differ from
 # the envelope recipient.
+_Body = tuple[bytes, str]  # an encoded part and its Content-Transfer-Encoding
 _TEXT_FIELDS = tuple(f.name for f in fields(Recipient) if f.name not in ("email", "attributes"))
 
 
@@ -90,8 +93,9 @@ class MessageFrame:
         }
         self._end_bytes = f"{CRLF}--{self.boundary}--{CRLF}".encode("ascii")
         self._crlf = CRLF.encode("ascii")
-        self._text_encoder = QuotedPrintable()
-        self._html_encoder = QuotedPrintable()
+        self._html = HtmlPart(Shape(templates.html_source))
+        self._text = TextPart(Shape(templates.text_source))
+        self._lines = self._line_templates(templates)
         self._date: tuple[datetime, str] | None = None  # a chunk's messages share one moment
 
     def list_unsubscribe(self, links: RecipientLinks) -> str:
@@ -109,10 +113,10 @@ class MessageFrame:
         """Personalise and serialise one recipient's message: the whole per-recipient cost. ``extra``
         adds template variables (the confirmation mail's ``confirm_url``)."""
         recipient = clean_recipient(recipient)
+        context = recipient_context(recipient, links)
         if extra:
-            mail = self.templates.render_context({**recipient_context(recipient, links), **extra})
-        else:
-            mail = self.templates.render(recipient, links)
+            context.update(extra)
+        mail, text, html = self._personalise(context)
         to_line = self.headers.to_line(recipient.full_name, recipient.email)
         values = RecipientHeaders(
             recipient.full_name,
@@ -124,20 +128,56 @@ class MessageFrame:
             links.unsubscribe_mailto,
         )
         head = self.headers.block(to_line, values) + self._mime
-        text, text_encoding = text_body(mail.text, self._text_encoder)
-        html, html_encoding = html_body(mail.html, self._html_encoder)
         raw = b"".join(
             (
                 head.encode("utf-8"),  # ASCII but for an SMTPUTF8 address
-                self._part_heads["plain", text_encoding],
-                text,
+                self._part_heads["plain", text[1]],
+                text[0],
                 self._crlf,
-                self._part_heads["html", html_encoding],
-                html,
+                self._part_heads["html", html[1]],
+                html[0],
                 self._end_bytes,
             )
         )
         return Stamped(raw=raw, subject=mail.subject, mail=mail, to_header=unfolded(to_line))
+
+    def _personalise(self, context: dict[str, Any]) -> tuple[Personalised, _Body, _Body]:
+        """The recipient's subject, HTML and text, and the two parts encoded: line by line when the
+        templates allow (only the lines that change are rendered and encoded), else whole."""
+        if self._lines is not None:
+            part = self._lines.render_context(context)
+            html_lines = self._html.shape.lines_of(part.html)
+            text_lines = self._text.shape.lines_of(part.text)
+            if html_lines is not None and text_lines is not None:
+                html = self._html.shape.assemble(html_lines)
+                text = self._text.shape.assemble(text_lines)
+                mail = Personalised(part.subject, html, text)
+                return mail, self._text.body(text, text_lines), self._html.body(html, html_lines)
+        mail = self.templates.render_context(context)
+        return mail, text_body(mail.text), html_body(mail.html)
+
+    def _line_templates(self, templates: PersonalTemplates) -> PersonalTemplates | None:
+        """The subject and the changing lines of both parts as templates of their own, when rendering
+        them alone gives what the whole templates give (checked here once, for a sample reader, and
+        per recipient by the number of lines). A construct over several lines (an expression, a
+        comment) does not compile alone or gives fewer lines, and its template is rendered whole."""
+        html, text = self._html.shape, self._text.shape
+        try:
+            lines = PersonalTemplates(templates.subject_source, html.changing_source, text.changing_source)
+        except jinja2.TemplateError:
+            return None
+        sample = recipient_context(
+            Recipient(email="sample@example.org", first_name="Sample", last_name="Reader"),
+            RecipientLinks("https://u.example/u", "https://u.example/p", "https://u.example/v"),
+        )
+        whole = self.templates.render_context(sample)
+        part = lines.render_context(sample)
+        html_lines, text_lines = html.lines_of(part.html), text.lines_of(part.text)
+        if html_lines is None or text_lines is None:
+            return None
+        if (html.assemble(html_lines), text.assemble(text_lines)) != (whole.html, whole.text):
+            return None
+        return lines
 
     def _date_header(self, date: datetime) -> str:
         cached = self._date  # one read: threads of one runner share the frame

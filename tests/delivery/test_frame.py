@@ -23,6 +23,7 @@ from outreach.delivery.frame import MessageFrame, clean_recipient
 from outreach.delivery.message import build_message, envelope_for, message_bytes
 from outreach.models import Recipient
 from outreach.render import CompiledIssue, render_issue
+from outreach.render.personal import PersonalTemplates
 from outreach.tokens import recipient_links
 from tests.conftest import EXAMPLE_ISSUE, REPO, TEST_SECRET
 
@@ -74,10 +75,37 @@ def non_ascii(repo_config: Config, tmp_path_factory: pytest.TempPathFactory) -> 
     return render_issue(read_issue(path), repo_config)
 
 
-def frame_for(compiled: CompiledIssue, config: Config) -> MessageFrame:
+# Templates the frame cannot fill line by line: an expression over two lines, a comment block, values
+# that wrap onto several lines; and a literal "{{" kept by escape_jinja.
+ODD = PersonalTemplates(
+    subject="{{ subscriber.first_name }} — news",
+    html=(
+        "<p>Dear {{ subscriber.first_name\n | default('friend') }},</p>\n"
+        "<p>{{ subscriber.last_name | default('x y z') | wordwrap(8) }}</p>\n<p>{{ '{{' }} café</p>\n"
+    ),
+    text=(
+        "Dear {{ subscriber.first_name | default('a b c d e f') | wordwrap(6) }},\n"
+        "{# a comment\nover lines #}\nEnd ☃\n"
+    ),
+)
+# Line by line for the sample reader, but a long last name wraps onto a second line: that recipient's
+# parts are rendered whole.
+WRAPPING = PersonalTemplates(
+    subject="Hello",
+    html="<p>Dear {{ subscriber.last_name | default('reader') | wordwrap(12) }}</p>\n<p>Fixed é</p>\n",
+    text="Dear {{ subscriber.last_name | default('reader') | wordwrap(12) }}\nFixed é\n",
+)
+# A line that repeats the name: ten astral characters' references pass 998 octets.
+REPEATED = PersonalTemplates(
+    subject="News", html="<p>" + "{{ subscriber.first_name }} " * 10 + "</p>\n", text="Hi\n"
+)
+
+
+def frame_for(compiled: CompiledIssue | PersonalTemplates, config: Config) -> MessageFrame:
     sender = config.sender
+    templates = compiled if isinstance(compiled, PersonalTemplates) else compiled.templates
     return MessageFrame(
-        compiled.templates, sender.from_name, sender.from_address, sender.list_id, reply_to=sender.reply_to
+        templates, sender.from_name, sender.from_address, sender.list_id, reply_to=sender.reply_to
     )
 
 
@@ -137,7 +165,7 @@ locals_ = st.from_regex(r"[a-z0-9]{1,20}([._+-][a-z0-9]{1,20}){0,3}", fullmatch=
     local=locals_,
     subscriber_id=st.integers(1, 10**12),
     mailto=st.booleans(),
-    which=st.sampled_from(["example", "non-ascii"]),
+    which=st.sampled_from(["example", "non-ascii", "odd", "repeated", "wrapping"]),
 )
 def test_fast_frame_matches_email_message(
     compiled: CompiledIssue,
@@ -151,7 +179,8 @@ def test_fast_frame_matches_email_message(
     mailto: bool,
     which: str,
 ) -> None:
-    issue = compiled if which == "example" else non_ascii
+    issue = non_ascii if which == "non-ascii" else compiled
+    templates = {"odd": ODD, "repeated": REPEATED, "wrapping": WRAPPING}.get(which, issue.templates)
     recipient = Recipient(
         email=f"{local}@example.org", first_name=first, last_name=last, organisation=organisation
     )
@@ -163,11 +192,11 @@ def test_fast_frame_matches_email_message(
         mailto="unsubscribe@vaimh.example" if mailto else "",
     )
     message_id = f"<c1.{subscriber_id}.x@vaimh.example>"
-    fast = frame_for(issue, repo_config).stamp(recipient, links, message_id, WHEN).raw
+    fast = frame_for(templates, repo_config).stamp(recipient, links, message_id, WHEN).raw
 
     # The frame's contract: a recipient's values are used without their control characters.
     clean = clean_recipient(recipient)
-    mail = issue.personalise(clean, links)
+    mail = templates.render(clean, links)
     envelope = envelope_for(
         issue.issue, repo_config, clean.email, WHEN, clean.full_name, message_id=message_id
     )
@@ -194,8 +223,9 @@ def test_fast_frame_matches_email_message(
     fast_text, fast_html = (canonical(p.get_content()) for p in fast_parts)
     slow_text, slow_html = (canonical(p.get_content()) for p in slow_parts)
     assert fast_text == slow_text
-    # The frame writes the recipient's non-ASCII characters as references: the same document.
-    assert fast_html.isascii()
+    # The frame writes the recipient's non-ASCII characters as references: the same document (or, when
+    # references would make a line too long, the HTML goes quoted-printable).
+    assert fast_html.isascii() or fast_parts[1]["Content-Transfer-Encoding"] == "quoted-printable"
     assert html.unescape(fast_html) == html.unescape(slow_html)
 
 
@@ -271,3 +301,25 @@ def test_a_recipient_values_control_characters_never_reach_a_body(
     stamped = frame_for(compiled, repo_config).stamp(recipient, links, "<x@vaimh.example>", WHEN)
     assert re.search(rb"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]", stamped.raw) is None
     assert "Ana" in stamped.mail.text and "\u202e" not in stamped.mail.text
+
+
+def test_a_line_that_would_pass_998_octets_goes_quoted_printable(repo_config: Config) -> None:
+    links = recipient_links(repo_config.base_url, repo_config.secret_key, "1", "x")
+    stamped = frame_for(REPEATED, repo_config).stamp(
+        Recipient(email="a@example.org", first_name="😀" * 120), links, "<x@vaimh.example>", WHEN
+    )
+    assert stamped.raw.isascii()
+    assert max(len(line) for line in stamped.raw.split(b"\r\n")) <= 998
+    html_part = parsed(stamped.raw).get_body(("html",))
+    assert html_part is not None and html_part["Content-Transfer-Encoding"] == "quoted-printable"
+    assert canonical(html_part.get_content()) == canonical(stamped.mail.html)
+
+
+def test_a_template_that_cannot_go_line_by_line_is_rendered_whole(repo_config: Config) -> None:
+    links = recipient_links(repo_config.base_url, repo_config.secret_key, "1", "x")
+    recipient = Recipient(email="a@example.org", first_name="Zoë Renée", last_name="Ñúñez-Łukasz Smith")
+    stamped = frame_for(ODD, repo_config).stamp(recipient, links, "<x@vaimh.example>", WHEN)
+    assert stamped.mail == ODD.with_line_ends("\r\n").render(recipient, links)
+    text, page = (canonical(p.get_content()) for p in parsed(stamped.raw).iter_parts())
+    assert text == canonical(stamped.mail.text) and "Dear Zoë\nRenée," in text
+    assert html.unescape(page) == html.unescape(canonical(stamped.mail.html))
