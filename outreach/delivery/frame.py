@@ -34,9 +34,9 @@ from outreach.delivery.headers import (
 from outreach.models import Recipient, RecipientLinks
 from outreach.render.personal import Personalised, PersonalTemplates, recipient_context
 
+_Body = tuple[bytes, str]  # an encoded part and its Content-Transfer-Encoding
 # The address is not cleaned but checked where it becomes a header: a cleaned copy could differ from
 # the envelope recipient.
-_Body = tuple[bytes, str]  # an encoded part and its Content-Transfer-Encoding
 _TEXT_FIELDS = tuple(f.name for f in fields(Recipient) if f.name not in ("email", "attributes"))
 
 
@@ -139,7 +139,8 @@ class MessageFrame:
                 self._end_bytes,
             )
         )
-        return Stamped(raw=raw, subject=mail.subject, mail=mail, to_header=unfolded(to_line))
+        subject = plain_text(mail.subject)  # as the Subject header has it, for JSON APIs
+        return Stamped(raw=raw, subject=subject, mail=mail, to_header=unfolded(to_line))
 
     def _personalise(self, context: dict[str, Any]) -> tuple[Personalised, _Body, _Body]:
         """The recipient's subject, HTML and text, and the two parts encoded: line by line when the
@@ -170,8 +171,11 @@ class MessageFrame:
             Recipient(email="sample@example.org", first_name="Sample", last_name="Reader"),
             RecipientLinks("https://u.example/u", "https://u.example/p", "https://u.example/v"),
         )
-        whole = self.templates.render_context(sample)
-        part = lines.render_context(sample)
+        try:
+            whole = self.templates.render_context(sample)
+            part = lines.render_context(sample)
+        except Exception:  # staff expressions may fail for a made-up reader: then always render whole
+            return None
         html_lines, text_lines = html.lines_of(part.html), text.lines_of(part.text)
         if html_lines is None or text_lines is None:
             return None

@@ -253,6 +253,8 @@ class MessageHeaders:
     def block(self, to_line: str, recipient: RecipientHeaders) -> str:
         """Every header line but the MIME ones, each ending in CRLF."""
         unsubscribe = list_unsubscribe(recipient.unsubscribe, recipient.unsubscribe_mailto)
+        if not (recipient.date.isascii() and recipient.date.isprintable()):
+            raise DeliveryError(f"the date {recipient.date!r} cannot go in a header")
         return (
             f"{self.from_line}{CRLF}{to_line}{CRLF}{self.subject_line(recipient.subject)}{CRLF}"
             f"Date: {recipient.date}{CRLF}Message-ID: {message_id(recipient.message_id)}{CRLF}"
