@@ -1,67 +1,43 @@
 """The per-recipient fast path: a MIME frame computed once per campaign, stamped per recipient.
 
-Building an ``EmailMessage`` per recipient costs ~5 ms for a 60-90 KB issue (DESIGN.md section 8); the
-frame costs a few tens of microseconds on top of the personalisation: the header block, the multipart
+Building an ``EmailMessage`` per recipient costs ~5 ms for a 60-90 KB issue; the frame costs a few
+tens of microseconds on top of the personalisation: the headers every recipient shares, the multipart
 skeleton and the boundary are fixed per campaign, and only To, Subject (when personalised), Date,
 Message-ID and List-Unsubscribe plus the two bodies are filled in.
 
-Bodies go out as ``8bit`` (``7bit`` when ASCII). That needs lines under SMTP's 998 octets: the render
-step wraps the HTML (``outreach.render.compiled.wrap_long_lines``) and per-recipient values are capped,
-and the property test in tests/delivery checks both against the slow ``EmailMessage`` composition.
+Headers come from ``outreach.delivery.headers`` (the one header path); bodies are 7-bit
+(``outreach.delivery.bodies``), so the message passes any relay unchanged and its DKIM signature holds.
+A recipient's values are cleaned of control characters before they reach either. The property tests in
+tests/delivery check the result against the slow ``EmailMessage`` composition.
 """
 
 from __future__ import annotations
 
-import base64
 import secrets
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, fields, replace
 from datetime import datetime
-from email.header import Header
-from email.utils import format_datetime, formataddr
+from email.utils import format_datetime
+from typing import Any
 
+import jinja2
+
+from outreach.delivery.bodies import HtmlPart, Shape, TextPart, html_body, text_body
+from outreach.delivery.headers import (
+    CRLF,
+    MessageHeaders,
+    RecipientHeaders,
+    list_unsubscribe,
+    plain_text,
+    unfolded,
+)
 from outreach.models import Recipient, RecipientLinks
-from outreach.render.personal import Personalised, PersonalTemplates
+from outreach.render.personal import Personalised, PersonalTemplates, recipient_context
 
-CRLF = "\r\n"
-
-
-def _clean(value: str) -> str:
-    """One line, no control characters: header values must never carry CR or LF (injection)."""
-    return " ".join(value.split())
-
-
-def encode_header_value(value: str) -> str:
-    """ASCII short values as they are; anything else as folded RFC 2047 UTF-8 encoded words."""
-    value = _clean(value)
-    if value.isascii() and len(value) < 900:
-        return value
-    return Header(value, "utf-8", maxlinelen=76).encode(linesep=CRLF)
-
-
-def address_header(name: str, address: str) -> str:
-    """``Name <address>``: the name quoted as needed, or as folded UTF-8 encoded words when it is not
-    ASCII (one unfolded word would pass 998 octets for the longest names the schema allows)."""
-    name = _clean(name)
-    if name.isascii():
-        return formataddr((name, address))
-    return f"{encoded_words(name)} <{address}>"
-
-
-def encoded_words(text: str, limit: int = 45) -> str:
-    """RFC 2047 ``B`` words of at most ``limit`` UTF-8 bytes (75 characters each), never splitting a
-    character, one per folded line. (The email package's folder can move a space between words for
-    some astral-plane names, which is why this is our own.)"""
-    words: list[bytes] = []
-    current = b""
-    for character in text:
-        encoded = character.encode("utf-8")
-        if current and len(current) + len(encoded) > limit:
-            words.append(current)
-            current = b""
-        current += encoded
-    words.append(current)
-    return (CRLF + " ").join(f"=?utf-8?b?{base64.b64encode(word).decode('ascii')}?=" for word in words)
+_Body = tuple[bytes, str]  # an encoded part and its Content-Transfer-Encoding
+# The address is not cleaned but checked where it becomes a header: a cleaned copy could differ from
+# the envelope recipient.
+_TEXT_FIELDS = tuple(f.name for f in fields(Recipient) if f.name not in ("email", "attributes"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,7 +47,21 @@ class Stamped:
     raw: bytes
     subject: str
     mail: Personalised
-    to_header: str
+    to_header: str  # the To value on one line, as sent
+
+
+def clean_recipient(recipient: Recipient) -> Recipient:
+    """The recipient with control characters taken out of every value but the address (stored text is
+    not trusted to be clean: a NUL or a stray CR must not reach a 7-bit body or a header)."""
+    values = [getattr(recipient, name) for name in _TEXT_FIELDS]
+    attributes = recipient.attributes
+    if all(v.isprintable() for v in values) and all(
+        k.isprintable() and v.isprintable() for k, v in attributes
+    ):
+        return recipient
+    cleaned: dict[str, Any] = {name: plain_text(v) for name, v in zip(_TEXT_FIELDS, values, strict=True)}
+    cleaned["attributes"] = tuple((plain_text(k), plain_text(v)) for k, v in attributes)
+    return replace(recipient, **cleaned)
 
 
 class MessageFrame:
@@ -88,65 +78,113 @@ class MessageFrame:
         boundary: str | None = None,
     ) -> None:
         self.templates = templates.with_line_ends(CRLF)  # compiled once, CRLF as SMTP wants
+        self.headers = MessageHeaders(from_name, from_address, list_id, reply_to, extra_headers)
+        self.from_header = self.headers.from_value
         self.boundary = boundary or f"=_outreach_{secrets.token_hex(16)}"
-        self.from_header = address_header(from_name, from_address)
-        fixed = [("From", self.from_header)]
-        if reply_to:
-            fixed.append(("Reply-To", reply_to))
-        fixed += [("List-Id", list_id), *extra_headers]
-        self._fixed = "".join(f"{name}: {value}{CRLF}" for name, value in fixed)
         self._mime = (
-            f"List-Unsubscribe-Post: List-Unsubscribe=One-Click{CRLF}"
             f"MIME-Version: 1.0{CRLF}"
-            f'Content-Type: multipart/alternative; boundary="{self.boundary}"{CRLF}{CRLF}'
+            f'Content-Type: multipart/alternative;{CRLF} boundary="{self.boundary}"{CRLF}{CRLF}'
         )
         self._part = f'--{self.boundary}{CRLF}Content-Type: text/%s; charset="utf-8"{CRLF}'
+        self._part_heads = {
+            (subtype, cte): f"{self._part % subtype}Content-Transfer-Encoding: {cte}{CRLF}{CRLF}".encode()
+            for subtype in ("plain", "html")
+            for cte in ("7bit", "quoted-printable")
+        }
         self._end_bytes = f"{CRLF}--{self.boundary}--{CRLF}".encode("ascii")
-        self._crlf_part_html = CRLF.encode("ascii")
+        self._crlf = CRLF.encode("ascii")
+        self._html = HtmlPart(Shape(templates.html_source))
+        self._text = TextPart(Shape(templates.text_source))
+        self._lines = self._line_templates(templates)
         self._date: tuple[datetime, str] | None = None  # a chunk's messages share one moment
 
     def list_unsubscribe(self, links: RecipientLinks) -> str:
         """The one-click URL, then the signed mailto when the site has an unsubscribe mailbox."""
-        value = f"<{links.unsubscribe}>"
-        if links.unsubscribe_mailto:
-            value += f", <{links.unsubscribe_mailto}>"
-        return value
+        return list_unsubscribe(links.unsubscribe, links.unsubscribe_mailto)
 
-    def stamp(self, recipient: Recipient, links: RecipientLinks, message_id: str, date: datetime) -> Stamped:
-        """Personalise and serialise one recipient's message: the whole per-recipient cost."""
-        mail = self.templates.render(recipient, links)
-        to_header = address_header(recipient.full_name, recipient.email)
-        head = (
-            f"{self._fixed}"
-            f"To: {to_header}{CRLF}"
-            f"Subject: {encode_header_value(mail.subject)}{CRLF}"
-            f"Date: {self._date_header(date)}{CRLF}"
-            f"Message-ID: {message_id}{CRLF}"
-            f"List-Unsubscribe: {self.list_unsubscribe(links)}{CRLF}"
-            f"{self._mime}"
+    def stamp(
+        self,
+        recipient: Recipient,
+        links: RecipientLinks,
+        message_id: str,
+        date: datetime,
+        extra: Mapping[str, Any] | None = None,
+    ) -> Stamped:
+        """Personalise and serialise one recipient's message: the whole per-recipient cost. ``extra``
+        adds template variables (the confirmation mail's ``confirm_url``)."""
+        recipient = clean_recipient(recipient)
+        context = recipient_context(recipient, links)
+        if extra:
+            context.update(extra)
+        mail, text, html = self._personalise(context)
+        to_line = self.headers.to_line(recipient.full_name, recipient.email)
+        values = RecipientHeaders(
+            recipient.full_name,
+            recipient.email,
+            mail.subject,
+            self._date_header(date),
+            message_id,
+            links.unsubscribe,
+            links.unsubscribe_mailto,
         )
-        # Each part is encoded on its own: the HTML is ASCII (render made it so), which encodes at memcpy
-        # speed, instead of one big string that a single non-ASCII character would slow down.
+        head = self.headers.block(to_line, values) + self._mime
         raw = b"".join(
             (
-                head.encode("utf-8"),
-                self._part_head("plain", mail.text),
-                mail.text.encode("utf-8"),
-                self._crlf_part_html,
-                self._part_head("html", mail.html),
-                mail.html.encode("utf-8"),
+                head.encode("utf-8"),  # ASCII but for an SMTPUTF8 address
+                self._part_heads["plain", text[1]],
+                text[0],
+                self._crlf,
+                self._part_heads["html", html[1]],
+                html[0],
                 self._end_bytes,
             )
         )
-        return Stamped(raw=raw, subject=mail.subject, mail=mail, to_header=to_header)
+        subject = plain_text(mail.subject)  # as the Subject header has it, for JSON APIs
+        return Stamped(raw=raw, subject=subject, mail=mail, to_header=unfolded(to_line))
+
+    def _personalise(self, context: dict[str, Any]) -> tuple[Personalised, _Body, _Body]:
+        """The recipient's subject, HTML and text, and the two parts encoded: line by line when the
+        templates allow (only the lines that change are rendered and encoded), else whole."""
+        if self._lines is not None:
+            part = self._lines.render_context(context)
+            html_lines = self._html.shape.lines_of(part.html)
+            text_lines = self._text.shape.lines_of(part.text)
+            if html_lines is not None and text_lines is not None:
+                html = self._html.shape.assemble(html_lines)
+                text = self._text.shape.assemble(text_lines)
+                mail = Personalised(part.subject, html, text)
+                return mail, self._text.body(text, text_lines), self._html.body(html, html_lines)
+        mail = self.templates.render_context(context)
+        return mail, text_body(mail.text), html_body(mail.html)
+
+    def _line_templates(self, templates: PersonalTemplates) -> PersonalTemplates | None:
+        """The subject and the changing lines of both parts as templates of their own, when rendering
+        them alone gives what the whole templates give (checked here once, for a sample reader, and
+        per recipient by the number of lines). A construct over several lines (an expression, a
+        comment) does not compile alone or gives fewer lines, and its template is rendered whole."""
+        html, text = self._html.shape, self._text.shape
+        try:
+            lines = PersonalTemplates(templates.subject_source, html.changing_source, text.changing_source)
+        except jinja2.TemplateError:
+            return None
+        sample = recipient_context(
+            Recipient(email="sample@example.org", first_name="Sample", last_name="Reader"),
+            RecipientLinks("https://u.example/u", "https://u.example/p", "https://u.example/v"),
+        )
+        try:
+            whole = self.templates.render_context(sample)
+            part = lines.render_context(sample)
+        except Exception:  # staff expressions may fail for a made-up reader: then always render whole
+            return None
+        html_lines, text_lines = html.lines_of(part.html), text.lines_of(part.text)
+        if html_lines is None or text_lines is None:
+            return None
+        if (html.assemble(html_lines), text.assemble(text_lines)) != (whole.html, whole.text):
+            return None
+        return lines
 
     def _date_header(self, date: datetime) -> str:
         cached = self._date  # one read: threads of one runner share the frame
         if cached is None or cached[0] != date:
             cached = self._date = (date, format_datetime(date))
         return cached[1]
-
-    def _part_head(self, subtype: str, content: str) -> bytes:
-        # The templates already end lines with CRLF and subscriber values are single lines.
-        encoding = "7bit" if content.isascii() else "8bit"
-        return f"{self._part % subtype}Content-Transfer-Encoding: {encoding}{CRLF}{CRLF}".encode("ascii")

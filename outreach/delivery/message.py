@@ -1,8 +1,10 @@
 """One recipient's complete message, built with ``EmailMessage``: the reference composition.
 
-This is the careful, slow way (about 5 ms a message): ``outreach render --to`` and test sends use it,
-and the fast per-recipient frame used for bulk sending is checked against it. It carries everything
-DESIGN.md section 5 lists, with ``List-Unsubscribe`` kept as one plain header (never RFC 2047-encoded).
+This is the careful, slow way (about 5 ms a message): ``outreach render --to``, ``check`` and the
+preview use it, and the fast per-recipient frame used for bulk sending is checked against it. Its
+headers come from ``outreach.delivery.headers`` (set raw, so the email package never re-folds them:
+its folder decodes encoded words in names and, on older interpreters, writes CR/LF back out); the
+email package only encodes the two bodies, as quoted-printable.
 """
 
 from __future__ import annotations
@@ -10,22 +12,23 @@ from __future__ import annotations
 import email.policy
 from dataclasses import dataclass
 from datetime import datetime
-from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 
 from outreach.config import Config
+from outreach.delivery.headers import MessageHeaders, RecipientHeaders
 from outreach.models import Issue, RecipientLinks
 from outreach.render.personal import Personalised
 
-# Parts are encoded under SMTP's policy (quoted-printable lines of 76); the message is serialised with
-# a 998-octet header limit so a long List-Unsubscribe is never folded into an RFC 2047 encoded word.
-POLICY = email.policy.SMTP
-SERIALISE_POLICY = email.policy.SMTP.clone(max_line_length=998)
+# Parts are encoded under SMTP's policy (quoted-printable lines of 76). Headers set raw are written
+# exactly as our builder folded them, whoever serialises the message (the preview's .eml download
+# too): with refold_source "none" the email package never re-parses and re-folds them.
+POLICY = email.policy.SMTP.clone(refold_source="none")
+SERIALISE_POLICY = POLICY.clone(max_line_length=998)
 
 
 def message_bytes(message: EmailMessage) -> bytes:
-    """Serialise with CRLF line ends and unfolded List-* headers."""
+    """Serialise with CRLF line ends and our headers as they were built."""
     return message.as_bytes(policy=SERIALISE_POLICY)
 
 
@@ -66,21 +69,22 @@ def envelope_for(
 def build_message(
     envelope: Envelope, mail: Personalised, links: RecipientLinks, config: Config
 ) -> EmailMessage:
-    """The whole message: headers of section 5, text/plain first, then text/html."""
+    """The whole message: the headers every bulk mail carries, text/plain first, then text/html."""
+    headers = MessageHeaders(
+        envelope.from_name, envelope.from_address, config.sender.list_id, envelope.reply_to
+    )
+    values = RecipientHeaders(
+        envelope.to_name,
+        envelope.to_address,
+        mail.subject,
+        format_datetime(envelope.date),
+        envelope.message_id,
+        links.unsubscribe,
+        links.unsubscribe_mailto,
+    )
     message = EmailMessage(policy=POLICY)
-    message["From"] = Address(envelope.from_name, addr_spec=envelope.from_address)
-    message["To"] = Address(envelope.to_name, addr_spec=envelope.to_address)
-    message["Subject"] = mail.subject
-    message["Date"] = format_datetime(envelope.date)
-    message["Message-ID"] = envelope.message_id
-    if envelope.reply_to:
-        message["Reply-To"] = envelope.reply_to
-    message["List-Id"] = config.sender.list_id
-    unsubscribe = f"<{links.unsubscribe}>"
-    if links.unsubscribe_mailto:
-        unsubscribe += f", <{links.unsubscribe_mailto}>"
-    message["List-Unsubscribe"] = unsubscribe
-    message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+    for name, value in headers.fields(values):
+        message.set_raw(name, value)
     message.set_content(mail.text, subtype="plain", charset="utf-8", cte="quoted-printable")
     message.add_alternative(mail.html, subtype="html", charset="utf-8", cte="quoted-printable")
     return message

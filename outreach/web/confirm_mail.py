@@ -2,9 +2,10 @@
 
 ``templates/confirm.mjml.j2`` and ``confirm.txt.j2`` go through the same MJML, inlining and
 per-recipient compilation as an issue, once per process; the links and the greeting stay
-placeholders until a sign-up fills them. The message is composed with ``EmailMessage`` (one mail per
-sign-up, so the careful composition of ``outreach.delivery.message`` is the right one) and leaves
-through the configured transport.
+placeholders until a sign-up fills them. The message is stamped by the same ``MessageFrame`` as a
+campaign's: the same header path (a name typed into the sign-up form is text, quoted or encoded, never
+a header or an address of its own), the same 7-bit bodies, and it leaves through the configured
+transport.
 """
 
 from __future__ import annotations
@@ -14,12 +15,12 @@ from datetime import datetime
 from email.utils import make_msgid
 
 from outreach.config import Config
-from outreach.delivery.message import Envelope, build_message, message_bytes
+from outreach.delivery.frame import MessageFrame
 from outreach.models import Recipient, RecipientLinks
 from outreach.render.inline import inline_css
 from outreach.render.layouts import layout_environment, render_layout
 from outreach.render.mjml import compile_mjml
-from outreach.render.personal import PersonalTemplates, escape_jinja, recipient_context
+from outreach.render.personal import PersonalTemplates, escape_jinja
 from outreach.transports.base import OutgoingMessage
 from outreach.web.signup import Mail
 
@@ -46,19 +47,26 @@ class ConfirmationMail:
 
     def __init__(self, config: Config) -> None:
         self.config = config
-        self._compiled: dict[Mail, PersonalTemplates] = {}
+        self._frames: dict[Mail, MessageFrame] = {}
         self._lock = threading.Lock()
 
     def prepare(self) -> None:
         """Compile now, so a broken layout stops ``outreach serve`` at start instead of at a sign-up."""
         for mail in (Mail.CONFIRM, Mail.ALREADY):
-            self.templates(mail)
+            self.frame(mail)
 
-    def templates(self, mail: Mail) -> PersonalTemplates:
+    def frame(self, mail: Mail) -> MessageFrame:
         with self._lock:
-            if mail not in self._compiled:
-                self._compiled[mail] = self._compile(mail)
-            return self._compiled[mail]
+            if mail not in self._frames:
+                sender = self.config.sender
+                self._frames[mail] = MessageFrame(
+                    self._compile(mail),
+                    sender.from_name,
+                    sender.from_address,
+                    sender.list_id,
+                    reply_to=sender.reply_to,
+                )
+            return self._frames[mail]
 
     def _compile(self, mail: Mail) -> PersonalTemplates:
         folder = self.config.path("templates")
@@ -94,34 +102,25 @@ class ConfirmationMail:
         confirm_url: str,
         now: datetime,
     ) -> OutgoingMessage:
-        context = {**recipient_context(recipient, links), "confirm_url": confirm_url}
-        personal = self.templates(mail).render_context(context)
         sender = self.config.sender
-        envelope = Envelope(
-            from_name=sender.from_name,
-            from_address=sender.from_address,
-            to_address=recipient.email,
-            to_name=recipient.full_name,
-            message_id=make_msgid(domain=sender.message_id_domain),
-            date=now,
-            reply_to=sender.reply_to,
-        )
-        message = build_message(envelope, personal, links, self.config)
+        frame = self.frame(mail)
+        message_id = make_msgid(domain=sender.message_id_domain)
+        stamped = frame.stamp(recipient, links, message_id, now, extra={"confirm_url": confirm_url})
         return OutgoingMessage(
             key=f"{mail.value}-confirmation",
-            message_id=envelope.message_id,
+            message_id=message_id,
             envelope_from=sender.from_address,
             recipient=recipient.email,
-            raw=message_bytes(message),
-            from_header=str(message["From"]),
-            to_header=str(message["To"]),
-            subject=personal.subject,
-            text=personal.text,
-            html=personal.html,
+            raw=stamped.raw,
+            from_header=frame.from_header,
+            to_header=stamped.to_header,
+            subject=stamped.subject,
+            text=stamped.mail.text,
+            html=stamped.mail.html,
             headers=(
-                ("Message-ID", envelope.message_id),
+                ("Message-ID", message_id),
                 ("List-Id", sender.list_id),
-                ("List-Unsubscribe", str(message["List-Unsubscribe"])),
+                ("List-Unsubscribe", frame.list_unsubscribe(links)),
                 ("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"),
                 *((("Reply-To", sender.reply_to),) if sender.reply_to else ()),
             ),

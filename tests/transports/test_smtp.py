@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import ssl
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from typing import Any
 
 import pytest
-from aiosmtpd.smtp import AuthResult, LoginPassword
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
 from outreach.transports.base import Outcome
 from outreach.transports.smtp import SmtpSettings, SmtpTransport
-from tests.transports.conftest import SmtpServer, make_message
+from tests.ports import free_port
+from tests.transports.conftest import SmtpRecorder, SmtpServer, make_message
 
 Factory = Callable[..., SmtpServer]
 
@@ -299,3 +301,48 @@ def test_implicit_tls(smtp_server_factory: Factory, certificate_authority: Any) 
     with transport(server, security="tls", ssl_context=_client_context(certificate_authority)) as smtp:
         (result,) = smtp.send([make_message(1)])
     assert result.outcome is Outcome.SENT, result
+
+
+# -- a relay without 8BITMIME ------------------------------------------------------------------------------
+
+
+class StrictRecorder(SmtpRecorder):
+    """aiosmtpd without 8BITMIME in its EHLO answer, refusing the BODY parameter it never offered."""
+
+    async def handle_EHLO(
+        self, server: SMTP, session: Session, envelope: Envelope, hostname: str, responses: list[str]
+    ) -> list[str]:
+        responses = await super().handle_EHLO(server, session, envelope, hostname, responses)
+        return [line for line in responses if "8BITMIME" not in line.upper()]
+
+    async def handle_MAIL(
+        self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
+    ) -> str:
+        if any(option.upper().startswith("BODY=") for option in options):
+            return "555 5.5.4 MAIL FROM parameters not recognized or not implemented"
+        return await super().handle_MAIL(server, session, envelope, address, options)
+
+
+@pytest.fixture
+def strict_server() -> Iterator[SmtpServer]:
+    handler = StrictRecorder()
+    port = free_port()
+    controller = Controller(handler, hostname="127.0.0.1", port=port, enable_SMTPUTF8=True)
+    controller.start()
+    try:
+        yield SmtpServer("127.0.0.1", port, handler)
+    finally:
+        controller.stop()
+
+
+def test_an_smtputf8_message_asks_for_8bitmime_only_where_it_is_offered(strict_server: SmtpServer) -> None:
+    """UTF-8 headers go with SMTPUTF8; BODY=8BITMIME is added only when the server offers it (one that
+    does not refuses the parameter)."""
+    message = make_message(1, recipient="zoë@example.org")
+    utf8 = replace(message, raw=message.raw.replace(b"=?utf-8?q?zo=C3=AB?=@", "zoë@".encode()))
+    with transport(strict_server) as smtp:
+        (result,) = smtp.send([utf8])
+    assert result.outcome is Outcome.SENT, result.detail
+    (_, rcpts, raw, options) = strict_server.handler.received[0]
+    assert rcpts == ["zoë@example.org"] and not raw.isascii()
+    assert "SMTPUTF8" in options and not any(o.startswith("BODY=") for o in options)
