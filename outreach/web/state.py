@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 import threading
 from dataclasses import dataclass, field, replace
-from urllib.parse import urlsplit
 
 from sqlalchemy.engine import Engine
 from starlette.requests import Request
@@ -26,6 +25,7 @@ from outreach.transports.base import Outcome as SendOutcome
 from outreach.transports.base import Transport
 from outreach.web import signed
 from outreach.web.confirm_mail import ConfirmationMail
+from outreach.web.origin import from_elsewhere, origin_of
 from outreach.web.pages import Pages
 from outreach.web.ratelimit import RateLimiter
 from outreach.web.signup import Mail, SignUp, form_consent, sign_up
@@ -132,7 +132,8 @@ class WebState:
 
 
 def client_ip(request: Request) -> str | None:
-    """The client's address as uvicorn saw it (``--proxy-headers`` applies X-Forwarded-For)."""
+    """The client's address: the peer's, or the one a trusted proxy named (``[web] trusted_proxies``);
+    an ``X-Forwarded-For`` from anyone else is ignored, so rotating it gains nothing."""
     return request.client.host if request.client else None
 
 
@@ -141,14 +142,6 @@ def user_agent(request: Request) -> str | None:
 
 
 def same_origin(request: Request, base_url: str) -> bool:
-    """False only when the browser says the post came from another site (``Origin``)."""
-    origin = request.headers.get("origin")
-    if origin is None:
-        return True
-    allowed = {_origin(base_url), _origin(str(request.base_url))}
-    return origin.rstrip("/") in allowed
-
-
-def _origin(url: str) -> str:
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}"
+    """False when the browser says the post came from another site: the rule of ``outreach.web.origin``,
+    whose middleware already applies it to every form post."""
+    return not from_elsewhere(request.headers, {origin_of(base_url), origin_of(str(request.base_url))})
