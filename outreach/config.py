@@ -98,6 +98,8 @@ class Web(_Section):
     # The reverse proxies (addresses or networks, e.g. "10.0.0.0/8") whose X-Forwarded-For and
     # X-Forwarded-Proto headers are believed. Empty: the headers are ignored, since anyone can send them.
     trusted_proxies: list[str] = Field(default_factory=list)
+    # `outreach serve` sends the sign-up mails itself; false leaves them to `outreach worker`.
+    mail_worker: bool = True
 
     @field_validator("trusted_proxies")
     @classmethod

@@ -13,7 +13,8 @@ from alembic import context
 import outreach.audience.site_keys
 import outreach.delivery.tracking
 import outreach.events.schema
-import outreach.scheduling.schema  # noqa: F401
+import outreach.scheduling.schema
+import outreach.web.mail_schema  # noqa: F401
 from outreach.delivery.schema import metadata
 
 config = context.config

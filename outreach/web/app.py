@@ -42,7 +42,7 @@ from outreach.web.origin import SameOrigin
 from outreach.web.pages import Pages
 from outreach.web.ratelimit import RateLimiter
 from outreach.web.security import COMMON, PAGE_CSP, SecurityHeaders
-from outreach.web.state import MAILS_PER_ADDRESS, SIGNUPS_PER_IP, WebState
+from outreach.web.state import SIGNUPS_PER_IP, WebState
 
 log = logging.getLogger("outreach.web")
 WEBHOOKS = "outreach.web.webhooks"
@@ -118,7 +118,6 @@ def create_app(
         pages=pages,
         mail=ConfirmationMail(config),
         signup_limiter=RateLimiter(*signups_per_ip, clock=clock),
-        mail_limiter=RateLimiter(*MAILS_PER_ADDRESS, clock=clock),
         _transport=transport,
     )
     webhook_routes, webhook_openapi = _webhooks(state)
@@ -184,6 +183,8 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        if config.settings.web.mail_worker:  # else `outreach worker` sends the sign-up mails
+            state.worker.start()
         try:
             yield
         finally:

@@ -143,7 +143,7 @@ async def subscribe_post(request: Request) -> Response:
     )
     if signup is None:
         return await _form_page(request, embed, status=400, values=values, problems=problems)
-    await run_in_threadpool(state.sign_up, signup, client_ip(request), user_agent(request))
+    await run_in_threadpool(state.receive_sign_up, signup, client_ip(request), user_agent(request))
     return _check_inbox(state, embed, headers)
 
 
