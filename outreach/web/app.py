@@ -118,6 +118,7 @@ def create_app(
         pages=pages,
         mail=ConfirmationMail(config),
         signup_limiter=RateLimiter(*signups_per_ip, clock=clock),
+        default_topics=subscribe.default_topics(config),
         _transport=transport,
     )
     webhook_routes, webhook_openapi = _webhooks(state)

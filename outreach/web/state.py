@@ -46,6 +46,7 @@ class WebState:
     pages: Pages
     mail: ConfirmationMail
     signup_limiter: RateLimiter
+    default_topics: tuple[str, ...] = ()
     _transport: Transport | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
     mailer: SystemMailer = field(init=False)

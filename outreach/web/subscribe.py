@@ -15,6 +15,9 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
 from outreach.audience import transaction
+from outreach.audience.topics import load_topics
+from outreach.config import Config
+from outreach.errors import OutreachError
 from outreach.web import signed
 from outreach.web.forms import FormError, read_form
 from outreach.web.security import embed_csp
@@ -30,7 +33,15 @@ from outreach.web.signup import (
 from outreach.web.state import WebState, client_ip, user_agent
 
 HONEYPOT = "website"
-DEFAULT_TOPICS = ("monthly-newsletter",)
+TOPICS_FILE = "topics.yaml"
+
+
+def default_topics(config: Config) -> tuple[str, ...]:
+    """The topics ticked on a fresh form: those ``lists/topics.yaml`` marks ``default: true``."""
+    try:
+        return tuple(t.key for t in load_topics(config.path("lists") / TOPICS_FILE) if t.default)
+    except (OSError, OutreachError):  # no readable file: nothing ticked; `outreach db upgrade` reports it
+        return ()
 
 
 def _state(request: Request) -> WebState:
@@ -59,7 +70,7 @@ async def _form_page(
 ) -> Response:
     state = _state(request)
     topics = await run_in_threadpool(_topics, state)
-    defaults = {"topics": [k for k, _, _ in topics if k in DEFAULT_TOPICS], "language": "en"}
+    defaults = {"topics": [k for k, _, _ in topics if k in state.default_topics], "language": "en"}
     return state.pages.page(
         "subscribe.html.j2",
         status=status,
