@@ -19,7 +19,7 @@ from outreach.config import Config, load_config
 from outreach.transports.memory import MemoryTransport
 from outreach.web.app import create_app
 from tests.conftest import TEST_SECRET
-from tests.web.conftest import add_active, csrf_of
+from tests.web.conftest import add_active, csrf_of, deliver_queued
 
 PEER = ("198.51.100.20", 40000)  # the address the TCP connection comes from
 EVIL = "https://evil.example"
@@ -56,6 +56,7 @@ def test_a_trusted_proxy_names_the_client_and_each_client_has_its_own_limit(
         second = _sign_up(client, "b@example.org", {"x-forwarded-for": "203.0.113.2"})
         # A client forging the header itself: the proxy appends the real address, which is what counts.
         forged = _sign_up(client, "c@example.org", {"x-forwarded-for": "192.0.2.99, 203.0.113.1"})
+        deliver_queued(client)
     assert first == [200] * 5 + [429] and second == 200 and forged == 429
     with transaction(engine) as session:
         assert find_by_email(session, "b@example.org") is not None
