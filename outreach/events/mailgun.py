@@ -59,6 +59,8 @@ def verify(signing_key: str, document: Mapping[str, Any], now: datetime, max_age
     timestamp, token, given = (string(signature.get(k)) for k in ("timestamp", "token", "signature"))
     if not (timestamp and token and given):
         raise Unauthenticated("the Mailgun signature needs timestamp, token and signature")
+    if not (timestamp + token + given).isascii():  # Mailgun writes hex and digits; anything else is forged
+        raise BadSignature("the Mailgun signature is not ASCII")
     expected = hmac.new(signing_key.encode(), (timestamp + token).encode(), hashlib.sha256).hexdigest()
     if not hmac.compare_digest(expected, given.lower()):
         raise BadSignature("the Mailgun signature does not verify")

@@ -122,7 +122,7 @@ def create_app(
         _transport=transport,
     )
     webhook_routes, webhook_openapi = _webhooks(state)
-    openapi = document(webhook_openapi)
+    openapi = document(webhook_openapi, topics=[t.key for t in subscribe.site_topics(config)])
 
     async def openapi_json(request: Request) -> Response:
         return JSONResponse(openapi)

@@ -15,7 +15,7 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
 from outreach.audience import transaction
-from outreach.audience.topics import load_topics
+from outreach.audience.topics import TopicDefinition, load_topics
 from outreach.config import Config
 from outreach.errors import OutreachError
 from outreach.web import signed
@@ -36,12 +36,17 @@ HONEYPOT = "website"
 TOPICS_FILE = "topics.yaml"
 
 
+def site_topics(config: Config) -> tuple[TopicDefinition, ...]:
+    """The topics of ``lists/topics.yaml`` (none when it cannot be read: `outreach db upgrade` says why)."""
+    try:
+        return load_topics(config.path("lists") / TOPICS_FILE)
+    except (OSError, OutreachError):
+        return ()
+
+
 def default_topics(config: Config) -> tuple[str, ...]:
     """The topics ticked on a fresh form: those ``lists/topics.yaml`` marks ``default: true``."""
-    try:
-        return tuple(t.key for t in load_topics(config.path("lists") / TOPICS_FILE) if t.default)
-    except (OSError, OutreachError):  # no readable file: nothing ticked; `outreach db upgrade` reports it
-        return ()
+    return tuple(t.key for t in site_topics(config) if t.default)
 
 
 def _state(request: Request) -> WebState:
