@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import schemathesis
 from alembic import command
 from alembic.util import CommandError
 from sqlalchemy.engine import Engine
@@ -130,6 +131,19 @@ def deliver_queued(client: TestClient) -> int:
     """Let the mail worker finish: every queued sign-up recorded and its mail handed over."""
     state: WebState = client.app.state.web  # type: ignore[attr-defined]
     return state.mailer.run_once()
+
+
+def send_case(client: TestClient, case: schemathesis.Case) -> Any:
+    """Send a case schemathesis generated the way the test client wants it: raw bytes as ``content``
+    (not ``data``), and cookies set on the client, not per request."""
+    kwargs = case.as_transport_kwargs(base_url="http://testserver")
+    cookies = kwargs.pop("cookies", None) or {}
+    client.cookies.clear()
+    for name, value in cookies.items():
+        client.cookies.set(name, str(value))
+    if isinstance(kwargs.get("data"), bytes | str):
+        kwargs["content"] = kwargs.pop("data")
+    return client.request(**kwargs)
 
 
 def link_in(text: str, path: str) -> str:

@@ -20,7 +20,6 @@ import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import pytest
 import schemathesis
@@ -48,7 +47,7 @@ from tests.conftest import REPO, TEST_SECRET
 from tests.databases import BACKENDS, fresh_database
 from tests.databases import sqlite_template_fixture as sqlite_template  # noqa: F401
 from tests.ports import free_port
-from tests.web.conftest import LISTS
+from tests.web.conftest import LISTS, send_case
 
 CHECKS = [
     not_a_server_error,
@@ -63,19 +62,6 @@ WEBHOOK_SECRETS = {
     "OUTREACH_POSTMARK_WEBHOOK_USER": "postmark",
     "OUTREACH_POSTMARK_WEBHOOK_PASSWORD": "postmark-password-for-the-fuzz-tests",
 }
-
-
-def send(client: TestClient, case: schemathesis.Case) -> Any:
-    """Send a generated case the way the current test client wants it: raw bytes as ``content``,
-    cookies on the client, not per request."""
-    kwargs = case.as_transport_kwargs(base_url="http://testserver")
-    cookies = kwargs.pop("cookies", None) or {}
-    client.cookies.clear()
-    for name, value in cookies.items():
-        client.cookies.set(name, str(value))
-    if isinstance(kwargs.get("data"), bytes | str):
-        kwargs["content"] = kwargs.pop("data")
-    return client.request(**kwargs)
 
 
 def _project(root: Path) -> Path:
@@ -118,7 +104,7 @@ schema = schemathesis.openapi.from_dict(document()).include(path_regex=r"^/api/"
 
 @schema.parametrize()
 def test_json_endpoints_match_their_openapi(case: schemathesis.Case, served: TestClient) -> None:
-    case.validate_response(send(served, case), checks=CHECKS)
+    case.validate_response(send_case(served, case), checks=CHECKS)
 
 
 # --- every route, the command line's --checks all, on both databases -------------------------------
