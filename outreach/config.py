@@ -103,6 +103,23 @@ class Web(_Section):
     notice_version: str = "2026-11"
     # Off by default: when on, links in campaigns go through signed redirects and clicks are counted.
     click_tracking: bool = False
+    # The reverse proxies (addresses or networks, e.g. "10.0.0.0/8") whose X-Forwarded-For and
+    # X-Forwarded-Proto headers are believed. Empty: the headers are ignored, since anyone can send them.
+    trusted_proxies: list[str] = Field(default_factory=list)
+    # `outreach serve` sends the sign-up mails itself; false leaves them to `outreach worker`.
+    mail_worker: bool = True
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _addresses(cls, value: list[str]) -> list[str]:
+        for entry in value:
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise ValueError(
+                    f'{entry!r} is not an IP address or network; write e.g. "127.0.0.1" or "10.0.0.0/8"'
+                ) from None
+        return value
 
     @field_validator("base_url")
     @classmethod

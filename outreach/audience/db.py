@@ -1,13 +1,17 @@
 """Engines, sessions and the schema version: the only place that knows how to reach the database.
 
-``make_engine`` turns a URL into an engine (SQLite gets foreign keys and WAL; every engine stores and
-returns times as aware UTC, see ``_times_in_utc``), ``upgrade`` runs the Alembic migrations shipped
-inside this package, and ``check_schema_current`` refuses to work on a database whose schema is behind
-the code, with a message that says what to run.
+``make_engine`` turns a URL into an engine (SQLite gets foreign keys, WAL and a busy timeout: a
+database another process holds locked is waited for, then refused with a ``DatabaseError`` that says
+so; every engine stores and returns times as aware UTC, see ``_times_in_utc``; a URL's password never
+appears in a message), ``upgrade`` runs the Alembic migrations shipped inside this package, and
+``check_schema_current`` refuses to work on a database whose schema is behind the code, with a
+message that says what to run.
 """
 
 from __future__ import annotations
 
+import re
+import sqlite3
 import weakref
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -29,6 +33,9 @@ from outreach.errors import DatabaseError
 # The migrations cover every stage's tables (audience and delivery), so they live beside the stages.
 MIGRATIONS = Path(__file__).parent.parent / "migrations"
 BEHIND = "the database schema is behind; run `outreach db upgrade`"
+# How long a SQLite statement waits for another process's write lock before giving up (seconds).
+BUSY_TIMEOUT = 15.0
+_PASSWORD = re.compile(r"(?P<head>[A-Za-z][A-Za-z0-9+.\-]*://[^:/@\s]*:)[^@\s]*@")
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -42,16 +49,44 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def make_engine(url: str, **options: Any) -> Engine:
-    """An engine for ``url``; on SQLite, foreign keys are enforced and the journal is WAL."""
+def make_engine(url: str, *, busy_timeout: float | None = None, **options: Any) -> Engine:
+    """An engine for ``url``; on SQLite, foreign keys are enforced, the journal is WAL and a locked
+    database is waited for ``busy_timeout`` seconds (``BUSY_TIMEOUT``), then refused with a
+    ``DatabaseError``."""
+    busy_timeout = BUSY_TIMEOUT if busy_timeout is None else busy_timeout
+    if url.startswith("sqlite"):
+        options["connect_args"] = {"timeout": busy_timeout, **options.get("connect_args", {})}
     try:
         engine = sa.create_engine(url, **options)
-    except (sa.exc.ArgumentError, ImportError) as err:
-        raise DatabaseError(f"cannot use database URL {url!r}: {err}") from err
+    except (sa.exc.ArgumentError, ImportError, ValueError) as err:
+        shown = redact_url(url)
+        detail = str(err).replace(url, shown)
+        raise DatabaseError(f"cannot use database URL {shown!r}: {redact_url(detail)}") from err
     if engine.dialect.name == "sqlite":
         sa.event.listen(engine, "connect", _sqlite_pragmas)
+        sa.event.listen(engine, "handle_error", _locked(engine, busy_timeout))
     _times_in_utc(engine)
     return engine
+
+
+def redact_url(text: str) -> str:
+    """``text`` with the password of any ``scheme://user:password@host`` in it replaced by ``***``."""
+    return _PASSWORD.sub(lambda found: f"{found['head']}***@", text)
+
+
+def _locked(engine: Engine, waited: float) -> Callable[[sa.engine.ExceptionContext], None]:
+    """Turns SQLite's "database is locked" (after the busy timeout) into one plain DatabaseError."""
+    where = engine.url.database or "the database"
+
+    def handle(context: sa.engine.ExceptionContext) -> None:
+        original = context.original_exception
+        if isinstance(original, sqlite3.OperationalError) and "locked" in str(original):
+            raise DatabaseError(
+                f"the database {where} is locked by another process (waited {waited:g} s); "
+                "try again in a moment, and if it stays locked, look for a stuck outreach process"
+            ) from original
+
+    return handle
 
 
 def _times_in_utc(engine: Engine) -> None:
@@ -205,7 +240,8 @@ def current_revision(engine: Engine) -> str | None:
         with engine.connect() as connection:
             return MigrationContext.configure(connection).get_current_revision()
     except sa.exc.OperationalError as err:
-        raise DatabaseError(f"cannot reach the database {engine.url!r}: {err.orig}") from err
+        shown = engine.url.render_as_string(hide_password=True)
+        raise DatabaseError(f"cannot reach the database {shown}: {redact_url(str(err.orig))}") from err
 
 
 def upgrade(engine: Engine) -> tuple[str | None, str]:

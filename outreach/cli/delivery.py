@@ -383,16 +383,29 @@ def worker(
     poll: float = typer.Option(5.0, "--poll", help="Seconds between looks for work."),
     root: Path | None = RootOption,
 ) -> None:
-    """Send every campaign in the 'sending' state; several workers may share one (PostgreSQL).
+    """Send every campaign in the 'sending' state, and the sign-up mails the web service queued;
+    several workers may share the work (PostgreSQL).
 
     Example: outreach worker --once
     """
+    from outreach.web.system_mails import SystemMailer
+
     config = config_for(root)
     engine = database(config)
     clock = SystemClock()
     open_transports: dict[str, Transport] = {}
+
+    def default_transport() -> Transport:
+        name = transport_name(config, None)
+        if name not in open_transports:
+            open_transports[name] = build_transport(config, name)
+        return open_transports[name]
+
+    sign_up_mail = SystemMailer(config, engine, clock, default_transport)
     try:
         while True:
+            if handed := sign_up_mail.run_once():
+                console.print(f"{handed} sign-up mail(s) sent")
             with transaction(engine) as session:
                 due = session.execute(
                     sa.select(Campaign.id, Campaign.transport)

@@ -15,7 +15,8 @@ import outreach.audience.audit
 import outreach.audience.site_keys
 import outreach.delivery.tracking
 import outreach.events.schema
-import outreach.scheduling.schema  # noqa: F401
+import outreach.scheduling.schema
+import outreach.web.mail_schema  # noqa: F401
 from outreach.delivery.schema import metadata
 
 config = context.config

@@ -72,7 +72,7 @@ async def subscribe(request: Request) -> Response:
     )
     if signup is None:
         return _problem(422, problems)
-    await run_in_threadpool(state.sign_up, signup, client_ip(request), user_agent(request))
+    await run_in_threadpool(state.receive_sign_up, signup, client_ip(request), user_agent(request))
     return JSONResponse({"status": "pending", "message": ACCEPTED}, status_code=202)
 
 

@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import json
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -26,21 +27,33 @@ from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from outreach.clock import Clock, SystemClock
 from outreach.config import Config
+from outreach.errors import DatabaseError
 from outreach.transports.base import Transport
 from outreach.web import api, archive, clicks, leave, preferences, subscribe
 from outreach.web.confirm_mail import ConfirmationMail
+from outreach.web.guard import MAX_BODY, WEBHOOK_PREFIX, RequestGuard
+from outreach.web.logs import redact_path
 from outreach.web.openapi import document
+from outreach.web.origin import SameOrigin
 from outreach.web.pages import Pages
 from outreach.web.ratelimit import RateLimiter
-from outreach.web.security import COMMON, MAX_BODY, PAGE_CSP, BodyLimit, SecurityHeaders
-from outreach.web.state import MAILS_PER_ADDRESS, SIGNUPS_PER_IP, WebState
+from outreach.web.security import COMMON, PAGE_CSP, SecurityHeaders
+from outreach.web.signup import choices_for
+from outreach.web.state import SIGNUPS_PER_IP, WebState
 
 log = logging.getLogger("outreach.web")
 WEBHOOKS = "outreach.web.webhooks"
+JSON = "application/json"
+HTML = "text/html; charset=utf-8"
 
+FROM_ELSEWHERE = (
+    "This form came from somewhere else, or has been open for a long time. "
+    "Please reload the page and send it again."
+)
 STATUS_TITLES = {
     400: ("Something went wrong", "We could not read that request."),
     404: ("Page not found", "There is no page at this address."),
@@ -62,6 +75,32 @@ def _webhooks(state: WebState) -> tuple[list[BaseRoute], dict[str, Any]]:
     return list(routes_for(hook_state)), dict(getattr(module, "WEBHOOK_OPENAPI", {}) or {})
 
 
+def one_route_per_path(routes: list[BaseRoute]) -> list[BaseRoute]:
+    """Routes that share a path, joined into one that dispatches on the method, so that a method
+    none of them has gets a 405 whose ``Allow`` names every method the path does take."""
+    handlers: dict[str, dict[str, Callable[[Request], Awaitable[Response]]]] = {}
+    joined: list[BaseRoute] = []
+    for route in routes:
+        if not isinstance(route, Route) or not route.methods:
+            joined.append(route)
+            continue
+        if route.path not in handlers:
+            handlers[route.path] = {}
+            joined.append(route)  # a placeholder, keeping the order of first appearance
+        for method in route.methods:
+            handlers[route.path].setdefault(method, route.endpoint)
+    return [
+        _dispatching(r.path, handlers[r.path]) if isinstance(r, Route) and r.methods else r for r in joined
+    ]
+
+
+def _dispatching(path: str, by_method: dict[str, Callable[[Request], Awaitable[Response]]]) -> Route:
+    async def endpoint(request: Request) -> Response:
+        return await by_method[request.method](request)
+
+    return Route(path, endpoint, methods=sorted(by_method))
+
+
 def create_app(
     config: Config,
     engine: Engine,
@@ -80,11 +119,17 @@ def create_app(
         pages=pages,
         mail=ConfirmationMail(config),
         signup_limiter=RateLimiter(*signups_per_ip, clock=clock),
-        mail_limiter=RateLimiter(*MAILS_PER_ADDRESS, clock=clock),
+        default_topics=subscribe.default_topics(config),
         _transport=transport,
     )
     webhook_routes, webhook_openapi = _webhooks(state)
-    openapi = document(webhook_openapi)
+    lists = choices_for(config)
+    openapi = document(
+        webhook_openapi,
+        topics=[t.key for t in subscribe.site_topics(config)],
+        roles=lists.roles.keys,
+        languages=lists.languages.keys,
+    )
 
     async def openapi_json(request: Request) -> Response:
         return JSONResponse(openapi)
@@ -108,17 +153,33 @@ def create_app(
         Route("/static/site.css", stylesheet, methods=["GET"]),
         Route("/healthz", health, methods=["GET"]),
     ]
-    routes.extend(webhook_routes)
+    routes = one_route_per_path([*routes, *webhook_routes])
 
     async def http_error(request: Request, exc: Exception) -> Response:
         status = exc.status_code if isinstance(exc, HTTPException) else 500
+        # Keep what the router says (a 405's Allow header names the methods that do work).
+        headers = dict(exc.headers or {}) if isinstance(exc, HTTPException) else {}
         if request.url.path.startswith("/api/"):
-            return JSONResponse({"errors": {"body": STATUS_TITLES.get(status, ("Error", ""))[0]}}, status)
+            title = STATUS_TITLES.get(status, ("Error", ""))[0]
+            return JSONResponse({"errors": {"body": title}}, status, headers=headers)
         title, message = STATUS_TITLES.get(status, ("Something went wrong", "Please try again later."))
-        return pages.message(status, title, message, link=("/", "Go to the sign-up page"))
+        return pages.message(status, title, message, link=("/", "Go to the sign-up page"), headers=headers)
+
+    async def database_busy(request: Request, exc: Exception) -> Response:
+        # A database locked past the busy timeout (or out of reach): a plain page, and try again soon.
+        log.error("database error on %s %s: %s", request.method, redact_path(request.url.path), exc)
+        headers = {"Retry-After": "30", "Content-Security-Policy": PAGE_CSP, "X-Frame-Options": "DENY"}
+        if request.url.path.startswith("/api/"):
+            return JSONResponse({"errors": {"body": "busy; try again shortly"}}, 503, headers=headers)
+        return pages.message(
+            503,
+            "We are busy for a moment",
+            "Nothing went wrong on your side. Please try again in a minute.",
+            headers={**headers, **dict(COMMON)},
+        )
 
     async def server_error(request: Request, exc: Exception) -> Response:
-        log.exception("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
+        log.error("unexpected error on %s %s", request.method, redact_path(request.url.path), exc_info=exc)
         # This answer is made outside the other middleware, so it carries the headers itself.
         response = pages.message(
             500,
@@ -130,19 +191,38 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        if config.settings.web.mail_worker:  # else `outreach worker` sends the sign-up mails
+            state.worker.start()
         try:
             yield
         finally:
             state.close()
 
+    def error_body(path: str, status: int, message: str) -> tuple[str, bytes]:
+        """A refused body's answer in the form its route speaks (see ``outreach.web.guard``)."""
+        if path.startswith("/api/"):
+            return JSON, json.dumps({"errors": {"body": message}}).encode()
+        if path.startswith(WEBHOOK_PREFIX):
+            return JSON, json.dumps({"error": message}).encode()
+        title = "Too much" if status == 413 else "Something went wrong"
+        return HTML, pages.message_bytes(status, title, message)
+
+    def refusal() -> bytes:
+        return pages.message_bytes(403, "Please try again", FROM_ELSEWHERE)
+
+    middleware = [Middleware(SecurityHeaders, https=config.base_url.startswith("https://"))]
+    proxies = config.settings.web.trusted_proxies
+    if proxies:  # X-Forwarded-For names the client only when a proxy we trust wrote it
+        middleware.append(Middleware(ProxyHeadersMiddleware, trusted_hosts=list(proxies)))
+    middleware += [
+        Middleware(RequestGuard, error_body=error_body, limit=MAX_BODY),
+        Middleware(SameOrigin, base_url=config.base_url, refusal_page=refusal),
+    ]
     app = Starlette(
         debug=False,
         routes=routes,
-        middleware=[
-            Middleware(SecurityHeaders, https=config.base_url.startswith("https://")),
-            Middleware(BodyLimit, error_page=pages.message_bytes, limit=MAX_BODY),
-        ],
-        exception_handlers={HTTPException: http_error, Exception: server_error},
+        middleware=middleware,
+        exception_handlers={HTTPException: http_error, DatabaseError: database_busy, Exception: server_error},
         lifespan=lifespan,
     )
     app.state.web = state

@@ -8,12 +8,14 @@ uploads are accepted, only text fields.
 from __future__ import annotations
 
 import email.policy
+import re
 from email.parser import BytesParser
 from urllib.parse import parse_qsl
 
 from starlette.requests import Request
 
 MAX_FIELDS = 64
+_EMPTY_MULTIPART = re.compile(rb"\s*--[^\r\n]+--\s*")
 
 
 class FormError(Exception):
@@ -61,6 +63,8 @@ def _urlencoded(body: bytes) -> list[tuple[str, str]]:
 def _multipart(content_type: str, body: bytes) -> list[tuple[str, str]]:
     if "boundary=" not in content_type.lower():
         raise FormError("a multipart form needs a boundary")
+    if _EMPTY_MULTIPART.fullmatch(body):
+        return []  # a form with no fields at all: only the closing boundary
     head = f"Content-Type: {content_type}\r\nMIME-Version: 1.0\r\n\r\n".encode("latin-1", "replace")
     message = BytesParser(policy=email.policy.HTTP).parsebytes(head + body)
     if not message.is_multipart() or message.defects:

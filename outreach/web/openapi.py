@@ -1,4 +1,5 @@
-"""The OpenAPI 3.0 document of the JSON endpoints, written by hand (no framework generates it).
+"""The OpenAPI 3.0 document of the JSON endpoints and the pages, written by hand (no framework
+generates it; the pages' part is in ``openapi_pages``).
 
 The webhook endpoints of ``outreach.web.webhooks`` add their paths through ``WEBHOOK_OPENAPI``, merged
 in by ``document``: either a mapping of paths (``{"/webhooks/ses": {...}}``) or one with ``paths`` and
@@ -8,8 +9,10 @@ in by ``document``: either a mapping of paths (``{"/webhooks/ses": {...}}``) or 
 from __future__ import annotations
 
 import copy
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
+
+from outreach.web.openapi_pages import ONE_LINE, PAGE_PATHS, text
 
 ERRORS = {
     "type": "object",
@@ -25,16 +28,13 @@ def _error(description: str) -> dict[str, Any]:
     }
 
 
-def _html(description: str) -> dict[str, Any]:
-    return {"description": description, "content": {"text/html": {"schema": {"type": "string"}}}}
-
-
 BASE: dict[str, Any] = {
     "openapi": "3.0.3",
     "info": {
         "title": "outreach subscriber service",
         "version": "1",
-        "description": "Sign-up (double opt-in) and the archive of sent issues.",
+        "description": "Sign-up (double opt-in), unsubscribe (RFC 8058 one-click), preferences and "
+        "the archive of sent issues.",
     },
     "paths": {
         "/api/subscribe": {
@@ -54,10 +54,11 @@ BASE: dict[str, Any] = {
                         },
                     },
                     "400": _error("The body is not JSON."),
-                    "413": _html("The body is larger than 64 KB."),
+                    "413": _error("The body is larger than 64 KB."),
                     "415": _error("The body is not application/json."),
                     "422": _error("A field is missing or not valid; errors are keyed by field."),
                     "429": _error("Too many sign-ups from this client; see Retry-After."),
+                    "503": _error("The database is busy; try again (see Retry-After)."),
                 },
             }
         },
@@ -69,7 +70,8 @@ BASE: dict[str, Any] = {
                     "200": {
                         "description": "The archive.",
                         "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Archive"}}},
-                    }
+                    },
+                    "503": _error("The database is busy; try again (see Retry-After)."),
                 },
             }
         },
@@ -81,16 +83,16 @@ BASE: dict[str, Any] = {
                 "additionalProperties": False,
                 "required": ["email", "topics"],
                 "properties": {
-                    "email": {"type": "string", "format": "email", "maxLength": 320},
-                    "first_name": {"type": "string", "maxLength": 100},
-                    "last_name": {"type": "string", "maxLength": 100},
-                    "role": {"type": "string", "maxLength": 100},
-                    "language": {"type": "string", "enum": ["en", "es"]},
+                    "email": text(320, format="email"),
+                    "first_name": text(100, pattern=ONE_LINE),
+                    "last_name": text(100, pattern=ONE_LINE),
+                    "role": text(100, pattern=ONE_LINE),
+                    "language": text(35, pattern=ONE_LINE),
                     "topics": {
                         "type": "array",
                         "minItems": 1,
                         "maxItems": 20,
-                        "items": {"type": "string", "maxLength": 50},
+                        "items": text(50),
                     },
                 },
             },
@@ -127,9 +129,23 @@ BASE: dict[str, Any] = {
 }
 
 
-def document(extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    """The document, with another module's paths and components merged in."""
+def document(
+    extra: Mapping[str, Any] | None = None,
+    topics: Sequence[str] = (),
+    roles: Sequence[str] = (),
+    languages: Sequence[str] = (),
+) -> dict[str, Any]:
+    """The document (the JSON API and the pages), with another module's paths and components merged in;
+    ``topics``, ``roles`` and ``languages``, when known, are the site's own lists (outreach.toml)."""
     merged = copy.deepcopy(BASE)
+    merged["paths"].update(copy.deepcopy(PAGE_PATHS))
+    sign_up = merged["components"]["schemas"]["SignUp"]["properties"]
+    if topics:
+        sign_up["topics"]["items"]["enum"] = list(topics)
+    if roles:
+        sign_up["role"] = {"type": "string", "enum": ["", *roles]}
+    if languages:
+        sign_up["language"] = {"type": "string", "enum": list(languages)}
     if extra and "paths" not in extra:
         extra = {"paths": extra}
     if extra:

@@ -1,12 +1,17 @@
-"""The service's own pages: Jinja2 templates shipped in ``outreach/web/pages``, autoescaped.
+"""The service's own pages: Jinja2 templates, autoescaped; a site's own versions win over ours.
 
-Every page gets the organisation, the brand colours and the base URL; a page never shows a
-traceback, only a short plain message (``message_page``).
+A page named ``NAME.html.j2`` is looked up first in the project's ``templates/web/`` folder, then
+among the ones shipped in ``outreach/web/pages``; so a site changes any page's words (or the
+stylesheet, the feeds, the embed snippet) by putting its own file there, and extends ours with
+``{% extends "base.html.j2" %}``. Every page gets the organisation, the brand colours and the base
+URL from ``outreach.toml``; none names an organisation itself. A page never shows a traceback, only
+a short plain message (``message``).
 """
 
 from __future__ import annotations
 
 import functools
+from pathlib import Path
 from typing import Any
 
 import jinja2
@@ -17,10 +22,17 @@ from outreach.config import Config
 NO_STORE = {"Cache-Control": "no-store"}
 
 
-@functools.lru_cache(maxsize=1)
-def environment() -> jinja2.Environment:
+SITE_FOLDER = "web"  # inside the project's templates folder
+
+
+@functools.lru_cache(maxsize=8)
+def environment(site_pages: Path | None = None) -> jinja2.Environment:
+    """The pages of a site: its own folder (if any) first, then the shipped ones."""
+    loaders: list[jinja2.BaseLoader] = [jinja2.PackageLoader("outreach.web", "pages")]
+    if site_pages is not None:
+        loaders.insert(0, jinja2.FileSystemLoader(site_pages))
     env = jinja2.Environment(
-        loader=jinja2.PackageLoader("outreach.web", "pages"),
+        loader=jinja2.ChoiceLoader(loaders),
         autoescape=jinja2.select_autoescape(enabled_extensions=("html.j2", "xml.j2"), default=True),
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
@@ -40,7 +52,7 @@ class Pages:
 
     def __init__(self, config: Config) -> None:
         self.config = config
-        self.env = environment()
+        self.env = environment(config.path("templates") / SITE_FOLDER)
 
     def render(self, name: str, **context: Any) -> str:
         common = {

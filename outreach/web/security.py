@@ -1,4 +1,4 @@
-"""Headers every response carries, and the cap on request bodies; both as plain ASGI middleware.
+"""Headers every response carries, as plain ASGI middleware (request bodies: ``outreach.web.guard``).
 
 Pages run no script at all, so the policy forbids scripts outright. Nothing may be framed, except
 the embeddable sign-up form, whose handler sets its own policy (a handler's own
@@ -7,15 +7,8 @@ the embeddable sign-up form, whose handler sets its own policy (a handler's own
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
-from starlette.datastructures import Headers, MutableHeaders
+from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
-
-MAX_BODY = 64 * 1024
-# Providers batch their webhook events (SendGrid posts up to thousands at once): those paths get more.
-WEBHOOK_PREFIX = "/webhooks/"
-MAX_WEBHOOK_BODY = 8 * 1024 * 1024
 
 PAGE_CSP = (
     "default-src 'self'; script-src 'none'; style-src 'self'; img-src 'self' data: https:; "
@@ -69,77 +62,3 @@ class SecurityHeaders:
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
-
-
-class _TooLarge(Exception):
-    pass
-
-
-ErrorPage = Callable[[int, str, str], bytes]
-
-
-class BodyLimit:
-    """Refuses bodies over ``limit`` bytes with 413, by Content-Length or by counting as they come."""
-
-    def __init__(
-        self,
-        app: ASGIApp,
-        error_page: ErrorPage,
-        limit: int = MAX_BODY,
-        webhook_limit: int = MAX_WEBHOOK_BODY,
-    ) -> None:
-        self.app = app
-        self.limit = limit
-        self.webhook_limit = webhook_limit
-        self.error_page = error_page
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        limit = self.webhook_limit if str(scope.get("path", "")).startswith(WEBHOOK_PREFIX) else self.limit
-        declared = Headers(scope=scope).get("content-length")
-        if declared is not None:
-            if not declared.isdigit():
-                await self._refuse(send, 400, "That request could not be read.")
-                return
-            if int(declared) > limit:
-                await self._refuse(send, 413, "That was more than this page accepts.")
-                return
-        received = 0
-        started = False
-
-        async def counted() -> Message:
-            nonlocal received
-            message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > limit:
-                    raise _TooLarge
-            return message
-
-        async def watch(message: Message) -> None:
-            nonlocal started
-            started = started or message["type"] == "http.response.start"
-            await send(message)
-
-        try:
-            await self.app(scope, counted, watch)
-        except _TooLarge:
-            if not started:
-                await self._refuse(send, 413, "That was more than this page accepts.")
-
-    async def _refuse(self, send: Send, status: int, message: str) -> None:
-        body = self.error_page(status, "Too much" if status == 413 else "Bad request", message)
-        await send(
-            {
-                "type": "http.response.start",
-                "status": status,
-                "headers": [
-                    (b"content-type", b"text/html; charset=utf-8"),
-                    (b"content-length", str(len(body)).encode()),
-                    (b"connection", b"close"),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})

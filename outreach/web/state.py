@@ -1,16 +1,16 @@
-"""What every handler shares: config, database, clock, pages, limits, the confirmation mail, the way out.
+"""What every handler shares: config, database, clock, pages, the per-IP limit, the mail queue.
 
 One ``WebState`` per app, kept at ``app.state.web``. Handlers stay thin: they read the request, call
-a function here or in ``signup``, and render a page. Database work and sending run in the thread
-pool, so a slow SMTP server never blocks the event loop.
+a function here or in ``signup``, and render a page. Database work runs in the thread pool; mail is
+never sent by a request: a sign-up is queued (``outreach.web.system_mails``) and the mail worker
+sends it, so a slow SMTP server never holds up an answer.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from dataclasses import dataclass, field, replace
-from urllib.parse import urlsplit
+from dataclasses import dataclass, field
 
 from sqlalchemy.engine import Engine
 from starlette.requests import Request
@@ -20,22 +20,22 @@ from outreach.audience.schema import Subscriber
 from outreach.clock import Clock
 from outreach.config import Config
 from outreach.delivery.wiring import build_transport, transport_name
-from outreach.models import Recipient, RecipientLinks
-from outreach.tokens import recipient_links
-from outreach.transports.base import Outcome as SendOutcome
+from outreach.models import RecipientLinks
 from outreach.transports.base import Transport
-from outreach.web import signed
 from outreach.web.confirm_mail import ConfirmationMail
+from outreach.web.links import confirm_url, subscriber_links
+from outreach.web.mail_worker import MailWorker
+from outreach.web.origin import from_elsewhere, origin_of
 from outreach.web.pages import Pages
 from outreach.web.ratelimit import RateLimiter
-from outreach.web.signup import Mail, SignUp, form_consent, sign_up
+from outreach.web.signup import SignUp
+from outreach.web.system_mails import MAILS_PER_ADDRESS, SystemMailer, receive
 
 log = logging.getLogger("outreach.web")
 
-# Sign-ups: 5 at once per IP address, 5 more per 10 minutes. Mails: 3 per address per hour, so a
-# list-bomber cycling addresses through many IPs still cannot flood one inbox.
+# Sign-ups: 5 at once per IP address, 5 more per 10 minutes. Mails per address: see system_mails.
 SIGNUPS_PER_IP = (5, 600.0)
-MAILS_PER_ADDRESS = (3, 3600.0)
+__all__ = ["MAILS_PER_ADDRESS", "SIGNUPS_PER_IP", "WebState", "client_ip", "same_origin", "user_agent"]
 
 
 @dataclass
@@ -46,9 +46,15 @@ class WebState:
     pages: Pages
     mail: ConfirmationMail
     signup_limiter: RateLimiter
-    mail_limiter: RateLimiter
+    default_topics: tuple[str, ...] = ()
     _transport: Transport | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    mailer: SystemMailer = field(init=False)
+    worker: MailWorker = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.mailer = SystemMailer(self.config, self.engine, self.clock, self.transport, self.mail)
+        self.worker = MailWorker(self.mailer)
 
     @property
     def secret(self) -> str:
@@ -73,51 +79,26 @@ class WebState:
             return self._transport
 
     def close(self) -> None:
+        self.worker.stop()
         if self._transport is not None:
             self._transport.close()
 
     # --- links ----------------------------------------------------------------------------------
 
     def links(self, subscriber_id: int) -> RecipientLinks:
-        ref = str(subscriber_id)
-        links = recipient_links(
-            self.base_url, self.secret, ref, "", mailto=self.config.sender.unsubscribe_mailto
-        )
-        return replace(links, view_online=f"{self.base_url}/archive")
+        return subscriber_links(self.config, subscriber_id)
 
     def confirm_url(self, payload: list[object]) -> str:
-        token = signed.sign(self.secret, signed.CONFIRM_SALT, payload, self.clock)
-        return f"{self.base_url}/confirm/{token}"
+        return confirm_url(self.config, self.clock, payload)
 
     # --- work done in the thread pool -------------------------------------------------------------
 
-    def sign_up(self, signup: SignUp, ip: str | None, user_agent: str | None) -> Mail:
-        """Record the sign-up, then send the mail it calls for (if the address's limit allows)."""
+    def receive_sign_up(self, signup: SignUp, ip: str | None, user_agent: str | None) -> None:
+        """Queue the sign-up: the same one write for every address; the mail worker does the rest."""
         with transaction(self.engine) as session:
-            consent = form_consent(ip, user_agent, notice_version=self.config.settings.web.notice_version)
-            outcome = sign_up(session, signup, consent, self.clock)
-            recipient = None
-            if outcome.subscriber_id is not None:
-                subscriber = session.get(Subscriber, outcome.subscriber_id)
-                assert subscriber is not None
-                recipient = Recipient(subscriber.email or "", subscriber.first_name, subscriber.last_name)
-        if outcome.mail is Mail.NONE or recipient is None or outcome.subscriber_id is None:
-            return outcome.mail
-        if self.mail_limiter.take(recipient.email) > 0:
-            log.warning("not mailing a sign-up address again so soon (mail limit)")
-            return Mail.NONE
-        confirm = self.confirm_url(outcome.confirm) if outcome.mail is Mail.CONFIRM else ""
-        message = self.mail.compose(
-            outcome.mail, recipient, self.links(outcome.subscriber_id), confirm, self.clock.now()
-        )
-        try:
-            result = self.transport().send([message])[0]
-        except Exception:  # a broken transport must not turn a sign-up into an error page
-            log.exception("the confirmation mail could not be handed to the transport")
-            return Mail.NONE
-        if result.outcome is not SendOutcome.SENT:
-            log.warning("the confirmation mail was not sent: %s %s", result.code, result.detail)
-        return outcome.mail
+            notice = self.config.settings.web.notice_version
+            receive(session, signup, ip, user_agent, notice, self.clock.now())
+        self.worker.wake()
 
     def leave(self, subscriber_id: int, consent: Consent) -> bool:
         """Unsubscribe from everything; idempotent. False if there is no such subscriber."""
@@ -132,7 +113,8 @@ class WebState:
 
 
 def client_ip(request: Request) -> str | None:
-    """The client's address as uvicorn saw it (``--proxy-headers`` applies X-Forwarded-For)."""
+    """The client's address: the peer's, or the one a trusted proxy named (``[web] trusted_proxies``);
+    an ``X-Forwarded-For`` from anyone else is ignored, so rotating it gains nothing."""
     return request.client.host if request.client else None
 
 
@@ -141,14 +123,6 @@ def user_agent(request: Request) -> str | None:
 
 
 def same_origin(request: Request, base_url: str) -> bool:
-    """False only when the browser says the post came from another site (``Origin``)."""
-    origin = request.headers.get("origin")
-    if origin is None:
-        return True
-    allowed = {_origin(base_url), _origin(str(request.base_url))}
-    return origin.rstrip("/") in allowed
-
-
-def _origin(url: str) -> str:
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}"
+    """False when the browser says the post came from another site: the rule of ``outreach.web.origin``,
+    whose middleware already applies it to every form post."""
+    return not from_elsewhere(request.headers, {origin_of(base_url), origin_of(str(request.base_url))})

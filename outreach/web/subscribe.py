@@ -15,6 +15,9 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
 from outreach.audience import transaction
+from outreach.audience.topics import TopicDefinition, load_topics
+from outreach.config import Config
+from outreach.errors import OutreachError
 from outreach.web import signed
 from outreach.web.forms import FormError, read_form
 from outreach.web.security import embed_csp
@@ -27,10 +30,23 @@ from outreach.web.signup import (
     topic_choices,
     validate,
 )
-from outreach.web.state import WebState, client_ip, same_origin, user_agent
+from outreach.web.state import WebState, client_ip, user_agent
 
 HONEYPOT = "website"
-DEFAULT_TOPICS = ("monthly-newsletter",)
+TOPICS_FILE = "topics.yaml"
+
+
+def site_topics(config: Config) -> tuple[TopicDefinition, ...]:
+    """The topics of ``lists/topics.yaml`` (none when it cannot be read: `outreach db upgrade` says why)."""
+    try:
+        return load_topics(config.path("lists") / TOPICS_FILE)
+    except (OSError, OutreachError):
+        return ()
+
+
+def default_topics(config: Config) -> tuple[str, ...]:
+    """The topics ticked on a fresh form: those ``lists/topics.yaml`` marks ``default: true``."""
+    return tuple(t.key for t in site_topics(config) if t.default)
 
 
 def _state(request: Request) -> WebState:
@@ -61,7 +77,7 @@ async def _form_page(
     topics = await run_in_threadpool(_topics, state)
     choices = choices_for(state.config)
     defaults = {
-        "topics": [k for k, _, _ in topics if k in DEFAULT_TOPICS],
+        "topics": [k for k, _, _ in topics if k in state.default_topics],
         "language": choices.default_language,
     }
     return state.pages.page(
@@ -104,9 +120,8 @@ async def subscribe_post(request: Request) -> Response:
         )
     embed = form.get("embed") == "1"
     headers = _frame_headers(state) if embed else None
-    if not same_origin(request, state.base_url) or not signed.csrf_ok(
-        state.keys, "signup", form.get("csrf"), state.clock
-    ):
+    # Posts from other sites never get here (outreach.web.origin); the CSRF field binds the form.
+    if not signed.csrf_ok(state.keys, "signup", form.get("csrf"), state.clock):
         return state.pages.message(
             403,
             "Please try again",
@@ -148,7 +163,7 @@ async def subscribe_post(request: Request) -> Response:
     )
     if signup is None:
         return await _form_page(request, embed, status=400, values=values, problems=problems)
-    await run_in_threadpool(state.sign_up, signup, client_ip(request), user_agent(request))
+    await run_in_threadpool(state.receive_sign_up, signup, client_ip(request), user_agent(request))
     return _check_inbox(state, embed, headers)
 
 

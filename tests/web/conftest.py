@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import schemathesis
 from alembic import command
 from alembic.util import CommandError
 from sqlalchemy.engine import Engine
@@ -34,6 +35,7 @@ from outreach.models import Audience
 from outreach.render import render_issue
 from outreach.transports.memory import MemoryTransport
 from outreach.web.app import create_app
+from outreach.web.state import WebState
 
 LISTS = Path(__file__).resolve().parents[2] / "lists"
 CSRF = re.compile(r'name="csrf" value="([^"]+)"')
@@ -102,7 +104,8 @@ def csrf_of(html: str) -> str:
 
 @pytest.fixture
 def signup_form(client: TestClient) -> Callable[..., Any]:
-    """Post the sign-up form as a browser would: signup_form(email=..., topics=[...], ...)."""
+    """Post the sign-up form as a browser would: signup_form(email=..., topics=[...], ...); then let
+    the mail worker finish, so the subscriber and the mail are there when the test looks."""
 
     def post(email: str = "ana@example.org", **fields: Any) -> Any:
         page = client.get("/subscribe")
@@ -117,9 +120,30 @@ def signup_form(client: TestClient) -> Callable[..., Any]:
             "website": "",
         }
         data.update(fields)
-        return client.post("/subscribe", data=data, headers={"user-agent": "pytest-browser/1.0"})
+        answer = client.post("/subscribe", data=data, headers={"user-agent": "pytest-browser/1.0"})
+        deliver_queued(client)
+        return answer
 
     return post
+
+
+def deliver_queued(client: TestClient) -> int:
+    """Let the mail worker finish: every queued sign-up recorded and its mail handed over."""
+    state: WebState = client.app.state.web  # type: ignore[attr-defined]
+    return state.mailer.run_once()
+
+
+def send_case(client: TestClient, case: schemathesis.Case) -> Any:
+    """Send a case schemathesis generated the way the test client wants it: raw bytes as ``content``
+    (not ``data``), and cookies set on the client, not per request."""
+    kwargs = case.as_transport_kwargs(base_url="http://testserver")
+    cookies = kwargs.pop("cookies", None) or {}
+    client.cookies.clear()
+    for name, value in cookies.items():
+        client.cookies.set(name, str(value))
+    if isinstance(kwargs.get("data"), bytes | str):
+        kwargs["content"] = kwargs.pop("data")
+    return client.request(**kwargs)
 
 
 def link_in(text: str, path: str) -> str:

@@ -91,8 +91,12 @@ def page(tmp_path: Path) -> Iterator[Any]:
 
 
 def _mail(outbox: Path, subject_part: str) -> EmailMessage:
-    found = [m for m in messages(outbox) if subject_part in str(m["Subject"])]
-    assert found, f"no mail about {subject_part!r} in {outbox}"
+    """The newest mail about ``subject_part``; the service's mail worker sends it just after the answer,
+    so wait for it (up to a generous limit, for a busy machine)."""
+    deadline = time.monotonic() + 30
+    while not (found := [m for m in messages(outbox) if subject_part in str(m["Subject"])]):
+        assert time.monotonic() < deadline, f"no mail about {subject_part!r} in {outbox}"
+        time.sleep(0.05)
     return found[-1]
 
 

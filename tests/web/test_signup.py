@@ -29,7 +29,7 @@ from outreach.audience.segments import parse_rule
 from outreach.clock import FixedClock
 from outreach.transports.memory import MemoryTransport
 from outreach.web.signup import NOTICE_VERSION
-from tests.web.conftest import add_active, csrf_of, link_in
+from tests.web.conftest import add_active, csrf_of, deliver_queued, link_in
 
 CHECK_INBOX = "Please check your inbox"
 
@@ -250,6 +250,7 @@ def test_the_json_sign_up_behaves_like_the_form(
     body = {"email": "json@example.org", "topics": ["monthly-newsletter"], "first_name": "Jo"}
     answer = client.post("/api/subscribe", json=body)
     assert answer.status_code == 202 and answer.json()["status"] == "pending"
+    deliver_queued(client)
     subscriber = _subscriber(engine, "json@example.org")
     assert subscriber is not None and subscriber.status is SubscriberStatus.UNCONFIRMED
     assert client.post("/api/subscribe", json=body).json() == answer.json()
