@@ -13,6 +13,7 @@ tests/delivery check the result against the slow ``EmailMessage`` composition.
 
 from __future__ import annotations
 
+import re
 import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields, replace
@@ -31,6 +32,7 @@ from outreach.delivery.headers import (
     plain_text,
     unfolded,
 )
+from outreach.errors import TemplateError
 from outreach.models import Recipient, RecipientLinks
 from outreach.render.personal import Personalised, PersonalTemplates, recipient_context
 
@@ -155,6 +157,8 @@ class MessageFrame:
                 mail = Personalised(part.subject, html, text)
                 return mail, self._text.body(text, text_lines), self._html.body(html, html_lines)
         mail = self.templates.render_context(context)
+        # A value may hold its own line breaks (an author's ``replace(' ', '\n')``): mail has CRLF only.
+        mail = Personalised(mail.subject, _crlf_only(mail.html), _crlf_only(mail.text))
         return mail, text_body(mail.text), html_body(mail.html)
 
     def _line_templates(self, templates: PersonalTemplates) -> PersonalTemplates | None:
@@ -165,7 +169,7 @@ class MessageFrame:
         html, text = self._html.shape, self._text.shape
         try:
             lines = PersonalTemplates(templates.subject_source, html.changing_source, text.changing_source)
-        except jinja2.TemplateError:
+        except (jinja2.TemplateError, TemplateError):  # a construct over lines does not compile alone
             return None
         sample = recipient_context(
             Recipient(email="sample@example.org", first_name="Sample", last_name="Reader"),
@@ -188,3 +192,11 @@ class MessageFrame:
         if cached is None or cached[0] != date:
             cached = self._date = (date, format_datetime(date))
         return cached[1]
+
+
+_BARE_LINE_END = re.compile(r"\r\n|\r|\n")
+
+
+def _crlf_only(text: str) -> str:
+    """Every line end as CRLF (SMTP and RFC 5322 allow no bare CR or LF); only on the whole-render path."""
+    return _BARE_LINE_END.sub("\r\n", text)
