@@ -43,11 +43,18 @@ from outreach.clock import SystemClock
 from outreach.errors import AudienceError
 from outreach.events.erasure import scrub_subscriber
 
-db_app = typer.Typer(help="The database: create and upgrade its schema.", no_args_is_help=True)
-lists_app = typer.Typer(
-    help="Subscribers: import, export, add, remove, show, tag, GDPR.", no_args_is_help=True
+db_app = typer.Typer(
+    help="The database: create and upgrade its schema.\n\nExample: outreach db upgrade", no_args_is_help=True
 )
-suppress_app = typer.Typer(help="The suppression list: addresses never mailed again.", no_args_is_help=True)
+lists_app = typer.Typer(
+    help="Subscribers: import, export, add, remove, show, tag, GDPR.\n\n"
+    "Example: outreach lists import lists/examples/members.csv --consent 'Membership records, 2026'",
+    no_args_is_help=True,
+)
+suppress_app = typer.Typer(
+    help="The suppression list: addresses never mailed again.\n\nExample: outreach suppress list",
+    no_args_is_help=True,
+)
 _ready, _admin = setup.ready, setup.admin
 
 

@@ -23,7 +23,9 @@ from outreach.events.figures import campaign_report
 from outreach.events.inbox import MailboxReport, process
 
 bounces_app = typer.Typer(
-    help="Read bounces, complaints and mailto unsubscribes sent back to the site.", no_args_is_help=True
+    help="Read bounces, complaints and mailto unsubscribes sent back to the site.\n\n"
+    "Example: outreach bounces process /var/mail/vaimh-bounces",
+    no_args_is_help=True,
 )
 
 

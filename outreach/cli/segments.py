@@ -23,8 +23,13 @@ from outreach.audience.segments import ALL
 from outreach.cli import audience_setup as setup
 from outreach.cli.common import RootOption, config_for, console
 
-segments_app = typer.Typer(help="Segments from lists/segments.yaml: list, show, count.", no_args_is_help=True)
-topics_app = typer.Typer(help="Topics from lists/topics.yaml.", no_args_is_help=True)
+segments_app = typer.Typer(
+    help="Segments from lists/segments.yaml: list, show, count.\n\nExample: outreach segments count all",
+    no_args_is_help=True,
+)
+topics_app = typer.Typer(
+    help="Topics from lists/topics.yaml.\n\nExample: outreach topics list", no_args_is_help=True
+)
 ALL_MEANS = "every subscriber who is active and not suppressed (built in)"
 
 
