@@ -255,5 +255,5 @@ def test_allow_uncommitted_sends_and_says_what_it_skipped(
         project, site, "send", str(issue), "--yes", "--transport", "relay", "--allow-uncommitted"
     )
     assert code == 0, output
-    assert "not reviewed" in output or "not a git repository" in output
+    assert "not reviewed" in output if shutil.which("git") else "not a git repository" in output
     assert relay.recipients == ["ana@example.org"]

@@ -133,6 +133,8 @@ def _print_plan(config: Config, planned: SendPlan) -> None:
     review = planned.clearance.review
     if review is not None and review.clean:
         out.print(f"reviewed: commit {review.commit[:12]}", markup=False)
+    elif review is not None and not review.repository:
+        out.print("reviewed: no (this project is not a git repository)", markup=False)
     for reason in planned.clearance.refusals:
         out.print(f"[red]refused[/] {escape(reason)}")
 

@@ -202,7 +202,7 @@ def database_errors(site: Path, run: Run) -> None:
     try:
         holder.execute("BEGIN IMMEDIATE")
         february = write_issue(site, FAR, name="2027-02-news")
-        one_error_line(run("schedule", str(february)), "database is locked", "try again")
+        one_error_line(run("schedule", str(february)), "is locked by another process", "try again")
     finally:
         holder.close()
     for file in site.glob("outreach.db*"):  # the database and its WAL: a new, empty one

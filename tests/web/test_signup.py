@@ -287,12 +287,16 @@ def test_names_are_stored_as_text_without_control_characters(
     signup_form: Callable[..., Any], client: TestClient, engine: Engine
 ) -> None:
     encoded = "=?utf-8?b?DQpSZXBseS1UbzogeEBldmlsLmV4YW1wbGUNCg0KQ2FsbCArMSA1NTUgMDEwMCBub3c=?="
-    assert signup_form(first_name=encoded, last_name="Ruiz\r\nBcc: x@evil.example\x00").status_code == 200
+    # A NUL in a form field is refused outright by the request gate, and nothing is stored.
+    assert signup_form(email="nul@example.org", first_name="Ana\x00").status_code == 400
+    assert _subscriber(engine, "nul@example.org") is None
+    assert signup_form(first_name=encoded, last_name="Ruiz\r\nBcc: x@evil.example").status_code == 200
     subscriber = _subscriber(engine, "ana@example.org")
     assert subscriber is not None
     assert subscriber.first_name == encoded  # never decoded
     assert subscriber.last_name == "Ruiz  Bcc: x@evil.example"
     body = {"email": "json@example.org", "topics": ["monthly-newsletter"], "first_name": "Jo\u202e\x1b[31m\n"}
     assert client.post("/api/subscribe", json=body).status_code == 202
+    deliver_queued(client)
     json_subscriber = _subscriber(engine, "json@example.org")
     assert json_subscriber is not None and json_subscriber.first_name == "Jo[31m"
