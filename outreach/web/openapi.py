@@ -84,8 +84,9 @@ BASE: dict[str, Any] = {
                 "required": ["email", "topics"],
                 "properties": {
                     "email": text(320, format="email"),
-                    "first_name": text(100, pattern=ONE_LINE),
-                    "last_name": text(100, pattern=ONE_LINE),
+                    # Control characters are accepted and removed (names are cleaned, never refused).
+                    "first_name": text(100),
+                    "last_name": text(100),
                     "role": text(100, pattern=ONE_LINE),
                     "language": text(35, pattern=ONE_LINE),
                     "topics": {
