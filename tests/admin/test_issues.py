@@ -15,16 +15,18 @@ from sqlalchemy.engine import Engine
 from starlette.applications import Starlette
 from starlette.routing import Mount
 from starlette.testclient import TestClient
+from typer.testing import CliRunner
 
 from outreach.accounts.schema import Role
 from outreach.admin.issue_desk import IssueDesk
-from outreach.audience import Consent, ConsentMethod, add_subscriber, transaction, unsubscribe
+from outreach.audience import Consent, ConsentMethod, add_subscriber, transaction
 from outreach.audience.audit import entries
 from outreach.audience.topics import load_topics, sync_topics
+from outreach.cli import app
 from outreach.clock import FixedClock
-from outreach.delivery import ledger
-from outreach.delivery.schema import Campaign, CampaignStatus
+from outreach.delivery.schema import Campaign
 from tests.admin.conftest import USERS, csrf_of, sign_in
+from tests.conftest import TEST_SECRET
 
 AUDIENCE = "{topics: [monthly-newsletter]}"
 CONSENT = Consent(ConsentMethod.ADMIN, source="test")
@@ -35,9 +37,7 @@ def readers(project: Path, engine: Engine, clock: FixedClock, *emails: str) -> l
     with transaction(engine) as session:
         sync_topics(session, load_topics(project / "lists" / "topics.yaml"))
         return [
-            add_subscriber(
-                session, address, consent=CONSENT, clock=clock, topics=("monthly-newsletter",)
-            ).id
+            add_subscriber(session, address, consent=CONSENT, clock=clock, topics=("monthly-newsletter",)).id
             for address in emails
         ]
 
@@ -64,8 +64,13 @@ def campaigns(engine: Engine) -> list[Campaign]:
 def test_the_list_shows_every_issue_newest_first_with_its_checks(
     client: TestClient, project: Path, write_issue: Callable[..., Path]
 ) -> None:
-    write_issue(name="2026-12-holidays.md", subject="Holding the holidays", status="ready",
-                audience=AUDIENCE, send_at="2026-12-15 09:00")
+    write_issue(
+        name="2026-12-holidays.md",
+        subject="Holding the holidays",
+        status="ready",
+        audience=AUDIENCE,
+        send_at="2026-12-15 09:00",
+    )
     write_issue(
         "Read more [click here](https://vaimh.example/more).\n",
         name="2027-01-new-year.md",
@@ -160,3 +165,30 @@ def test_a_test_copy_of_an_issue_with_errors_is_refused_and_says_why(
     refused = client.post("/admin/issues/2027-01-news/test-copy", data={"csrf": csrf_of(page.text)})
     assert refused.status_code == 400 and "No test copy was sent" in refused.text
     assert outbox(project) == []
+
+
+def test_the_command_line_s_sends_schedules_and_test_copies_are_audited_too(
+    project: Path, engine: Engine, database_url: str, clock: FixedClock, write_issue: Callable[..., Path]
+) -> None:
+    readers(project, engine, clock, "ana@example.org")
+    now = write_issue(name="2027-01-news.md", status="ready", audience=AUDIENCE)
+    later = write_issue(name="2099-01-news.md", status="ready", audience=AUDIENCE, send_at="2099-01-05 09:00")
+    env = {"OUTREACH_SECRET_KEY": TEST_SECRET, "OUTREACH_DATABASE_URL": database_url, "COLUMNS": "200"}
+
+    for args in (
+        ["send", str(now), "--test-to", "maria@vaimh.example"],
+        ["send", str(now), "--yes"],
+        ["schedule", str(later)],
+    ):
+        result = CliRunner().invoke(app, [*args, "--root", str(project)], env=env)
+        assert result.exit_code == 0, result.output
+
+    with transaction(engine) as session:
+        log = entries(session)
+    assert [(e.action, e.via) for e in log] == [
+        ("campaign.schedule", "cli"),
+        ("campaign.send", "cli"),
+        ("issue.test-copy", "cli"),
+    ]
+    assert log[2].detail["to"] == ["maria@vaimh.example"] and log[1].detail["recipients"] == 1
+    assert log[0].detail["send_at"] == "2099-01-05T09:00:00-05:00"

@@ -7,7 +7,6 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 
-import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from starlette.applications import Starlette
 from starlette.testclient import TestClient
@@ -137,8 +136,12 @@ def test_a_draft_and_an_issue_with_errors_cannot_be_sent_and_the_refusal_is_show
     refused = client.post(f"{ISSUE}/send", data=forced)
     assert refused.status_code == 400 and "it is a draft" in refused.text
 
-    write_issue("See [click here](https://vaimh.example/x).\n", name="2027-01-news.md", status="ready",
-                audience=AUDIENCE)
+    write_issue(
+        "See [click here](https://vaimh.example/x).\n",
+        name="2027-01-news.md",
+        status="ready",
+        audience=AUDIENCE,
+    )
     plan = client.get(f"{ISSUE}/plan").text
     assert "1 error(s) from the checks" in plan and 'class="narrow confirm"' not in plan
     refused = client.post(f"{ISSUE}/send", data=forced)
@@ -148,8 +151,10 @@ def test_a_draft_and_an_issue_with_errors_cannot_be_sent_and_the_refusal_is_show
     plan = client.get(f"{ISSUE}/plan").text
     assert "cannot be sent from here yet" in plan and 'class="narrow confirm"' not in plan
     assert client.post(f"{ISSUE}/send", data=forced).status_code == 400
-    assert client.post(f"{ISSUE}/schedule", data={**forced, "send_at": "2027-01-05T09:00:00-05:00"}
-                       ).status_code == 400
+    assert (
+        client.post(f"{ISSUE}/schedule", data={**forced, "send_at": "2027-01-05T09:00:00-05:00"}).status_code
+        == 400
+    )
     assert campaigns(engine) == [] and outbox(project) == []
 
 
@@ -173,9 +178,7 @@ def test_an_issue_due_later_is_scheduled_not_sent_unless_now_is_asked(
     assert too_soon.status_code == 400 and "it is due Tuesday 5 January 2027, 09:00 EST" in too_soon.text
     assert campaigns(engine) == []
 
-    later = client.post(
-        f"{ISSUE}/schedule", data={**scheduled_form, "send_at": "2027-01-06T09:00:00-05:00"}
-    )
+    later = client.post(f"{ISSUE}/schedule", data={**scheduled_form, "send_at": "2027-01-06T09:00:00-05:00"})
     assert later.status_code == 400 and "send_at changed since you looked" in later.text
     assert campaigns(engine) == []
 
