@@ -50,7 +50,7 @@ def desk_of(request: Request) -> IssueDesk:
             if desk is None:
                 state = state_of(request)
                 desk = IssueDesk(
-                    IssueShelf(state.config), BackgroundSends(state.config, state.engine, state.clock)
+                    IssueShelf(state.config), BackgroundSends(state.config, state.engine, clock=state.clock)
                 )
                 app_state.issue_desk = desk
     return desk

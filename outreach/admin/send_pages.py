@@ -140,7 +140,7 @@ def send(request: Request) -> Response:
         )
     except OutreachError as err:
         return _page(request, path, planned, False, now, _sentence(err), 400)
-    desk_of(request).sends.start(campaign_id)
+    desk_of(request).sends.start(campaign_id, planned.transport)
     return RedirectResponse(f"{prefix(request)}/campaigns/{campaign_id}?done=sending", status_code=303)
 
 

@@ -50,44 +50,56 @@ class _StoppableRunner(CampaignRunner):
         return not self.stopping.is_set() and super()._still_sending()
 
 
-class BackgroundSends:
-    """The campaigns this process is sending, one thread each."""
+Runner = Callable[[Config, Engine, int, str], object]
 
-    def __init__(self, config: Config, engine: Engine, clock: Clock | None = None) -> None:
+
+class BackgroundSends:
+    """The campaigns this process is sending, one thread each (never two for one campaign).
+
+    ``runner`` replaces the whole send of a campaign (tests hold a thread with it); by default the
+    worker's runner sends it to the end, as described above.
+    """
+
+    def __init__(
+        self, config: Config, engine: Engine, runner: Runner | None = None, clock: Clock | None = None
+    ) -> None:
         self.config = config
         self.engine = engine
         self.clock = clock or SystemClock()
+        self._runner = runner
         self.stopping = threading.Event()
         self._threads: dict[int, threading.Thread] = {}
         self._lock = threading.Lock()
         _stop_at_exit(self)
 
-    def start(self, campaign_id: int) -> bool:
-        """Send the campaign in a new thread; False when this process sends it already (or is stopping)."""
+    def start(self, campaign_id: int, transport: str | None = None) -> bool:
+        """Send the campaign in a new thread (through ``transport``, else the campaign's own); False
+        when this process sends it already, or is stopping."""
         with self._lock:
-            running = self._threads.get(campaign_id)
-            if self.stopping.is_set() or (running is not None and running.is_alive()):
+            if self.stopping.is_set() or self._alive(campaign_id):
                 return False
             thread = threading.Thread(
-                target=self._send, args=(campaign_id,), name=f"campaign-{campaign_id}", daemon=True
+                target=self._run, args=(campaign_id, transport), name=f"campaign-{campaign_id}", daemon=True
             )
             self._threads[campaign_id] = thread
             thread.start()
             return True
 
+    def running(self, campaign_id: int) -> bool:
+        with self._lock:
+            return self._alive(campaign_id)
+
     def sending(self) -> list[int]:
         """The campaigns a thread of this process is sending now."""
         with self._lock:
-            return sorted(cid for cid, thread in self._threads.items() if thread.is_alive())
+            return sorted(cid for cid in self._threads if self._alive(cid))
 
-    def wait(self, campaign_id: int, timeout: float | None = None) -> bool:
-        """Wait for the campaign's thread to end; True when it has (or there was none)."""
+    def join(self, campaign_id: int, timeout: float | None = None) -> None:
+        """Wait for a campaign's thread (tests, and an orderly shutdown)."""
         with self._lock:
             thread = self._threads.get(campaign_id)
         if thread is not None:
             thread.join(timeout)
-            return not thread.is_alive()
-        return True
 
     def stop(self, timeout: float = STOP_SECONDS) -> None:
         """Stop claiming, record what is in flight, and wait (up to ``timeout`` in all) for the threads."""
@@ -98,23 +110,33 @@ class BackgroundSends:
         for thread in threads:
             thread.join(max(0.0, deadline - time.monotonic()))
 
-    def _send(self, campaign_id: int) -> None:
+    def _alive(self, campaign_id: int) -> bool:
+        thread = self._threads.get(campaign_id)
+        return thread is not None and thread.is_alive()
+
+    def _run(self, campaign_id: int, transport: str | None) -> None:
         try:
             with transaction(self.engine) as session:
-                name = get_campaign(session, campaign_id).transport
-            with build_transport(self.config, name) as way_out:
-                while not self.stopping.is_set():
-                    runner = runner_for(self.config, self.engine, campaign_id, name, way_out, self.clock)
-                    runner.__class__ = _StoppableRunner  # the same runner, told when to stop
-                    runner.stopping = self.stopping  # type: ignore[attr-defined]
-                    runner.run(wait_for_retries=False)
-                    wait = self._until_next_retry(campaign_id)
-                    if wait is None:
-                        return
-                    self.stopping.wait(min(max(wait, 0.05), IDLE_SECONDS))
+                name = transport or get_campaign(session, campaign_id).transport
+            if self._runner is not None:
+                self._runner(self.config, self.engine, campaign_id, name)
+            else:
+                self._send_until_done(campaign_id, name)
         except Exception as err:  # nobody is watching this thread: say it where staff look
             log.exception("campaign %s stopped sending", campaign_id)
-            self._pause(campaign_id, f"the admin app could not go on sending it: {err}")
+            self._pause(campaign_id, f"the app could not go on sending it: {err}")
+
+    def _send_until_done(self, campaign_id: int, name: str) -> None:
+        with build_transport(self.config, name) as way_out:
+            while not self.stopping.is_set():
+                runner = runner_for(self.config, self.engine, campaign_id, name, way_out, self.clock)
+                runner.__class__ = _StoppableRunner  # the same runner, told when to stop
+                runner.stopping = self.stopping  # type: ignore[attr-defined]
+                runner.run(wait_for_retries=False)
+                wait = self._until_next_retry(campaign_id)
+                if wait is None:
+                    return
+                self.stopping.wait(min(max(wait, 0.05), IDLE_SECONDS))
 
     def _until_next_retry(self, campaign_id: int) -> float | None:
         """Seconds until its next retry is due; None when it is not sending or nothing waits."""

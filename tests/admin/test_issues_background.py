@@ -78,10 +78,10 @@ def test_stopping_records_what_is_in_flight_and_leaves_the_rest_pending(
     readers(project, engine, clock, *(f"reader{n}@example.org" for n in range(6)))
     planned = plan_send(config, engine, issue, purpose=Purpose.SEND, transport="relay", clock=clock)
     campaign_id = start_campaign(config, engine, planned, clock, actor=Actor("ada", "admin"))
-    sends = BackgroundSends(config, engine, clock)
+    sends = BackgroundSends(config, engine, clock=clock)
 
     assert sends.start(campaign_id)
-    assert not sends.start(campaign_id)  # one thread per campaign in this process
+    assert not sends.start(campaign_id, "relay")  # one thread per campaign in this process
     assert handler.arrived.wait(60)
     stopping = threading.Thread(target=sends.stop, kwargs={"timeout": 60})
     stopping.start()

@@ -60,7 +60,8 @@ def test_an_admin_sees_the_plan_and_sends_and_the_app_sends_it_to_the_end(
     assert sent.status_code == 303
     (campaign,) = campaigns(engine)
     assert sent.headers["location"] == f"/admin/campaigns/{campaign.id}?done=sending"
-    assert desk(app).sends.wait(campaign.id, timeout=120)
+    desk(app).sends.join(campaign.id, timeout=120)
+    assert not desk(app).sends.running(campaign.id)
     with transaction(engine) as session:
         counts = ledger.counts(session, campaign.id)
         status = session.get(Campaign, campaign.id).status  # type: ignore[union-attr]
