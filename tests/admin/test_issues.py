@@ -192,3 +192,19 @@ def test_the_command_line_s_sends_schedules_and_test_copies_are_audited_too(
     ]
     assert log[2].detail["to"] == ["maria@vaimh.example"] and log[1].detail["recipients"] == 1
     assert log[0].detail["send_at"] == "2099-01-05T09:00:00-05:00"
+
+
+def test_the_list_and_the_preview_follow_an_edit(
+    client: TestClient, write_issue: Callable[..., Path]
+) -> None:
+    write_issue("All is well.\n", name="2027-01-news.md", subject="Before the edit")
+    sign_in(client, USERS[Role.VIEWER])
+    assert "Before the edit" in client.get("/admin/issues").text
+    assert "All is well." in client.get("/admin/issues/2027-01-news/mail.txt").text
+
+    write_issue("Read [click here](https://vaimh.example/x).\n", name="2027-01-news.md", subject="After it")
+
+    listed = client.get("/admin/issues").text
+    assert "After it" in listed and '<strong class="count-bad">1</strong>' in listed
+    assert "Before the edit" not in listed
+    assert "click here" in client.get("/admin/issues/2027-01-news/mail.txt").text
