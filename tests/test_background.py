@@ -9,6 +9,7 @@ from pathlib import Path
 from outreach.audience import make_engine, transaction
 from outreach.config import load_config
 from outreach.delivery import ledger
+from outreach.models import Actor
 from outreach.operations import Purpose, plan_send, start_campaign
 from outreach.operations.background import BackgroundSends
 from tests.test_send_gate import AUDIENCE
@@ -20,7 +21,8 @@ def test_a_background_send_finishes_and_a_campaign_is_never_run_twice_at_once(
     issue = write_issue(status="ready", **AUDIENCE)
     config = load_config(project, environ=site)
     engine = make_engine(config.database_url)
-    campaign_id = start_campaign(config, engine, plan_send(config, engine, issue, purpose=Purpose.SEND))
+    planned = plan_send(config, engine, issue, purpose=Purpose.SEND)
+    campaign_id = start_campaign(config, engine, planned, actor=Actor("maria@laptop", "cli", "laptop"))
     sends = BackgroundSends(config, engine)
     assert sends.start(campaign_id, "outbox")
     sends.join(campaign_id, timeout=60)

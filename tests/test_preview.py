@@ -180,7 +180,7 @@ def test_an_unexpected_error_is_one_line_not_a_traceback(
     def explode(*args: object) -> None:
         raise RuntimeError("the sky fell\nand more")
 
-    monkeypatch.setattr("outreach.preview.mail.render_sample", explode)
+    monkeypatch.setattr("outreach.operations.sample.render_sample", explode)
     page = client.get("/")
     assert page.status_code == 200
     assert "something went wrong: RuntimeError: the sky fell" in page.text

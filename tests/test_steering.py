@@ -11,6 +11,7 @@ from outreach.audience import make_engine, transaction
 from outreach.audience.audit import entries
 from outreach.cli import app
 from outreach.config import load_config
+from outreach.models import Actor
 from outreach.operations import Purpose, plan_send, start_campaign
 from tests.conftest import TEST_SECRET
 from tests.test_send_gate import AUDIENCE
@@ -26,7 +27,8 @@ def test_pause_resume_and_cancel_are_audited(
     issue = write_issue(status="ready", **AUDIENCE)
     config = load_config(project, environ=site)
     engine = make_engine(config.database_url)
-    campaign_id = start_campaign(config, engine, plan_send(config, engine, issue, purpose=Purpose.SEND))
+    planned = plan_send(config, engine, issue, purpose=Purpose.SEND)
+    campaign_id = start_campaign(config, engine, planned, actor=Actor("maria@laptop", "cli", "laptop"))
     env = {"OUTREACH_SECRET_KEY": TEST_SECRET, "OUTREACH_DATABASE_URL": config.database_url}
     for args in (["pause"], ["resume", "--no-run"], ["cancel"]):
         result = runner.invoke(
@@ -39,5 +41,6 @@ def test_pause_resume_and_cancel_are_audited(
         ("campaign.cancel", f"campaign {campaign_id}", "cli"),
         ("campaign.resume", f"campaign {campaign_id}", "cli"),
         ("campaign.pause", f"campaign {campaign_id}", "cli"),
+        ("campaign.send", f"campaign {campaign_id}", "cli"),
     ]
     assert log[0].detail == {"moved": 1}

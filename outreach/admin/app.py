@@ -22,7 +22,15 @@ from starlette.routing import BaseRoute, Mount
 from starlette.staticfiles import StaticFiles
 
 from outreach.accounts.schema import Role
-from outreach.admin import account_pages, dashboard_pages, people_pages, signin_pages
+from outreach.admin import (
+    account_pages,
+    dashboard_pages,
+    issue_preview,
+    issues_pages,
+    people_pages,
+    send_pages,
+    signin_pages,
+)
 from outreach.admin.state import AdminState
 from outreach.clock import Clock, SystemClock
 from outreach.config import Config
@@ -30,7 +38,15 @@ from outreach.config import Config
 log = logging.getLogger("outreach.admin")
 
 # Page modules: each has ROUTES, and SECTIONS for the navigation (path, label, the role that sees it).
-MODULES = [dashboard_pages, signin_pages, account_pages, people_pages]
+MODULES = [
+    dashboard_pages,
+    signin_pages,
+    account_pages,
+    people_pages,
+    issues_pages,
+    issue_preview,
+    send_pages,
+]
 
 
 @functools.lru_cache(maxsize=1)

@@ -50,6 +50,8 @@ DONE = {
     "role-changed": "The role is changed; it applies from their next click.",
     "password-set": "The new password is set; they are signed out everywhere.",
     "user-removed": "The user is removed.",
+    "sending": "The campaign has started: the app is sending it now, and this page follows its progress.",
+    "scheduled": "The issue is scheduled. The scheduler (`outreach scheduler run`) sends it at its time.",
 }
 
 

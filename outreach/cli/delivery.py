@@ -73,7 +73,8 @@ def send(
     config = config_for(root)
     name = transport_name(config, transport)
     if test_to:
-        for copy in send_test_copies(config, issue, test_to, name):
+        copies = send_test_copies(config, issue, test_to, name, engine=database(config), actor=cli_actor())
+        for copy in copies:
             _print_test_copy(copy)
         return
     engine = database(config)
@@ -100,7 +101,7 @@ def send(
                 "Nothing was sent. Add [bold]--yes[/] to send, or --test-to ADDRESS for a test copy."
             )
         return
-    campaign_id = start_campaign(config, engine, planned)
+    campaign_id = start_campaign(config, engine, planned, actor=cli_actor())
     console.print(f"campaign {campaign_id} created")
     _run(config, engine, campaign_id, name)
 

@@ -20,7 +20,7 @@ from outreach.audience.import_plan import ImportOptions
 from outreach.audience.topics import load_topics
 from outreach.checks import run_checks
 from outreach.cli.authoring import render_files
-from outreach.cli.common import RootOption, config_for, console
+from outreach.cli.common import RootOption, cli_actor, config_for, console
 from outreach.clock import SystemClock
 from outreach.delivery import ledger
 from outreach.delivery.wiring import runner_for
@@ -72,7 +72,7 @@ def demo(
     planned = plan_send(config, engine, path, purpose=Purpose.SEND, send_now=True, clock=clock)
     for warning in planned.clearance.report.warnings:
         console.print(f"   [yellow]{escape(warning.where)}: {escape(warning.message)}[/]")
-    campaign_id = start_campaign(config, engine, planned, clock)
+    campaign_id = start_campaign(config, engine, planned, clock, actor=cli_actor())
     outbox = folder / "outbox"
     with MaildirTransport("outbox", outbox) as way_out:
         runner_for(config, engine, campaign_id, "outbox", way_out, clock).run()

@@ -12,15 +12,12 @@ import logging
 import signal
 import sys
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import sqlalchemy as sa
 import typer
 from rich.markup import escape
 from rich.table import Table
@@ -28,25 +25,16 @@ from sqlalchemy.engine import Engine
 from typer.core import TyperGroup
 
 from outreach.audience import transaction
-from outreach.cli.common import RootOption, config_for, console
+from outreach.cli.common import RootOption, cli_actor, config_for, console
 from outreach.clock import SystemClock, iso_time, show_time
 from outreach.config import Config
-from outreach.delivery.campaigns import sender_for
-from outreach.delivery.wiring import build_transport, database, requires_public_links, transport_name
-from outreach.errors import DatabaseError
-from outreach.operations import Purpose, clear
-from outreach.scheduling.aps import StoredJobs
+from outreach.delivery.wiring import database, transport_name
+from outreach.operations.schedule import apply_jobs as library_apply_jobs
+from outreach.operations.schedule import database_errors, schedule_send
 from outreach.scheduling.automations import overview, set_paused
-from outreach.scheduling.planning import (
-    PendingJobs,
-    Scheduled,
-    cancel_issue,
-    listing,
-    recent,
-    schedule_issue,
-)
+from outreach.scheduling.planning import PendingJobs, Scheduled, cancel_issue, listing, recent
 from outreach.scheduling.service import SchedulerService, ServiceSettings
-from outreach.scheduling.timing import SendWindow, grace_of
+from outreach.scheduling.timing import SendWindow
 
 
 class _IssueFirst(TyperGroup):
@@ -70,36 +58,11 @@ scheduler_app = typer.Typer(
 )
 
 
-@contextmanager
-def database_errors(config: Config) -> Iterator[None]:
-    """A database failure as one line: which database, what it said, what to do."""
-    try:
-        yield
-    except sa.exc.SQLAlchemyError as err:
-        detail = str(getattr(err, "orig", None) or err).splitlines()[0]
-        hint = (
-            "another outreach process is writing to it; try again in a moment"
-            if "locked" in detail
-            else "check [database] url in outreach.toml (or OUTREACH_DATABASE_URL) and that it is running"
-        )
-        where = sa.make_url(config.database_url).render_as_string(hide_password=True)
-        raise DatabaseError(f"the database {where} failed: {detail}; {hint}; nothing was changed") from err
-
-
 def apply_jobs(pending: PendingJobs, engine: Engine, config: Config) -> None:
-    """Write the job changes after the campaign rows are committed; if that fails, say so and go on.
-
-    The campaign row is the truth and the running scheduler re-creates a missing job from it on its
-    next pass, so a failure here delays nothing by more than ``--poll`` seconds.
-    """
-    try:
-        pending.apply(StoredJobs(engine, grace_of(config.settings.schedule)))
-    except sa.exc.SQLAlchemyError as err:
-        detail = str(getattr(err, "orig", None) or err).splitlines()[0]
-        console.print(
-            f"[yellow]note:[/] the scheduler's job table could not be updated ({escape(detail)}); "
-            "the change is saved and a running scheduler picks it up on its next pass"
-        )
+    """Write the job changes after the campaign rows are committed; a failure is a note, not an error."""
+    note = library_apply_jobs(pending, engine, config)
+    if note:
+        console.print(f"[yellow]note:[/] {escape(note)}")
 
 
 @schedule_app.command("add")
@@ -127,37 +90,20 @@ def add(
     """
     config = config_for(root)
     name = transport_name(config, transport)
-    backend = config.transport(name).backend
-    clearance = clear(
-        issue,
-        config,
-        Purpose.SCHEDULE,
-        SystemClock().now(),
-        backend=backend,
-        allow_uncommitted=allow_uncommitted,
-    )
-    for note in clearance.notes:
-        console.print(f"[yellow]note[/] {escape(note)}")
-    compiled = clearance.require()
-    requires_public_links(config, build_transport(config, name))
-    window = SendWindow.from_settings(config.settings.schedule)
-    pending = PendingJobs()
     with database_errors(config):
         engine = database(config)
-        with transaction(engine) as session:
-            planned = schedule_issue(
-                session,
-                compiled,
-                sender_for(config, compiled),
-                name,
-                SystemClock(),
-                window,
-                pending,
-                local_time=local_time,
-                grace=grace_of(config.settings.schedule),
-            )
-    apply_jobs(pending, engine, config)
-    report_scheduled(planned, config.time_zone)
+    done = schedule_send(
+        config,
+        engine,
+        issue,
+        actor=cli_actor(),
+        transport=name,
+        local_time=local_time,
+        allow_uncommitted=allow_uncommitted,
+    )
+    for note in done.notes:
+        console.print(f"[yellow]note[/] {escape(note)}")
+    report_scheduled(done.scheduled, config.time_zone)
 
 
 def report_scheduled(planned: Scheduled, zone: ZoneInfo) -> None:

@@ -6,6 +6,7 @@ refuse too, and nothing a front end needs lives inside a front end.
 
 from outreach.operations.gate import Clearance, Purpose, SendRefused, clear, when
 from outreach.operations.sending import (
+    AudienceChanged,
     SendPlan,
     TestCopy,
     compose_one,
@@ -17,6 +18,7 @@ from outreach.operations.sending import (
 )
 
 __all__ = [
+    "AudienceChanged",
     "Clearance",
     "Purpose",
     "SendPlan",

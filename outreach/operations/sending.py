@@ -16,9 +16,11 @@ from pathlib import Path
 from sqlalchemy.engine import Engine
 
 from outreach.audience import Segment, load_segments, transaction
+from outreach.audience.audit import record
 from outreach.audience.subscribers import known_topics
 from outreach.clock import Clock, SystemClock
 from outreach.config import Config
+from outreach.delivery import ledger
 from outreach.delivery.campaigns import Plan, create_campaign, plan, sender_for
 from outreach.delivery.ledger import Claimed
 from outreach.delivery.outgoing import CampaignContent, CampaignMessages
@@ -26,7 +28,7 @@ from outreach.delivery.runner import Progress, Report
 from outreach.delivery.tracking import tracking_for
 from outreach.delivery.wiring import build_transport, pacing, requires_public_links, runner_for, signer
 from outreach.errors import DeliveryError
-from outreach.models import Audience, Recipient
+from outreach.models import Actor, Audience, Recipient
 from outreach.operations.gate import Clearance, Purpose, clear
 from outreach.render import CompiledIssue
 from outreach.render.sample import SAMPLE_RECIPIENT
@@ -105,12 +107,39 @@ def plan_send(
     )
 
 
-def start_campaign(config: Config, engine: Engine, planned: SendPlan, clock: Clock | None = None) -> int:
-    """Create the campaign of a plan cleared for a real send and snapshot its audience; its id."""
+class AudienceChanged(DeliveryError):
+    """The audience is no longer the size the person confirmed; nothing was sent."""
+
+    def __init__(self, confirmed: int, now: int) -> None:
+        self.confirmed = confirmed
+        self.now = now
+        super().__init__(
+            f"the audience changed since the plan was made: it is {now:,} people now, not the "
+            f"{confirmed:,} confirmed; nothing was sent. Look at the plan again and confirm the new number"
+        )
+
+
+def start_campaign(
+    config: Config,
+    engine: Engine,
+    planned: SendPlan,
+    clock: Clock | None = None,
+    *,
+    actor: Actor,
+    expected: int | None = None,
+) -> int:
+    """Create the campaign of a plan cleared for a real send and snapshot its audience; its id.
+
+    ``actor`` is written to the audit log in the same transaction. With ``expected`` (the number a
+    person confirmed), a snapshot of any other size is refused and nothing is created: the number
+    someone agreed to is the number that gets it.
+    """
     clock = clock or SystemClock()
     if planned.clearance.purpose is not Purpose.SEND:
         raise DeliveryError("only a plan made for sending can start a campaign")
     compiled = planned.clearance.require()
+    if expected is not None and planned.recipients != expected:
+        raise AudienceChanged(expected, planned.recipients)
     if planned.recipients == 0:
         raise DeliveryError("nobody to send to: the audience is empty after exclusions")
     requires_public_links(config, build_transport(config, planned.transport))
@@ -125,6 +154,17 @@ def start_campaign(config: Config, engine: Engine, planned: SendPlan, clock: Clo
             clock,
             limit=planned.limit,
             tracking=tracking_for(config),
+        )
+        total = ledger.counts(session, campaign.id)["pending"]
+        if expected is not None and total != expected:
+            raise AudienceChanged(expected, total)  # rolls the campaign back
+        record(
+            session,
+            actor,
+            "campaign.send",
+            f"campaign {campaign.id}",
+            clock,
+            {"issue": compiled.issue.slug, "recipients": total, "transport": planned.transport},
         )
         return campaign.id
 
@@ -201,8 +241,14 @@ def send_test_copies(
     addresses: Sequence[str],
     transport: str | None = None,
     clock: Clock | None = None,
+    *,
+    engine: Engine,
+    actor: Actor,
 ) -> list[TestCopy]:
-    """[TEST] copies of the real message to staff; drafts are fine, errors are not."""
+    """[TEST] copies of the real message to staff; drafts are fine, errors are not.
+
+    Who asked for them, for which addresses and what the transport said is written to the audit log.
+    """
     clock = clock or SystemClock()
     compiled = clear(path, config, Purpose.TEST, clock.now()).require()
     name = transport or config.settings.delivery.transport
@@ -217,7 +263,21 @@ def send_test_copies(
     ]
     with way_out:
         results = way_out.send(outgoing)
-    return [TestCopy(m.recipient, r) for m, r in zip(outgoing, results, strict=True)]
+    copies = [TestCopy(m.recipient, r) for m, r in zip(outgoing, results, strict=True)]
+    with transaction(engine) as session:
+        record(
+            session,
+            actor,
+            "issue.test-copy",
+            f"issue {compiled.issue.slug}",
+            clock,
+            {
+                "to": [copy.address for copy in copies],
+                "outcomes": [str(copy.result.outcome) for copy in copies],
+                "transport": name,
+            },
+        )
+    return copies
 
 
 def sample_message(config: Config, compiled: CompiledIssue, now: datetime | None = None) -> OutgoingMessage:

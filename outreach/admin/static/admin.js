@@ -1,6 +1,7 @@
 /* Progressive enhancement for the admin app, our own and vendored: every page works without it.
    - [data-live-src]: replace an element's text with the text a URL answers, after edits (live counts).
-   - [data-sse]: follow a server-sent event stream and fill [data-field] elements from its JSON. */
+   - [data-sse]: follow a server-sent event stream and fill [data-field] elements from its JSON.
+   - iframe[data-fit]: grow a preview frame to the height of the mail it shows (no inner scrollbar). */
 (function () {
   "use strict";
   function debounce(fn, ms) { var t; return function () { clearTimeout(t); var a = arguments; t = setTimeout(function () { fn.apply(null, a); }, ms); }; }
@@ -32,5 +33,18 @@
       });
       if (data.finished) { source.close(); }
     };
+  });
+
+  function fit(frame) {
+    try {
+      var doc = frame.contentDocument;
+      if (!doc || !doc.documentElement || doc.URL === "about:blank") { return; }
+      frame.style.height = "200px";  /* shrink first: a document is never shorter than its frame */
+      frame.style.height = (doc.documentElement.scrollHeight + 4) + "px";
+    } catch (e) { /* a frame we cannot read keeps its fixed height and scrolls */ }
+  }
+  document.querySelectorAll("iframe[data-fit]").forEach(function (frame) {
+    frame.addEventListener("load", function () { fit(frame); });
+    if (frame.contentDocument && frame.contentDocument.readyState === "complete") { fit(frame); }
   });
 })();
