@@ -85,9 +85,7 @@ def make_project(folder: Path, transports: str = "", body_repeat: int = 2) -> Pa
 
 
 def project_config(folder: Path) -> Config:
-    return load_config(
-        folder, environ={"OUTREACH_SECRET_KEY": "send-bench-key-0123456789abcdefXYZ"}
-    )
+    return load_config(folder, environ={"OUTREACH_SECRET_KEY": "send-bench-key-0123456789abcdefXYZ"})
 
 
 def fill(config: Config, total: int, batch: int = 50_000) -> None:
