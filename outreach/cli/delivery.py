@@ -21,7 +21,7 @@ from outreach.config import Config
 from outreach.content import read_issue
 from outreach.delivery import campaigns as campaign_ops
 from outreach.delivery import ledger
-from outreach.delivery.campaigns import create_campaign, plan, sender_for
+from outreach.delivery.campaigns import archivable, create_campaign, plan, sender_for
 from outreach.delivery.frame import MessageFrame
 from outreach.delivery.runner import Progress as SendProgress
 from outreach.delivery.schema import Campaign, CampaignStatus
@@ -112,6 +112,7 @@ def send(
             clock,
             limit=limit,
             tracking=tracking_for(config),
+            archive=archivable(compiled.issue, limit),
         )
         campaign_id = campaign.id
     console.print(f"campaign {campaign_id} created")

@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from outreach.clock import Clock
-from outreach.delivery.campaigns import Sender, log
+from outreach.delivery.campaigns import Sender, archivable, log
 from outreach.delivery.schema import Campaign, CampaignStatus
 from outreach.render import CompiledIssue
 from outreach.scheduling.errors import SchedulingError
@@ -110,6 +110,7 @@ def _fill(campaign: Campaign, compiled: CompiledIssue, sender: Sender, transport
     campaign.reply_to = sender.reply_to
     campaign.list_id = sender.list_id
     campaign.message_id_domain = sender.message_id_domain
+    campaign.language = issue.language
 
 
 def schedule_issue(
@@ -152,6 +153,7 @@ def schedule_issue(
         )
         _fill(campaign, compiled, sender, transport)
         campaign.send_at = send_at
+        campaign.archive = archivable(issue, None)
         session.add(campaign)
         session.flush()
         session.add(
@@ -165,6 +167,7 @@ def schedule_issue(
         previous = aware(campaign.send_at) if campaign.send_at else None
         _fill(campaign, compiled, sender, transport)
         campaign.send_at = send_at
+        campaign.archive = archivable(issue, None)
         send.local_time = local_time
     session.flush()
     wakes = wake_time(session, send_at, window, local_time)
