@@ -140,7 +140,8 @@ def create_campaign(
 
     ``archive`` says whether the web archive and feeds show it (``archivable`` decides for a send of
     an issue); nothing is published unless the caller says so. Raises DeliveryError naming the
-    campaign already active for the issue's edition, if there is one; nothing is queued then.
+    campaign already active for the issue's edition, if there is one, or when the campaign would reach
+    nobody; nothing is queued then.
 
     With click tracking on, links are rewritten once here (one signed redirect per link per campaign,
     nothing per recipient), before any row can be sent.
@@ -204,6 +205,11 @@ def create_campaign(
     ]
     session.execute(sa.insert(Delivery).from_select(columns, who))
     total = session.scalar(sa.select(sa.func.count()).where(Delivery.campaign_id == campaign.id)) or 0
+    if not total:  # e.g. another campaign of the issue reached everyone since the plan was made
+        raise DeliveryError(
+            f"nobody to send {issue.slug} to: everyone in the audience already has it or cannot be "
+            "mailed; `outreach campaigns list` shows the campaigns"
+        )
     log(session, campaign.id, "created", clock, f"{total} recipients via {transport}")
     return campaign
 

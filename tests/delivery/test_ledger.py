@@ -39,7 +39,7 @@ from outreach.delivery.schema import Campaign, CampaignEvent, Delivery, Delivery
 from outreach.errors import DeliveryError
 from outreach.models import Audience
 from outreach.render import CompiledIssue
-from outreach.tokens import message_id
+from outreach.tokens import message_id, read_message_id
 from outreach.transports.base import Outcome, OutgoingMessage, SendResult
 from tests.delivery.conftest import SECRET, TOPIC, Bench, TimedMemory
 
@@ -619,3 +619,46 @@ def test_runners_in_parallel_send_everyone_exactly_once(bench: Bench, backend: s
     assert not errors
     assert sorted(m.recipient for m in memory.attempts) == sorted(people)
     assert bench.counts(campaign)["sent"] == 60
+
+
+# -- Message-IDs, editions ----------------------------------------------------------------------------------
+
+
+def test_each_claimed_row_gets_its_own_keyed_message_id(bench: Bench) -> None:
+    bench.people(3)
+    campaign = bench.campaign()
+    with transaction(bench.engine) as session:
+        claimed = ledger.claim(session, campaign, 10, bench.clock, "host:1:x", "vaimh.example", SECRET)
+    stored = {row.id: row.message_id for row in bench.rows(campaign).values()}
+    for row in claimed:
+        assert row.message_id == message_id(SECRET, campaign, row.delivery_id, "vaimh.example")
+        assert stored[row.delivery_id] == row.message_id
+        assert read_message_id(SECRET, row.message_id) == (campaign, row.delivery_id)
+    # a reader who knows their own Message-ID cannot write a neighbour's: the MAC is per row
+    mine, theirs = claimed[0], claimed[1]
+    guessed = mine.message_id.replace(f".{mine.delivery_id}.", f".{theirs.delivery_id}.")
+    assert read_message_id(SECRET, guessed) is None
+    assert len({row.message_id.split(".")[2] for row in claimed}) == 3
+
+
+def test_campaigns_and_rows_record_their_language_edition(bench: Bench) -> None:
+    bench.people(2)
+    spanish = replace(bench.compiled, issue=replace(bench.compiled.issue, language="es"))
+    es = bench.campaign(compiled=spanish, limit=1)
+    en = bench.campaign()  # another edition of the same issue may be active at the same time
+    with transaction(bench.engine) as session:
+        languages = dict(session.execute(sa.select(Campaign.id, Campaign.language)).all())
+        rows = session.execute(sa.select(Delivery.campaign_id, Delivery.language)).all()
+    assert languages == {es: "es", en: "en"}
+    assert sorted(rows) == [(es, "es"), (en, "en")]
+    with pytest.raises(DeliveryError, match=f"campaign {es} of .* \\(es\\) is already sending"):
+        bench.campaign(compiled=spanish)
+
+
+def test_a_campaign_that_would_reach_nobody_is_not_created(bench: Bench) -> None:
+    bench.people(2)
+    bench.run(bench.campaign(), TimedMemory(bench.clock))
+    with pytest.raises(DeliveryError, match=r"nobody to send .* already has it"):
+        bench.campaign()  # e.g. the loser of a race that started after the winner had finished
+    with transaction(bench.engine) as session:
+        assert session.scalar(sa.select(sa.func.count()).select_from(Campaign)) == 1
