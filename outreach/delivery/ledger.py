@@ -172,21 +172,40 @@ def _due_rows() -> tuple[_Rows, _Rows]:
 
 @functools.cache
 def _mark_sending() -> sa.Update:
-    """The claim's write, one row per parameter set (each row has its own Message-ID). Only rows still
-    pending change hands: SQLite reads outside the write transaction (and has no FOR UPDATE), so a
-    cancel or another claim may have moved a row since it was read."""
+    """The claim's write, one statement for the whole batch. Only rows still pending change hands:
+    SQLite reads outside the write transaction (and has no FOR UPDATE), so a cancel or another claim
+    may have moved a row since it was read."""
     table: sa.Table = Delivery.__table__  # type: ignore[assignment]
     return (
         sa.update(table)
-        .where(table.c.id == sa.bindparam("row_id"), table.c.state == DeliveryState.PENDING)
+        .where(table.c.id.in_(sa.bindparam("ids", expanding=True)), table.c.state == DeliveryState.PENDING)
         .values(
             state=DeliveryState.SENDING,
-            message_id=sa.bindparam("message_id"),
             attempts=table.c.attempts + 1,
             claimed_by=sa.bindparam("claimer"),
             claimed_at=sa.bindparam("now"),
             updated_at=sa.bindparam("now"),
         )
+    )
+
+
+# PostgreSQL takes the whole claim in one statement: the rows' ids and Message-IDs as two arrays.
+_MARK_SENDING_PG = sa.text(
+    "UPDATE deliveries SET state = 'sending', message_id = given.message_id, attempts = attempts + 1, "
+    "claimed_by = :claimer, claimed_at = :now, updated_at = :now "
+    "FROM unnest(CAST(:ids AS bigint[]), CAST(:message_ids AS varchar[])) AS given(id, message_id) "
+    "WHERE deliveries.id = given.id AND deliveries.state = 'pending' RETURNING deliveries.id"
+).bindparams(sa.bindparam("now", type_=sa.DateTime(timezone=True)))
+
+
+@functools.cache
+def _set_message_ids() -> sa.Update:
+    """Each claimed row's own Message-ID: one short parameter set per row (an id and a string)."""
+    table: sa.Table = Delivery.__table__  # type: ignore[assignment]
+    return (
+        sa.update(table)
+        .where(table.c.id == sa.bindparam("row_id"))
+        .values(message_id=sa.bindparam("message_id"))
     )
 
 
@@ -229,21 +248,29 @@ def claim(
         update_rows(session, skipped, only_state=DeliveryState.PENDING)
     if not claimed:
         return claimed
-    marks = [
-        {"row_id": c.delivery_id, "message_id": c.message_id, "claimer": claimer, "now": now} for c in claimed
-    ]
-    if execute_many(connection, _mark_sending(), marks) == len(claimed):
-        return claimed
-    mine = set(
-        session.scalars(
-            sa.select(Delivery.id).where(
-                Delivery.id.in_([c.delivery_id for c in claimed]),
-                Delivery.claimed_by == claimer,
-                Delivery.state == DeliveryState.SENDING,
+    ids = [c.delivery_id for c in claimed]
+    if connection.dialect.name == "postgresql":
+        values = {"ids": ids, "message_ids": [c.message_id for c in claimed], "claimer": claimer, "now": now}
+        mine = set(connection.scalars(_MARK_SENDING_PG, values))
+        return claimed if len(mine) == len(claimed) else [c for c in claimed if c.delivery_id in mine]
+    result = connection.execute(_mark_sending(), {"ids": ids, "claimer": claimer, "now": now})
+    if result.rowcount != len(claimed):
+        held = set(
+            session.scalars(
+                sa.select(Delivery.id).where(
+                    Delivery.id.in_(ids),
+                    Delivery.claimed_by == claimer,
+                    Delivery.state == DeliveryState.SENDING,
+                )
             )
         )
+        claimed = [c for c in claimed if c.delivery_id in held]
+    execute_many(
+        connection,
+        _set_message_ids(),
+        [{"row_id": c.delivery_id, "message_id": c.message_id} for c in claimed],
     )
-    return [c for c in claimed if c.delivery_id in mine]
+    return claimed
 
 
 def record(

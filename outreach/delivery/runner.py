@@ -160,11 +160,13 @@ class CampaignRunner:
                 self._senders = self._start_senders(content, journal)
                 try:
                     self._pipeline(self._senders, journal, campaign.message_id_domain, wait_for_retries)
+                    finished = True
                 finally:
+                    if not finished:  # an error: let the messages in hand finish, hand over no more
+                        self._senders.stop()
                     self._senders.close()
-                finished = True
             finally:
-                if journal is not None:
+                if journal is not None:  # kept after an error: the rows in hand are settled from it
                     journal.close(remove=finished)
         if self._failure is not None:
             raise self._failure
