@@ -5,26 +5,20 @@ same campaign: the ledger's claims keep them apart. A policy rejection (5.7.x) o
 errors pause the campaign with a message saying what to do; nothing is retried in a loop forever.
 
 Every hand-over and answer is journaled as it happens (``journal.py``), and a runner starts by
-settling what a dead one left (``recovery.py``). SIGTERM or Ctrl+C stops a run cleanly: nothing more is
-handed over, the messages in hand finish and are recorded, the rest of the claimed rows go back to
-``pending``, and the run ends with ``SendingStopped``.
+settling what a dead one left (``recovery.py``). SIGTERM or Ctrl+C stops a run cleanly
+(``stopping.py``): nothing more is handed over, the messages in hand finish and are recorded, the rest
+of the claimed rows go back to ``pending``, and the run ends with ``SendingStopped``.
 """
 
 from __future__ import annotations
 
-import os
 import random
-import select
-import signal
-import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, wait
-from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
-from types import FrameType
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -43,6 +37,7 @@ from outreach.delivery.processes import SendingProcesses
 from outreach.delivery.recovery import Recovered, recover
 from outreach.delivery.schema import Campaign, CampaignStatus, Delivery, DeliveryState
 from outreach.delivery.senders import Senders, SendingThreads, Sent, failure, problem
+from outreach.delivery.stopping import StopSwitch
 from outreach.errors import DeliveryError
 from outreach.transports.base import SendResult, Transport, stopped, unanswered
 
@@ -128,7 +123,8 @@ class CampaignRunner:
         self.unsubscribe_mailto = unsubscribe_mailto
         self.processes = processes
         self.report = report or (lambda progress: None)
-        self.sleep = sleep or self._nap
+        self.stop = StopSwitch()
+        self.sleep = sleep or self.stop.nap
         self.rng = rng or random.Random()
         self.journals = journals
         self.limits = limits
@@ -138,10 +134,7 @@ class CampaignRunner:
         self.backoff = Backoff()
         self._sending = False
         self._status_at = 0.0
-        self._senders: Senders | None = None
-        self._signal: int | None = None
         self._failure: DeliveryError | None = None
-        self._wake: tuple[int, int] | None = None
 
     def run(self, wait_for_retries: bool = True) -> Progress:
         campaign, counts = self._recover()
@@ -153,26 +146,27 @@ class CampaignRunner:
         self.progress.done = self.progress.total - counts["pending"] - counts["sending"]
         self.progress.sent = counts["sent"]
         self.report(self.progress)
-        with self._stop_on_signals():
+        with self.stop.armed():
             journal = self.journals.start(self.claimer, self.campaign_id) if self.journals else None
             finished = False
             try:
-                self._senders = self._start_senders(content, journal)
+                senders = self._start_senders(content, journal)
+                self.stop.listeners.append(senders.stop)
                 try:
-                    self._pipeline(self._senders, journal, campaign.message_id_domain, wait_for_retries)
+                    self._pipeline(senders, journal, campaign.message_id_domain, wait_for_retries)
                     finished = True
                 finally:
                     if not finished:  # an error: let the messages in hand finish, hand over no more
-                        self._senders.stop()
-                    self._senders.close()
+                        senders.stop()
+                    senders.close()
             finally:
                 if journal is not None:  # kept after an error: the rows in hand are settled from it
                     journal.close(remove=finished)
         if self._failure is not None:
             raise self._failure
-        if self._signal is not None:
+        if self.stop.signal is not None:
             raise SendingStopped(
-                f"stopped by {signal.Signals(self._signal).name} after {self.progress.sent} sent; the "
+                f"stopped by {self.stop.name} after {self.progress.sent} sent; the "
                 f"messages in hand were recorded and every other recipient is pending again: "
                 f"`outreach campaigns resume {self.campaign_id}` continues"
             )
@@ -241,7 +235,7 @@ class CampaignRunner:
         returned: list[tuple[_Chunk, list[SendResult]]] = []
         keep_going = True
         while True:
-            going = keep_going and self._signal is None and self._failure is None
+            going = keep_going and self.stop.signal is None and self._failure is None
             free = slots - len(in_flight) if going else 0
             keep_going, claimed, later = self._settle(returned, free, size, domain)
             if journal is not None:
@@ -309,7 +303,7 @@ class CampaignRunner:
         try:
             results, trouble = future.result()
         except Exception as err:  # a sending process died (or the pool broke): the journal knows
-            if self._signal is None and self._failure is None:
+            if self.stop.signal is None and self._failure is None:
                 trouble = f"a sending process stopped unexpectedly ({problem(err)})"
                 self._failure = failure(trouble, self.campaign_id)
             return self._from_journal(chunk, journal)
@@ -417,45 +411,3 @@ class CampaignRunner:
         pause_for = (due - self.clock.now()).total_seconds() if due else self.settings.idle_wait
         self.sleep(min(max(pause_for, 0.05), self.settings.idle_wait))
         return True
-
-    # -- stopping on SIGTERM and Ctrl+C -------------------------------------------------------------------
-
-    @contextmanager
-    def _stop_on_signals(self) -> Iterator[None]:
-        """While the run lasts (in the main thread only: Python delivers signals there), SIGTERM and
-        SIGINT ask it to stop; a second one acts as it would have without us."""
-        if threading.current_thread() is not threading.main_thread():
-            yield
-            return
-        self._wake = os.pipe()
-        os.set_blocking(self._wake[1], False)
-        self._previous = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)}
-        for sig in self._previous:
-            signal.signal(sig, self._on_signal)
-        try:
-            yield
-        finally:
-            for sig, handler in self._previous.items():
-                signal.signal(sig, handler)
-            wake, self._wake = self._wake, None
-            for fd in wake:
-                os.close(fd)
-
-    def _on_signal(self, signum: int, frame: FrameType | None) -> None:
-        self._signal = signum
-        if self._senders is not None:
-            self._senders.stop()
-        for sig, handler in self._previous.items():
-            signal.signal(sig, handler)
-        if self._wake is not None:
-            with suppress(OSError):
-                os.write(self._wake[1], b"!")
-
-    def _nap(self, seconds: float) -> None:
-        """Sleep, unless a stop is asked for: then return at once."""
-        if self._signal is not None:
-            return
-        if self._wake is None:
-            time.sleep(seconds)
-            return
-        select.select([self._wake[0]], [], [], seconds)
