@@ -326,3 +326,30 @@ def test_sigterm_of_a_paced_send_returns_every_unsent_claim_to_pending(
     assert after["sent"] == len(handler.accepted)
     assert after["pending"] == SUBSCRIBERS - after["sent"]
     assert sent_rows(root) == {rcpt: message_id for message_id, rcpt in handler.accepted}
+
+
+def test_the_sending_processes_of_a_killed_send_exit_by_themselves(
+    template: Path, tmp_path: Path, sink: tuple[HoldingSink, int]
+) -> None:
+    """Four sending processes, mostly idle (the send is paced), and the send is killed: the fork
+    server and every sending process (each holding the server's pipe open) must still go."""
+    handler, port = sink
+    handler.accept = float("inf")
+    root = tmp_path / "project"
+    shutil.copytree(template, root)
+    configure(root, port, connections=1, processes=4, extra="rate_per_second = 20\n")
+    send = start_send(root)
+    try:
+        deadline = time.monotonic() + 60
+        while len(handler.accepted) < 30:
+            assert time.monotonic() < deadline and send.poll() is None
+            time.sleep(0.01)
+        below = descendants(send.pid)
+        assert len(below) >= 5, below  # the fork server and four sending processes (and a tracker)
+        send.kill()
+    finally:
+        finish(send, root)
+    deadline = time.monotonic() + 10
+    while running(below) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert running(below) == set(), f"processes of the killed send linger: {running(below)}"

@@ -1,16 +1,21 @@
-"""Two ``outreach send --yes`` of one issue started together on PostgreSQL: one campaign, nobody twice.
+"""Two processes create a campaign of one issue at the same moment on PostgreSQL: one campaign, nobody
+queued twice, and the other process is told which campaign is already sending.
 
-The database decides (a partial unique index on the issue and its language among active campaigns):
-whichever process inserts its campaign second queues nobody and says which campaign is already
-sending. Each round is a new issue, so every round is a fresh race.
+Each process does what ``outreach send --yes`` does before sending (config, render, segments), then
+waits at a barrier (a file the test creates once both are ready), so both INSERTs meet in the database
+every round: the decision is the database's (a partial unique index on the issue and its language
+among active campaigns), not a read-then-write check. Each round is a new issue.
 """
 
 from __future__ import annotations
 
 import csv
+import json
 import os
 import shutil
 import subprocess
+import sys
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,7 +31,40 @@ from tests.delivery.subprocess_project import CLI, ISSUE
 pytestmark = [pytest.mark.postgres, pytest.mark.skipif(not PG_URL, reason=PG_SKIP)]
 
 SUBSCRIBERS = 1500
-ROUNDS = 6
+ROUNDS = 8
+
+# One contender: ready, wait for the barrier, create the campaign; prints what happened as JSON.
+CONTENDER = """
+import json, sys, time
+from pathlib import Path
+from outreach.audience import load_segments, make_engine, transaction
+from outreach.audience.subscribers import known_topics
+from outreach.clock import SystemClock
+from outreach.config import load_config
+from outreach.content import read_issue
+from outreach.delivery.campaigns import create_campaign, sender_for
+from outreach.errors import OutreachError
+from outreach.render import render_issue
+
+root, slug, me = Path(sys.argv[1]), sys.argv[2], sys.argv[3]
+config = load_config(root)
+compiled = render_issue(read_issue(root / "newsletters" / f"{slug}.md", config.time_zone), config)
+engine = make_engine(config.database_url)
+with transaction(engine) as session:
+    segments = load_segments(root / "lists" / "segments.yaml", known_topics(session))
+(root / f"{slug}.{me}.ready").touch()
+while not (root / f"{slug}.go").exists():
+    time.sleep(0.0005)
+try:
+    with transaction(engine) as session:
+        campaign = create_campaign(
+            session, compiled, sender_for(config, compiled), compiled.issue.audience, segments, "memory",
+            SystemClock(),
+        )
+        print(json.dumps({"created": campaign.id}))
+except OutreachError as err:
+    print(json.dumps({"refused": str(err)}))
+"""
 
 
 @pytest.fixture
@@ -40,10 +78,7 @@ def project(tmp_path: Path) -> Iterator[tuple[Path, dict[str, str]]]:
     shutil.copytree(REPO / "templates", root / "templates")
     shutil.copytree(REPO / "lists", root / "lists")
     (root / "newsletters").mkdir()
-    toml = (REPO / "outreach.toml").read_text(encoding="utf-8")
-    (root / "outreach.toml").write_text(
-        toml + '\n[transports.memory]\nbackend = "memory"\n', encoding="utf-8"
-    )
+    shutil.copy(REPO / "outreach.toml", root / "outreach.toml")
     with (root / "subscribers.csv").open("w", newline="", encoding="utf-8") as file:
         writer = csv.writer(file)
         writer.writerow(["Email", "First Name", "Topics"])
@@ -68,27 +103,44 @@ def project(tmp_path: Path) -> Iterator[tuple[Path, dict[str, str]]]:
         admin.dispose()
 
 
-def test_two_sends_of_one_issue_started_together_make_one_campaign(
-    project: tuple[Path, dict[str, str]],
-) -> None:
+def race(root: Path, env: dict[str, str], slug: str) -> list[dict[str, object]]:
+    """Two contenders for ``slug``, released together; what each of them said."""
+    contenders = [
+        subprocess.Popen(
+            [sys.executable, "-c", CONTENDER, str(root), slug, name],
+            cwd=root,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for name in ("a", "b")
+    ]
+    deadline = time.monotonic() + 120
+    while not all((root / f"{slug}.{name}.ready").exists() for name in ("a", "b")):
+        assert time.monotonic() < deadline, [c.poll() for c in contenders]
+        assert all(c.poll() is None for c in contenders), [c.communicate() for c in contenders]
+        time.sleep(0.01)
+    (root / f"{slug}.go").touch()
+    said = []
+    for contender in contenders:
+        out, err = contender.communicate(timeout=120)
+        assert contender.returncode == 0, out + err
+        said.append(json.loads(out.strip().splitlines()[-1]))
+    return said
+
+
+def test_two_campaigns_of_one_issue_created_together_make_one(project: tuple[Path, dict[str, str]]) -> None:
     root, env = project
     engine = make_engine(env["OUTREACH_DATABASE_URL"])
-    raced = 0
     try:
         for round_number in range(ROUNDS):
             slug = f"2026-12-round-{round_number}"
             (root / "newsletters" / f"{slug}.md").write_text(ISSUE, encoding="utf-8")
-            command = [*CLI, "send", f"newsletters/{slug}.md", "--yes", "--transport", "memory"]
-            sends = [
-                subprocess.Popen(
-                    command, cwd=root, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-                )
-                for _ in range(2)
-            ]
-            outputs = [send.communicate(timeout=120) for send in sends]
+            said = race(root, env, slug)
             with engine.connect() as connection:
-                campaigns = connection.execute(
-                    sa.text("SELECT id, status FROM campaigns WHERE issue_slug = :slug"), {"slug": slug}
+                campaigns = connection.scalars(
+                    sa.text("SELECT id FROM campaigns WHERE issue_slug = :slug"), {"slug": slug}
                 ).all()
                 per_subscriber = connection.execute(
                     sa.text(
@@ -97,19 +149,13 @@ def test_two_sends_of_one_issue_started_together_make_one_campaign(
                     ),
                     {"slug": slug},
                 ).all()
-            assert [str(status) for _, status in campaigns] == ["done"], (campaigns, outputs)
+            assert len(campaigns) == 1, (said, campaigns)
             assert len(per_subscriber) == SUBSCRIBERS
             assert {count for _, count in per_subscriber} == {1}  # nobody queued twice
-            codes = sorted(send.returncode for send in sends)
-            assert codes == [0, 2], outputs
-            loser = next(err for send, (_, err) in zip(sends, outputs, strict=True) if send.returncode == 2)
-            (winner,) = [number for number, _ in campaigns]
-            if "is already" in loser:  # they met in the database; else the loser came after the end
-                raced += 1
-                assert f"campaign {winner} of {slug} (en) is already sending" in " ".join(loser.split())
-            else:
-                assert "nobody to send to" in loser, loser
-        print(f"{raced} of {ROUNDS} rounds met in the database")
-        assert raced >= 1, "the two sends never overlapped: the test did not race"
+            (winner,) = campaigns
+            created = [s["created"] for s in said if "created" in s]
+            refused = [str(s["refused"]) for s in said if "refused" in s]
+            assert created == [winner] and len(refused) == 1, said
+            assert f"campaign {winner} of {slug} (en) is already sending" in refused[0]
     finally:
         engine.dispose()
