@@ -99,8 +99,13 @@ def hold(lock_file: Path) -> int:
 
 
 class ChunkReceipts:
-    """The receipts a transport gives for one chunk: each hand-over and answer journaled as it happens
-    (when there is a journal), the answers kept, and "stop" said once ``stopping()`` turns true."""
+    """The receipts a transport gives for one chunk: each hand-over and answer journaled (when there is
+    a journal), the answers kept, and "stop" said once ``stopping()`` turns true.
+
+    An answer is written together with the next hand-over (one ``write(2)`` per message instead of
+    two), and ``flush`` writes the last ones when the chunk ends. That keeps the bound: whenever a
+    message leaves, every earlier answer is on record, so a process that dies leaves unanswered at most
+    the group it handed over last (one message per SMTP connection)."""
 
     def __init__(self, segment: Path | None, attempts: dict[str, int], stopping: Callable[[], bool]) -> None:
         self.segment = segment
@@ -108,20 +113,31 @@ class ChunkReceipts:
         self.stopping = stopping
         self.handed: set[str] = set()
         self.answers: dict[str, SendResult] = {}
+        self._unwritten: list[str] = []
 
     def handing(self, messages: Sequence[OutgoingMessage]) -> bool:
         if self.stopping():
+            self.flush()
             return False
         keys = [m.key for m in messages]
         if self.segment is not None:
-            _append(self.segment, "H " + " ".join(f"{k}:{self.attempts[k]}" for k in keys) + "\n")
+            hand_over = "H " + " ".join(f"{k}:{self.attempts[k]}" for k in keys) + "\n"
+            self._unwritten.append(hand_over)
+            _append(self.segment, "".join(self._unwritten))
+            self._unwritten.clear()
         self.handed.update(keys)
         return True
 
     def answered(self, result: SendResult) -> None:
         if self.segment is not None:
-            _append(self.segment, _answer_line(result, self.attempts[result.key]))
+            self._unwritten.append(_answer_line(result, self.attempts[result.key]))
         self.answers[result.key] = result
+
+    def flush(self) -> None:
+        """Write the answers not yet on record (call when the chunk ends, however it ends)."""
+        if self._unwritten and self.segment is not None:
+            _append(self.segment, "".join(self._unwritten))
+        self._unwritten.clear()
 
     def results(self, messages: Sequence[OutgoingMessage]) -> list[SendResult]:
         """One result per message, in order; one the transport left unanswered is uncertain if it was

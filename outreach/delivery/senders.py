@@ -55,6 +55,8 @@ def compose_and_deliver(
     except Exception as err:  # reported with what had happened; the runner stops and says it
         results = [receipts.answers.get(str(c.delivery_id)) or _left(receipts, c) for c in chunk]
         return results, problem(err)
+    finally:
+        receipts.flush()
     return receipts.results(outgoing), ""
 
 

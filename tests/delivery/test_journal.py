@@ -51,6 +51,7 @@ def died_while_sending(bench: Bench, campaign: int, answers: list[SendResult], h
         assert receipts.handing([message])
         if number < len(answers):
             receipts.answered(replace(answers[number], key=message.key, provider_id="q-1"))
+    receipts.flush()  # the chunk's end: its answers are on record
     journal.close(remove=False)
 
 
@@ -140,6 +141,7 @@ def test_records_read_back_exactly_and_a_torn_line_is_ignored(tmp_path: Path) ->
     assert receipts.handing(messages[:2])
     odd = SendResult("10", Outcome.RETRY, "451\t4.3.0", "busy\nnow", "", 30.5, uncertain=True)
     receipts.answered(odd)
+    receipts.flush()
     with segment.open("a") as file:
         file.write("A 11:3 sent -a - 250\tq")  # cut short by a full disk: no newline, fields missing
     accounts = read_segments(journal.folder)
@@ -178,3 +180,22 @@ def test_segments_are_deleted_once_their_chunks_are_recorded(
     assert second.exists()  # the current segment stays until the journal closes
     journal.close(remove=True)
     assert json.dumps(os.listdir(tmp_path)) == "[]"
+
+
+def test_an_answer_is_on_record_before_the_next_message_leaves(tmp_path: Path) -> None:
+    """Answers go out with the next hand-over (one write per message): whenever a message leaves, every
+    earlier answer is on record, so at most the last hand-over can be found unanswered."""
+    journal = Journal(tmp_path, "host:4:jkl", 7)
+    segment = journal.assign(2)
+    receipts = ChunkReceipts(segment, {"1": 1, "2": 1}, lambda: False)
+    first, second = (replace(make_message(n), key=key) for n, key in enumerate(("1", "2")))
+    receipts.handing([first])
+    receipts.answered(SendResult("1", Outcome.SENT, "250", "ok"))
+    assert read_segments(journal.folder)[(1, 1)].result is None  # not yet: nothing else has left
+    receipts.handing([second])
+    accounts = read_segments(journal.folder)
+    assert accounts[(1, 1)].result is not None and accounts[(2, 1)].handed
+    receipts.answered(SendResult("2", Outcome.SENT, "250", "ok"))
+    receipts.flush()
+    assert read_segments(journal.folder)[(2, 1)].result is not None
+    journal.close(remove=True)
