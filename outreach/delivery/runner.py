@@ -151,7 +151,7 @@ class CampaignRunner:
             finished = False
             try:
                 senders = self._start_senders(content, journal)
-                self.stop.listeners.append(senders.stop)
+                self.stop.listeners = [senders.stop]
                 try:
                     self._pipeline(senders, journal, campaign.message_id_domain, wait_for_retries)
                     finished = True
