@@ -37,7 +37,7 @@ from send_bench import (
     run_campaign,
 )
 
-from outreach.transports.base import Outcome, OutgoingMessage, SendResult, Transport
+from outreach.transports.base import Outcome, OutgoingMessage, Receipts, SendResult, Transport, stopped
 
 PEAK_BUDGET_MB = 150.0
 FLAT_BUDGET = 0.15
@@ -56,11 +56,16 @@ class CountingTransport(Transport):
         self.count = 0
         self.bytes = 0
 
-    def send(self, messages: Sequence[OutgoingMessage]) -> list[SendResult]:
-        with self._lock:
-            self.count += len(messages)
-            self.bytes += sum(len(m.raw) for m in messages)
-        return [SendResult(m.key, Outcome.SENT, "250", "dropped") for m in messages]
+    def deliver(self, messages: Sequence[OutgoingMessage], receipts: Receipts) -> None:
+        """Each message announced and answered on its own, as a real transport does (and journaled)."""
+        for message in messages:
+            if not receipts.handing((message,)):
+                receipts.answered(stopped(message.key))
+                continue
+            with self._lock:
+                self.count += 1
+                self.bytes += len(message.raw)
+            receipts.answered(SendResult(message.key, Outcome.SENT, "250", "dropped"))
 
 
 def vm_hwm_mb() -> float:

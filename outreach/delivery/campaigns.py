@@ -3,6 +3,11 @@
 Creating a campaign freezes two things: the rendered content (so a resume sends what was planned) and
 the audience (one ledger row per recipient, inserted by one INSERT ... SELECT, so a million rows never
 pass through Python).
+
+At most one campaign per issue and language edition is active (scheduled, sending or paused). The
+database enforces it with a partial unique index, and the campaign row is inserted with
+``ON CONFLICT DO NOTHING`` against it: of two sends of one issue started together, exactly one creates
+its campaign, and the other is told which campaign is already sending, having queued nobody.
 """
 
 from __future__ import annotations
@@ -12,6 +17,8 @@ from datetime import date
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from outreach.audience import Segment, mailable_clause
@@ -19,10 +26,17 @@ from outreach.audience.schema import Subscriber
 from outreach.clock import Clock
 from outreach.config import Config
 from outreach.delivery.audience import audience_clause, exclusion_reason
-from outreach.delivery.schema import Campaign, CampaignEvent, CampaignStatus, Delivery, DeliveryState
+from outreach.delivery.schema import (
+    ACTIVE_STATUSES,
+    Campaign,
+    CampaignEvent,
+    CampaignStatus,
+    Delivery,
+    DeliveryState,
+)
 from outreach.delivery.tracking import ClickTracking
 from outreach.errors import DeliveryError
-from outreach.models import Audience
+from outreach.models import Audience, Issue, IssueStatus
 from outreach.render import CompiledIssue
 
 
@@ -56,6 +70,14 @@ def sender_for(config: Config, compiled: CompiledIssue) -> Sender:
         sender.list_id,
         sender.message_id_domain,
     )
+
+
+def archivable(issue: Issue, limit: int | None) -> bool:
+    """Whether a send of ``issue`` belongs in the public archive and feeds: a full send (no
+    ``--limit``) of a ready issue that does not say ``archive: false``. Test sends and automations
+    create no archived campaign."""
+    wanted = bool(getattr(issue, "archive", True))
+    return wanted and limit is None and issue.status is IssueStatus.READY
 
 
 def already_has(slug: str) -> sa.ColumnElement[bool]:
@@ -112,36 +134,43 @@ def create_campaign(
     limit: int | None = None,
     status: CampaignStatus = CampaignStatus.SENDING,
     tracking: ClickTracking | None = None,
+    archive: bool = False,
 ) -> Campaign:
     """Create the campaign and its ledger rows in the caller's transaction.
+
+    ``archive`` says whether the web archive and feeds show it (``archivable`` decides for a send of
+    an issue); nothing is published unless the caller says so. Raises DeliveryError naming the
+    campaign already active for the issue's edition, if there is one, or when the campaign would reach
+    nobody; nothing is queued then.
 
     With click tracking on, links are rewritten once here (one signed redirect per link per campaign,
     nothing per recipient), before any row can be sent.
     """
     issue = compiled.issue
     now = clock.now()
-    campaign = Campaign(
-        issue_slug=issue.slug,
-        issue_path=str(issue.path or ""),
-        subject=issue.subject,
-        status=status,
-        audience={"topics": list(audience.topics), "segments": list(audience.segments)},
-        transport=transport,
-        subject_source=compiled.templates.subject_source,
-        html_source=compiled.templates.html_source,
-        text_source=compiled.templates.text_source,
-        from_name=sender.from_name,
-        from_address=sender.from_address,
-        reply_to=sender.reply_to,
-        list_id=sender.list_id,
-        message_id_domain=sender.message_id_domain,
-        pause_reason="",
-        send_at=issue.send_at,
-        created_at=now,
-        started_at=now if status is CampaignStatus.SENDING else None,
-    )
-    session.add(campaign)
-    session.flush()
+    values = {
+        "issue_slug": issue.slug,
+        "language": issue.language,
+        "archive": archive,
+        "issue_path": str(issue.path or ""),
+        "subject": issue.subject,
+        "status": status,
+        "audience": {"topics": list(audience.topics), "segments": list(audience.segments)},
+        "transport": transport,
+        "subject_source": compiled.templates.subject_source,
+        "html_source": compiled.templates.html_source,
+        "text_source": compiled.templates.text_source,
+        "from_name": sender.from_name,
+        "from_address": sender.from_address,
+        "reply_to": sender.reply_to,
+        "list_id": sender.list_id,
+        "message_id_domain": sender.message_id_domain,
+        "pause_reason": "",
+        "send_at": issue.send_at,
+        "created_at": now,
+        "started_at": now if status is CampaignStatus.SENDING else None,
+    }
+    campaign = _insert_unless_active(session, values)
     if tracking is not None:
         tracking.apply(campaign)
     who = (
@@ -153,6 +182,7 @@ def create_campaign(
             sa.literal("").label("provider_id"),
             sa.literal(0).label("attempts"),
             sa.literal("").label("claimed_by"),
+            sa.literal(campaign.language).label("language"),
         )
         .where(
             audience_clause(audience, segments, clock.now().date()),
@@ -163,11 +193,82 @@ def create_campaign(
     )
     if limit is not None:
         who = who.limit(limit)
-    columns = ["campaign_id", "subscriber_id", "state", "reason", "provider_id", "attempts", "claimed_by"]
+    columns = [
+        "campaign_id",
+        "subscriber_id",
+        "state",
+        "reason",
+        "provider_id",
+        "attempts",
+        "claimed_by",
+        "language",
+    ]
     session.execute(sa.insert(Delivery).from_select(columns, who))
     total = session.scalar(sa.select(sa.func.count()).where(Delivery.campaign_id == campaign.id)) or 0
+    if not total:  # e.g. another campaign of the issue reached everyone since the plan was made
+        raise DeliveryError(
+            f"nobody to send {issue.slug} to: everyone in the audience already has it or cannot be "
+            "mailed; `outreach campaigns list` shows the campaigns"
+        )
     log(session, campaign.id, "created", clock, f"{total} recipients via {transport}")
     return campaign
+
+
+def _insert_unless_active(session: Session, values: dict[str, Any]) -> Campaign:
+    """INSERT the campaign row unless its issue's edition has an active campaign (the unique index
+    decides, so two processes racing cannot both win); the winner's id otherwise, in an error."""
+    table: sa.Table = Campaign.__table__  # type: ignore[assignment]
+    dialect = session.get_bind().dialect.name
+    insert: Any = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}[dialect](table)
+    active = table.c.status.in_([s.value for s in ACTIVE_STATUSES])
+    statement = (
+        insert.values(values)
+        .on_conflict_do_nothing(index_elements=["issue_slug", "language"], index_where=active)
+        .returning(table.c.id)
+    )
+    campaign_id = session.scalar(statement)
+    if campaign_id is None:
+        raise DeliveryError(_already_active(session, values["issue_slug"], values["language"]))
+    campaign = session.get(Campaign, campaign_id)
+    assert campaign is not None
+    return campaign
+
+
+def _already_active(session: Session, slug: str, language: str) -> str:
+    other = session.execute(
+        sa.select(Campaign.id, Campaign.status).where(
+            Campaign.issue_slug == slug, Campaign.language == language, Campaign.status.in_(ACTIVE_STATUSES)
+        )
+    ).first()
+    if other is None:  # it finished in the meantime: trying again will work
+        return f"another campaign of {slug} was active a moment ago; try again"
+    number, status = other
+    return (
+        f"campaign {number} of {slug} ({language}) is already {status}: one campaign per issue at a time. "
+        f"See `outreach campaigns status {number}`; resume or cancel it, or wait for it to finish"
+    )
+
+
+def _activate(session: Session, campaign: Campaign) -> None:
+    """Make ``campaign`` sending again, unless another campaign of its issue is active now (the
+    unique index has the last word if one becomes active at this very moment)."""
+    other = session.scalar(
+        sa.select(sa.func.count()).where(
+            Campaign.issue_slug == campaign.issue_slug,
+            Campaign.language == campaign.language,
+            Campaign.status.in_(ACTIVE_STATUSES),
+            Campaign.id != campaign.id,
+        )
+    )
+    if other:
+        raise DeliveryError(_already_active(session, campaign.issue_slug, campaign.language))
+    campaign.status = CampaignStatus.SENDING
+    try:
+        session.flush()
+    except IntegrityError:
+        raise DeliveryError(
+            f"another campaign of {campaign.issue_slug} started just now; `outreach campaigns list` shows it"
+        ) from None
 
 
 def get_campaign(session: Session, campaign_id: int) -> Campaign:
@@ -191,6 +292,8 @@ def resume(session: Session, campaign_id: int, clock: Clock) -> Campaign:
     campaign = get_campaign(session, campaign_id)
     if campaign.status is CampaignStatus.CANCELLED:
         raise DeliveryError(f"campaign {campaign_id} was cancelled; it cannot be resumed")
+    if campaign.status not in ACTIVE_STATUSES:
+        _activate(session, campaign)
     campaign.status = CampaignStatus.SENDING
     campaign.pause_reason = ""
     campaign.finished_at = None
@@ -234,7 +337,7 @@ def _requeue(
     if count:
         campaign = get_campaign(session, campaign_id)
         if campaign.status is CampaignStatus.DONE:
-            campaign.status = CampaignStatus.SENDING
+            _activate(session, campaign)
             campaign.finished_at = None
         log(session, campaign_id, kind, clock, f"{count} recipients queued again")
     return count

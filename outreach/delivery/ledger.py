@@ -1,9 +1,14 @@
-"""The delivery ledger's moves: claim rows, record what the transport said, recover after a crash.
+"""The delivery ledger's moves: claim rows, record what the transport said.
 
 Every move is one short transaction. A row is ``sending`` with its Message-ID *before* the transport is
-called and ``sent``/``failed``/``pending`` after; a process that dies in between leaves ``sending`` rows
-that ``recover`` turns into ``unknown``, never back into ``pending``. On PostgreSQL, claims use
-``FOR UPDATE SKIP LOCKED`` so several workers can share one campaign without sending anyone twice.
+called and ``sent``/``failed``/``pending`` after; what a process that died in between had done is
+settled by ``recovery``. On PostgreSQL, claims use ``FOR UPDATE SKIP LOCKED`` so several workers can
+share one campaign without sending anyone twice.
+
+A row's Message-ID is a keyed MAC of (campaign, row) under the site's key (``tokens.message_id``): a
+recipient sees their own and cannot work out a neighbour's, so nobody can forge a bounce or a
+complaint for someone else's message. It is the same on every attempt of the row, so a receiving
+system that already has the message can recognise a resend as the same message.
 """
 
 from __future__ import annotations
@@ -14,9 +19,10 @@ import random
 import secrets
 import socket
 from collections import Counter, defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -28,12 +34,32 @@ from outreach.clock import Clock
 from outreach.delivery.pacing import Backoff
 from outreach.delivery.schema import Campaign, CampaignStatus, Delivery, DeliveryState
 from outreach.models import Recipient
+from outreach.tokens import message_id
 from outreach.transports.base import Outcome, SendResult
 
 
 def worker_id() -> str:
-    """``host:pid``: enough to tell, on this host, whether the claimer is still alive."""
-    return f"{socket.gethostname()}:{os.getpid()}"
+    """``host:pid:token``, new for every runner: the host and process say where the claimer ran (and
+    whether it still runs there), the token tells it apart from an earlier process with the same id."""
+    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
+
+
+def claimer_pid(claimer: str) -> tuple[str, int | None]:
+    """(host, process id) of a claimer written by ``worker_id`` (or by an older ``host:pid``)."""
+    host, _, rest = claimer.partition(":")
+    pid = rest.partition(":")[0]
+    return host, int(pid) if pid.isdigit() else None
+
+
+class Taken(Protocol):
+    """A claimed row as far as recording its result is concerned."""
+
+    @property
+    def delivery_id(self) -> int: ...
+    @property
+    def subscriber_id(self) -> int: ...
+    @property
+    def attempts(self) -> int: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,43 +172,57 @@ def _due_rows() -> tuple[_Rows, _Rows]:
 
 @functools.cache
 def _mark_sending() -> sa.Update:
-    """One UPDATE for a whole claim: the Message-ID is made in SQL from the row's id and the claim's
-    random token, so no per-row parameters are sent. Only rows still pending change hands: SQLite
-    reads outside the write transaction (and has no FOR UPDATE), so a cancel or another claim may
-    have moved a row since it was read."""
+    """The claim's write, one statement for the whole batch. Only rows still pending change hands:
+    SQLite reads outside the write transaction (and has no FOR UPDATE), so a cancel or another claim
+    may have moved a row since it was read."""
     table: sa.Table = Delivery.__table__  # type: ignore[assignment]
-    text = sa.String()
-    message_id = (
-        sa.literal("<", text)
-        + sa.cast(table.c.campaign_id, text)
-        + "."
-        + sa.cast(table.c.id, text)
-        + "."
-        + sa.bindparam("token", type_=text)
-        + "@"
-        + sa.bindparam("domain", type_=text)
-        + ">"
-    )
     return (
         sa.update(table)
         .where(table.c.id.in_(sa.bindparam("ids", expanding=True)), table.c.state == DeliveryState.PENDING)
         .values(
             state=DeliveryState.SENDING,
-            message_id=message_id,
             attempts=table.c.attempts + 1,
             claimed_by=sa.bindparam("claimer"),
+            claimed_at=sa.bindparam("now"),
             updated_at=sa.bindparam("now"),
         )
     )
 
 
+# PostgreSQL takes the whole claim in one statement: the rows' ids and Message-IDs as two arrays.
+_MARK_SENDING_PG = sa.text(
+    "UPDATE deliveries SET state = 'sending', message_id = given.message_id, attempts = attempts + 1, "
+    "claimed_by = :claimer, claimed_at = :now, updated_at = :now "
+    "FROM unnest(CAST(:ids AS bigint[]), CAST(:message_ids AS varchar[])) AS given(id, message_id) "
+    "WHERE deliveries.id = given.id AND deliveries.state = 'pending' RETURNING deliveries.id"
+).bindparams(sa.bindparam("now", type_=sa.DateTime(timezone=True)))
+
+
+@functools.cache
+def _set_message_ids() -> sa.Update:
+    """Each claimed row's own Message-ID: one short parameter set per row (an id and a string)."""
+    table: sa.Table = Delivery.__table__  # type: ignore[assignment]
+    return (
+        sa.update(table)
+        .where(table.c.id == sa.bindparam("row_id"))
+        .values(message_id=sa.bindparam("message_id"))
+    )
+
+
 def claim(
-    session: Session, campaign_id: int, batch: int, clock: Clock, claimer: str, domain: str
+    session: Session,
+    campaign_id: int,
+    batch: int,
+    clock: Clock,
+    claimer: str,
+    domain: str,
+    secret: str,
 ) -> list[Claimed]:
     """Mark up to ``batch`` due pending rows ``sending`` and return them (call inside a transaction).
 
-    Rows whose subscriber may no longer be mailed (unsubscribed, bounced, suppressed since the
-    campaign started) become ``skipped`` with the reason instead: an unsubscribe is honoured at once.
+    Each row gets the Message-ID ``tokens.message_id(secret, campaign, row, domain)``. Rows whose
+    subscriber may no longer be mailed (unsubscribed, bounced, suppressed since the campaign started)
+    become ``skipped`` with the reason instead: an unsubscribe is honoured at once.
     """
     now = clock.now()
     fresh, retries = _due_rows()
@@ -191,7 +231,6 @@ def claim(
     rows = list(connection.execute(fresh, values))
     if len(rows) < batch:
         rows += connection.execute(retries, {**values, "batch": batch - len(rows)})
-    token = secrets.token_hex(6)
     claimed: list[Claimed] = []
     skipped: list[dict[str, object]] = []
     for row in rows:
@@ -203,39 +242,41 @@ def claim(
                 {"id": row.id, "state": DeliveryState.SKIPPED, "reason": reason, "updated_at": now}
             )
             continue
-        message_id = f"<{campaign_id}.{row.id}.{token}@{domain}>"
-        claimed.append(Claimed(row.id, row.subscriber_id, message_id, row.attempts + 1, _recipient(row)))
+        mid = message_id(secret, campaign_id, row.id, domain)
+        claimed.append(Claimed(row.id, row.subscriber_id, mid, row.attempts + 1, _recipient(row)))
     if skipped:
         update_rows(session, skipped, only_state=DeliveryState.PENDING)
     if not claimed:
         return claimed
-    result = connection.execute(
-        _mark_sending(),
-        {
-            "ids": [c.delivery_id for c in claimed],
-            "token": token,
-            "domain": domain,
-            "claimer": claimer,
-            "now": now,
-        },
-    )
-    if result.rowcount == len(claimed):
-        return claimed
-    mine = set(
-        session.scalars(
-            sa.select(Delivery.id).where(
-                Delivery.id.in_([c.delivery_id for c in claimed]),
-                Delivery.message_id.in_([c.message_id for c in claimed]),
+    ids = [c.delivery_id for c in claimed]
+    if connection.dialect.name == "postgresql":
+        values = {"ids": ids, "message_ids": [c.message_id for c in claimed], "claimer": claimer, "now": now}
+        mine = set(connection.scalars(_MARK_SENDING_PG, values))
+        return claimed if len(mine) == len(claimed) else [c for c in claimed if c.delivery_id in mine]
+    result = connection.execute(_mark_sending(), {"ids": ids, "claimer": claimer, "now": now})
+    if result.rowcount != len(claimed):
+        held = set(
+            session.scalars(
+                sa.select(Delivery.id).where(
+                    Delivery.id.in_(ids),
+                    Delivery.claimed_by == claimer,
+                    Delivery.state == DeliveryState.SENDING,
+                )
             )
         )
+        claimed = [c for c in claimed if c.delivery_id in held]
+    execute_many(
+        connection,
+        _set_message_ids(),
+        [{"row_id": c.delivery_id, "message_id": c.message_id} for c in claimed],
     )
-    return [c for c in claimed if c.delivery_id in mine]
+    return claimed
 
 
 def record(
     session: Session,
     campaign_id: int,
-    results: list[tuple[Claimed, SendResult]],
+    results: Sequence[tuple[Taken, SendResult]],
     clock: Clock,
     *,
     max_attempts: int,
@@ -264,6 +305,7 @@ def record(
                 attempts=claimed.attempts - 1,
                 reason=said,
                 next_attempt_at=now + timedelta(seconds=wait),
+                claimed_at=None,
             )
             if result.outcome is Outcome.BLOCKED:
                 summary.blocked = result
@@ -282,6 +324,7 @@ def record(
                     state=DeliveryState.PENDING,
                     reason=f"will retry: {said}",
                     next_attempt_at=now + timedelta(seconds=delay),
+                    claimed_at=None,
                 )
         elif result.outcome is Outcome.BOUNCED:
             row.update(state=DeliveryState.FAILED, reason=f"bounced: {said}")
@@ -302,47 +345,6 @@ def record(
     if updates:
         update_rows(session, updates)
     return summary
-
-
-def _alive(claimer: str) -> bool | None:
-    """Whether the claiming process still runs; None when it ran on another host (ask the lease)."""
-    host, _, pid = claimer.rpartition(":")
-    if host != socket.gethostname() or not pid.isdigit():
-        return None
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def recover(session: Session, campaign_id: int, clock: Clock, lease: timedelta) -> int:
-    """Turn ``sending`` rows whose worker is gone into ``unknown``: they may have been delivered."""
-    now = clock.now()
-    stale: list[int] = []
-    for row_id, claimer, updated in session.execute(
-        sa.select(Delivery.id, Delivery.claimed_by, Delivery.updated_at).where(
-            Delivery.campaign_id == campaign_id, Delivery.state == DeliveryState.SENDING
-        )
-    ):
-        alive = _alive(claimer)
-        expired = updated is None or _aware(updated) + lease < now
-        if alive is False or (alive is None and expired):
-            stale.append(row_id)
-    if stale:
-        session.execute(
-            sa.update(Delivery)
-            .where(Delivery.id.in_(stale), Delivery.state == DeliveryState.SENDING)
-            .values(
-                state=DeliveryState.UNKNOWN,
-                updated_at=now,
-                reason="the sending process stopped before the transport answered; it may have been "
-                "delivered (outreach campaigns resend-unknown sends these again)",
-            )
-        )
-    return len(stale)
 
 
 def _aware(moment: datetime) -> datetime:

@@ -1,6 +1,9 @@
 """Pace and patience: sliding windows for the rate limits, exponential backoff with jitter for retries.
 
-The clock and the sleep are injected so tests can run an hour of rate limiting in a millisecond.
+``Pace`` keeps its windows in this process: the runner uses it for ``rate_per_second``. The per-hour
+and per-day limits must hold across runs and processes, so the runner counts them from the ledger
+(``limits.py``). The clock and the sleep are injected so tests can run an hour of rate limiting in a
+millisecond.
 """
 
 from __future__ import annotations
@@ -54,6 +57,11 @@ class SlidingWindow:
         self.log.append((self.clock.now(), count))
         self.used += count
 
+    def room(self) -> int:
+        """How many sends fit in the window now."""
+        self._forget(self.clock.now())
+        return max(self.limit - self.used, 0)
+
 
 @dataclass(frozen=True)
 class RateLimits:
@@ -62,6 +70,10 @@ class RateLimits:
     per_second: float | None = None
     per_hour: float | None = None
     per_day: float | None = None
+
+    def per_process(self) -> RateLimits:
+        """The limits one process keeps by itself (per hour and per day are counted from the ledger)."""
+        return RateLimits(per_second=self.per_second)
 
     def describe(self) -> str:
         parts = [
@@ -87,6 +99,19 @@ class Pace:
     def largest_batch(self) -> int | None:
         """The most messages one send may carry without bursting past the tightest limit."""
         return min((bucket.limit for bucket in self.buckets), default=None)
+
+    def room(self) -> int | None:
+        """How many sends every window allows right now (None: no limit at all)."""
+        return min((bucket.room() for bucket in self.buckets), default=None)
+
+    def wait_for(self, count: int) -> float:
+        """Seconds until ``count`` sends fit in every window (0 when they do now)."""
+        return max((bucket.wait_for(count) for bucket in self.buckets), default=0.0)
+
+    def take(self, count: int) -> None:
+        """Count ``count`` sends made now."""
+        for bucket in self.buckets:
+            bucket.take(count)
 
     def acquire(self, count: int) -> float:
         """Block until ``count`` sends are allowed; returns the seconds waited.

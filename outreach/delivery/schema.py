@@ -1,9 +1,10 @@
 """The delivery tables: campaigns, the delivery ledger (one row per recipient) and campaign history.
 
-The ledger is the reliability contract of DESIGN.md section 4: a row is ``sending`` (with its
-Message-ID) before a transport is called and ``sent``/``failed`` after, so a crash in between leaves a
-visible ``unknown`` and never a silent gap or an automatic resend. ``(campaign_id, subscriber_id)`` is
-unique, so nobody can be queued twice for one campaign.
+The ledger is the reliability contract: a row is ``sending`` (with its Message-ID) before a transport
+is called and ``sent``/``failed`` after, so a crash in between leaves a visible ``unknown`` and never a
+silent gap or an automatic resend. ``(campaign_id, subscriber_id)`` is unique, so nobody can be queued
+twice for one campaign, and at most one campaign per issue and language edition is active at a time
+(a partial unique index), so two sends of one issue started together cannot both queue the audience.
 """
 
 from __future__ import annotations
@@ -29,6 +30,10 @@ class CampaignStatus(StrEnum):
     MISSED = "missed"
 
 
+# A campaign in one of these may still send; the database allows one per issue and edition.
+ACTIVE_STATUSES = (CampaignStatus.SCHEDULED, CampaignStatus.SENDING, CampaignStatus.PAUSED)
+
+
 class DeliveryState(StrEnum):
     """pending -> sending -> sent | failed(reason) | skipped(reason) | unknown."""
 
@@ -40,17 +45,34 @@ class DeliveryState(StrEnum):
     UNKNOWN = "unknown"
 
 
+_ACTIVE = "status IN ({})".format(", ".join(f"'{status.value}'" for status in ACTIVE_STATUSES))
+
+
 class Campaign(Base):
     """An issue sent to an audience, with the rendered content frozen at creation.
 
     The compiled templates are stored so that a resumed campaign, or a worker on another machine,
-    sends exactly what was planned even if the Markdown file changes afterwards.
+    sends exactly what was planned even if the Markdown file changes afterwards. ``archive`` is decided
+    by whoever creates the campaign (only a full send of a ready newsletter issue is public);
+    ``language`` is the issue's language, the edition this campaign sends.
     """
 
     __tablename__ = "campaigns"
+    __table_args__ = (
+        sa.Index(
+            "uq_campaigns_active_issue",
+            "issue_slug",
+            "language",
+            unique=True,
+            sqlite_where=sa.text(_ACTIVE),
+            postgresql_where=sa.text(_ACTIVE),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     issue_slug: Mapped[str] = mapped_column(sa.String(200), index=True)
+    language: Mapped[str] = mapped_column(sa.String(35), default="en", server_default="en")
+    archive: Mapped[bool] = mapped_column(sa.Boolean, default=False, server_default=sa.false())
     issue_path: Mapped[str] = mapped_column(sa.Text, default="")
     subject: Mapped[str] = mapped_column(sa.Text)
     status: Mapped[CampaignStatus] = mapped_column(_enum(CampaignStatus, "campaign_status"))
@@ -72,7 +94,12 @@ class Campaign(Base):
 
 
 class Delivery(Base):
-    """One recipient of one campaign: the ledger row."""
+    """One recipient of one campaign: the ledger row.
+
+    ``language`` is the edition this recipient got (for now always the campaign's). ``claimed_at`` is
+    when the row was last taken for sending, kept while the row is sending, sent or unknown and
+    cleared when it goes back to pending: the per-hour and per-day limits count these rows.
+    """
 
     __tablename__ = "deliveries"
     __table_args__ = (
@@ -80,6 +107,7 @@ class Delivery(Base):
         sa.Index(
             "ix_deliveries_campaign_id_state_next_attempt_at", "campaign_id", "state", "next_attempt_at"
         ),
+        sa.Index("ix_deliveries_claimed_at", "claimed_at"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
@@ -94,6 +122,8 @@ class Delivery(Base):
     attempts: Mapped[int] = mapped_column(sa.Integer, default=0)
     next_attempt_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
     claimed_by: Mapped[str] = mapped_column(sa.String(200), default="")
+    claimed_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    language: Mapped[str] = mapped_column(sa.String(35), default="", server_default="")
     updated_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
 
 

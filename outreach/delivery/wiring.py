@@ -1,4 +1,5 @@
-"""Building what a send needs from the config: the database, the transport, its pace, the signer."""
+"""Building what a send needs from the config: the database, the transport, its pace and limits, the
+journal folder, the signer."""
 
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ from outreach.audience import check_schema_current, check_site_key, make_engine
 from outreach.clock import Clock
 from outreach.config import Config, base_url_problem
 from outreach.config import Transport as TransportSettings
+from outreach.delivery.journal import Journals
+from outreach.delivery.limits import LedgerLimits
 from outreach.delivery.pacing import Pace, RateLimits
 from outreach.delivery.processes import SendingProcesses
 from outreach.delivery.runner import CampaignRunner, Report, RunSettings
@@ -21,6 +24,8 @@ from outreach.transports import Transport, transport_from_config
 
 # Keys of a [transports.NAME] table that are about pacing, not about the transport itself.
 PACING_KEYS = ("rate_per_second", "rate_per_hour", "rate_per_day", "concurrency")
+# Where each sending run journals what it hands over (git-ignored, beside the site's key).
+JOURNAL_FOLDER = Path(".outreach") / "journal"
 
 
 def database(config: Config) -> Engine:
@@ -63,7 +68,17 @@ def build_transport(config: Config, name: str) -> Transport:
 
 
 def build_pace(config: Config, name: str, clock: Clock, sleep: Callable[[float], None] = time.sleep) -> Pace:
-    return Pace(pacing(config, name)[0], clock, sleep)
+    """This process's pace (``rate_per_second``); per hour and per day are counted from the ledger."""
+    return Pace(pacing(config, name)[0].per_process(), clock, sleep)
+
+
+def ledger_limits(config: Config, name: str) -> LedgerLimits | None:
+    """The transport's ``rate_per_hour`` and ``rate_per_day``, shared by every process and run."""
+    return LedgerLimits.of(name, pacing(config, name)[0])
+
+
+def journals(config: Config) -> Journals:
+    return Journals(config.root / JOURNAL_FOLDER)
 
 
 def run_settings(config: Config, name: str) -> RunSettings:
@@ -94,7 +109,8 @@ def runner_for(
     clock: Clock,
     report: Report | None = None,
 ) -> CampaignRunner:
-    """A runner for one campaign through the transport named ``name``, paced and signed as configured."""
+    """A runner for one campaign through the transport named ``name``, paced and signed as configured,
+    journaling into the project's journal folder; its Message-IDs and links use the site's current key."""
     settings = run_settings(config, name)
     processes = None
     count = config.settings.delivery.processes
@@ -114,6 +130,8 @@ def runner_for(
         return_path=config.settings.events.return_path,
         processes=processes,
         report=report,
+        journals=journals(config),
+        limits=ledger_limits(config, name),
     )
 
 

@@ -21,7 +21,7 @@ from outreach.audience.subscribers import known_topics
 from outreach.clock import Clock, SystemClock
 from outreach.config import Config
 from outreach.delivery import ledger
-from outreach.delivery.campaigns import Plan, create_campaign, plan, sender_for
+from outreach.delivery.campaigns import Plan, archivable, create_campaign, plan, sender_for
 from outreach.delivery.ledger import Claimed
 from outreach.delivery.outgoing import CampaignContent, CampaignMessages
 from outreach.delivery.runner import Progress, Report
@@ -154,6 +154,7 @@ def start_campaign(
             clock,
             limit=planned.limit,
             tracking=tracking_for(config),
+            archive=archivable(compiled.issue, planned.limit),
         )
         total = ledger.counts(session, campaign.id)["pending"]
         if expected is not None and total != expected:

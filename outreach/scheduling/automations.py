@@ -109,6 +109,7 @@ def queue_due(
         sa.literal("").label("provider_id"),
         sa.literal(0).label("attempts"),
         sa.literal("").label("claimed_by"),
+        sa.literal(campaign.language).label("language"),
     ).where(
         due_clause(trigger, now, activated_at, zone),
         audience_clause(campaign_audience(campaign), segments, now.astimezone(zone).date()),

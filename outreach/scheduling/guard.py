@@ -3,7 +3,7 @@
 If the active scheduler stalls (a long pause, a lost network) past its lease, a standby takes over.
 The stalled process may still be in the middle of a campaign when it wakes; this wrapper stops it
 before the next message leaves, so two processes never send the same campaign at once. The rows it
-had claimed stay ``sending`` and become ``unknown`` (visible, never resent silently).
+had claimed but not handed over go back to ``pending`` (the journal shows they never left).
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 from outreach.errors import OutreachError
-from outreach.transports.base import OutgoingMessage, SendResult, Transport
+from outreach.transports.base import OutgoingMessage, Receipts, SendResult, Transport
 
 
 class LeaseLost(OutreachError):
@@ -33,6 +33,11 @@ class LeaseGuardedTransport(Transport):
 
     def close(self) -> None:
         self.inner.close()
+
+    def deliver(self, messages: Sequence[OutgoingMessage], receipts: Receipts) -> None:
+        if not self.holds_lease():
+            raise LeaseLost("the scheduler lease expired; stopping before handing over more mail")
+        self.inner.deliver(messages, receipts)
 
     def send(self, messages: Sequence[OutgoingMessage]) -> list[SendResult]:
         if not self.holds_lease():

@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from outreach.clock import Clock, show_time
-from outreach.delivery.campaigns import Sender, log
+from outreach.delivery.campaigns import Sender, archivable, log
 from outreach.delivery.schema import Campaign, CampaignStatus
 from outreach.render import CompiledIssue
 from outreach.scheduling.errors import SchedulingError
@@ -136,6 +136,7 @@ def _fill(campaign: Campaign, compiled: CompiledIssue, sender: Sender, transport
     campaign.reply_to = sender.reply_to
     campaign.list_id = sender.list_id
     campaign.message_id_domain = sender.message_id_domain
+    campaign.language = issue.language
 
 
 def schedule_issue(
@@ -182,6 +183,7 @@ def schedule_issue(
         )
         _fill(campaign, compiled, sender, transport)
         campaign.send_at = send_at
+        campaign.archive = archivable(issue, None)
         session.add(campaign)
         session.flush()
         session.add(
@@ -195,6 +197,7 @@ def schedule_issue(
         previous = campaign.send_at
         _fill(campaign, compiled, sender, transport)
         campaign.send_at = send_at
+        campaign.archive = archivable(issue, None)
         send.local_time = local_time
     session.flush()
     due = due_times(session, send_at, window, local_time)

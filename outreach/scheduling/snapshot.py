@@ -27,7 +27,17 @@ from outreach.scheduling.timing import SendWindow, due_at, local_due_at, zone_or
 
 MISSED_LOCALLY = "missed: their local send time had passed more than the grace ({hours:g} h) before the start"
 
-COLUMNS = ["campaign_id", "subscriber_id", "state", "reason", "provider_id", "attempts", "claimed_by"]
+
+COLUMNS = [
+    "campaign_id",
+    "subscriber_id",
+    "state",
+    "reason",
+    "provider_id",
+    "attempts",
+    "claimed_by",
+    "language",
+]
 
 
 def campaign_audience(campaign: Campaign) -> Audience:
@@ -46,6 +56,7 @@ def snapshot(session: Session, campaign: Campaign, segments: dict[str, Segment],
             sa.literal("").label("provider_id"),
             sa.literal(0).label("attempts"),
             sa.literal("").label("claimed_by"),
+            sa.literal(campaign.language).label("language"),
         )
         .where(
             audience_clause(campaign_audience(campaign), segments, clock.now().date()),

@@ -5,6 +5,11 @@ what a failure means for the campaign. It reports, per message, one of a closed 
 the ledger acts on it. A transport raises ``TransportError`` only when it cannot be used at all (a
 missing folder it cannot create, a broken client library); everything about one message or one
 server reply is a result, never an exception, so one bad address never stops a batch.
+
+``deliver`` reports as it goes, through ``Receipts``: ``handing`` just before a message's bytes leave
+(the caller may answer "stop": the rest of the batch is then reported not attempted) and ``answered``
+the moment its answer is known. A process that dies mid-batch has thus said exactly which messages
+were handed over without an answer (they may have been delivered) and which never left.
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from types import TracebackType
-from typing import Self
+from typing import Protocol, Self
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,8 +86,19 @@ def one_line(text: str, limit: int = 500) -> str:
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"
 
 
+STOPPED = "stopped"
+
+
+def stopped(key: str) -> SendResult:
+    """RETRY, not attempted: the caller asked to stop before this message was handed over."""
+    detail = "not handed over: sending was stopping"
+    return SendResult(key, Outcome.RETRY, STOPPED, detail, attempted=False)
+
+
 def not_attempted(message: OutgoingMessage, because: SendResult) -> SendResult:
     """RETRY for a message left untried after ``because`` ended the batch early."""
+    if because.code == STOPPED:
+        return stopped(message.key)
     return SendResult(
         key=message.key,
         outcome=Outcome.RETRY,
@@ -93,12 +109,47 @@ def not_attempted(message: OutgoingMessage, because: SendResult) -> SendResult:
     )
 
 
-class Transport(abc.ABC):
-    """A way out. Subclasses implement ``send``; ``open``/``close`` hold connections between calls.
+class Receipts(Protocol):
+    """What a transport tells its caller while a batch is under way (see the module's docstring)."""
 
-    ``send`` opens the transport if it is not open, so a caller may skip ``open``; ``close`` may be
-    called any number of times. Instances are safe to share between threads unless a subclass says
-    otherwise: the delivery workers call ``send`` concurrently.
+    def handing(self, messages: Sequence[OutgoingMessage]) -> bool:
+        """``messages`` are about to leave together (one SMTP transaction, one HTTP request); False
+        means stop: they and the rest of the batch are reported ``stopped`` and not sent."""
+
+    def answered(self, result: SendResult) -> None:
+        """One message's answer, as soon as it is known (at most once per message)."""
+
+
+class Collected:
+    """Receipts that only keep the answers: ``send`` on top of ``deliver``."""
+
+    def __init__(self) -> None:
+        self.results: dict[str, SendResult] = {}
+
+    def handing(self, messages: Sequence[OutgoingMessage]) -> bool:
+        return True
+
+    def answered(self, result: SendResult) -> None:
+        self.results[result.key] = result
+
+    def in_order(self, messages: Sequence[OutgoingMessage]) -> list[SendResult]:
+        """One result per message, in order; a message the transport never answered is uncertain."""
+        return [self.results.get(m.key) or unanswered(m.key) for m in messages]
+
+
+def unanswered(key: str) -> SendResult:
+    """The result of a message a transport took but never answered: it may have been delivered."""
+    detail = "the transport gave no answer for this message; it may have been delivered"
+    return SendResult(key, Outcome.RETRY, "no answer", detail, uncertain=True)
+
+
+class Transport(abc.ABC):
+    """A way out. Subclasses implement ``deliver`` (or, for a simple transport, only ``send``);
+    ``open``/``close`` hold connections between calls.
+
+    ``deliver`` and ``send`` open the transport if it is not open, so a caller may skip ``open``;
+    ``close`` may be called any number of times. Instances are safe to share between threads unless a
+    subclass says otherwise: the delivery workers call ``deliver`` concurrently.
     """
 
     name: str
@@ -114,13 +165,31 @@ class Transport(abc.ABC):
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release connections and clients; harmless when already closed."""
 
-    @abc.abstractmethod
-    def send(self, messages: Sequence[OutgoingMessage]) -> list[SendResult]:
-        """Send ``messages``; exactly one result per message, in the same order.
+    def deliver(self, messages: Sequence[OutgoingMessage], receipts: Receipts) -> None:
+        """Send ``messages`` in order, calling ``receipts.handing`` before each leaves and
+        ``receipts.answered`` once per message as soon as its answer is known.
 
         ``max_batch`` is the batch that fits one request or one connection turn; a longer sequence is
         accepted and split, but the caller gets the best pacing by handing over ``max_batch`` at a time.
+        This default suits a transport that only implements ``send``: the whole batch is handed over
+        at once and answered when ``send`` returns.
         """
+        if type(self).send is Transport.send:
+            raise TypeError(f"{type(self).__name__} implements neither deliver nor send")
+        if not receipts.handing(messages):
+            for message in messages:
+                receipts.answered(stopped(message.key))
+            return
+        for result in self.send(messages):
+            receipts.answered(result)
+
+    def send(self, messages: Sequence[OutgoingMessage]) -> list[SendResult]:
+        """Send ``messages``; exactly one result per message, in the same order."""
+        if type(self).deliver is Transport.deliver:
+            raise TypeError(f"{type(self).__name__} implements neither deliver nor send")
+        collected = Collected()
+        self.deliver(messages, collected)
+        return collected.in_order(messages)
 
     def __enter__(self) -> Self:
         self.open()

@@ -35,7 +35,16 @@ import httpx
 
 from outreach.clock import Clock, SystemClock
 from outreach.errors import TransportError
-from outreach.transports.base import Outcome, OutgoingMessage, SendResult, Transport, not_attempted, one_line
+from outreach.transports.base import (
+    Outcome,
+    OutgoingMessage,
+    Receipts,
+    SendResult,
+    Transport,
+    not_attempted,
+    one_line,
+    stopped,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,18 +112,22 @@ class HttpTransport(Transport):
         if client is not None:
             client.close()
 
-    def send(self, messages: Sequence[OutgoingMessage]) -> list[SendResult]:
+    def deliver(self, messages: Sequence[OutgoingMessage], receipts: Receipts) -> None:
+        """One request per ``per_request`` messages, each request announced before it is posted and
+        its messages answered when its response is read."""
         self.open()
-        results: list[SendResult] = []
         halt: SendResult | None = None
         for start in range(0, len(messages), self.per_request):
             chunk = messages[start : start + self.per_request]
+            if halt is None and not receipts.handing(chunk):
+                halt = stopped(chunk[0].key)
             if halt is not None:
-                results.extend(not_attempted(message, halt) for message in chunk)
+                for message in chunk:
+                    receipts.answered(not_attempted(message, halt))
                 continue
             chunk_results, halt = self._post(chunk)
-            results.extend(chunk_results)
-        return results
+            for result in chunk_results:
+                receipts.answered(result)
 
     @property
     def endpoint(self) -> str:

@@ -18,7 +18,7 @@ from email.parser import BytesParser
 from pathlib import Path
 
 from outreach.errors import TransportError
-from outreach.transports.base import Outcome, OutgoingMessage, SendResult, Transport
+from outreach.transports.base import Outcome, OutgoingMessage, Receipts, SendResult, Transport, stopped
 
 # Python's Maildir numbers its temp files with a class-level counter that is not thread-safe; a clash
 # raises ExternalClashError, so writes are serialised (they take microseconds) and a clash is retried.
@@ -58,10 +58,13 @@ class MaildirTransport(Transport):
     def close(self) -> None:
         self._box = None
 
-    def send(self, messages: Sequence[OutgoingMessage]) -> list[SendResult]:
+    def deliver(self, messages: Sequence[OutgoingMessage], receipts: Receipts) -> None:
         self.open()
         assert self._box is not None
-        return [self._write(self._box, message) for message in messages]
+        going = True
+        for message in messages:
+            going = going and receipts.handing((message,))
+            receipts.answered(self._write(self._box, message) if going else stopped(message.key))
 
     def _write(self, box: mailbox.Maildir, message: OutgoingMessage) -> SendResult:
         envelope = f"Return-Path: <{message.envelope_from}>\r\nDelivered-To: {message.recipient}\r\n"

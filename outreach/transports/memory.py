@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterable, Sequence
 
-from outreach.transports.base import Outcome, OutgoingMessage, SendResult, Transport
+from outreach.transports.base import Outcome, OutgoingMessage, Receipts, SendResult, Transport, stopped
 
 
 class MemoryTransport(Transport):
@@ -44,10 +44,17 @@ class MemoryTransport(Transport):
         with self._lock:
             self.is_open = False
 
-    def send(self, messages: Sequence[OutgoingMessage]) -> list[SendResult]:
+    def deliver(self, messages: Sequence[OutgoingMessage], receipts: Receipts) -> None:
         self.open()
-        with self._lock:
-            return [self._one(message) for message in messages]
+        going = True
+        for message in messages:
+            going = going and receipts.handing((message,))
+            if not going:
+                receipts.answered(stopped(message.key))
+                continue
+            with self._lock:
+                result = self._one(message)
+            receipts.answered(result)
 
     def _one(self, message: OutgoingMessage) -> SendResult:
         self.attempts.append(message)

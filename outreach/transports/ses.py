@@ -22,7 +22,16 @@ from email.utils import parseaddr
 from typing import Any
 
 from outreach.errors import TransportError
-from outreach.transports.base import Outcome, OutgoingMessage, SendResult, Transport, not_attempted, one_line
+from outreach.transports.base import (
+    Outcome,
+    OutgoingMessage,
+    Receipts,
+    SendResult,
+    Transport,
+    not_attempted,
+    one_line,
+    stopped,
+)
 from outreach.transports.http import classify_http
 
 _TAG_VALUE = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
@@ -119,19 +128,19 @@ class SesTransport(Transport):
         if client is not None:
             client.close()
 
-    def send(self, messages: Sequence[OutgoingMessage]) -> list[SendResult]:
+    def deliver(self, messages: Sequence[OutgoingMessage], receipts: Receipts) -> None:
         self.open()
-        results: list[SendResult] = []
         halt: SendResult | None = None
         for message in messages:
+            if halt is None and not receipts.handing((message,)):
+                halt = stopped(message.key)
             if halt is not None:
-                results.append(not_attempted(message, halt))
+                receipts.answered(not_attempted(message, halt))
                 continue
             result = self._send_one(message)
-            results.append(result)
+            receipts.answered(result)
             if result.outcome in (Outcome.RETRY, Outcome.BLOCKED):
                 halt = result
-        return results
 
     def _request(self, message: OutgoingMessage) -> dict[str, Any]:
         request: dict[str, Any] = {

@@ -1,7 +1,7 @@
 """SMTP: a pool of reused connections to one relay, each reply classified by its RFC 3463 code.
 
 One message has one envelope recipient, so a refused RCPT is that message's outcome and nothing else's.
-``send`` takes one connection from the pool for the whole batch (threads never share one), connecting,
+``deliver`` takes one connection from the pool for the whole batch (threads never share one), connecting,
 securing (STARTTLS or implicit TLS) and authenticating lazily; a connection that breaks is dropped and
 replaced on the next need.
 
@@ -21,7 +21,16 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from outreach.transports.base import Outcome, OutgoingMessage, SendResult, Transport, not_attempted, one_line
+from outreach.transports.base import (
+    Outcome,
+    OutgoingMessage,
+    Receipts,
+    SendResult,
+    Transport,
+    not_attempted,
+    one_line,
+    stopped,
+)
 from outreach.transports.smtp_codes import classify_smtp, reply_code
 
 Security = Literal["none", "starttls", "tls"]
@@ -147,14 +156,13 @@ class SmtpTransport(Transport):
         for connection in idle:
             connection.close()
 
-    def send(self, messages: Sequence[OutgoingMessage]) -> list[SendResult]:
+    def deliver(self, messages: Sequence[OutgoingMessage], receipts: Receipts) -> None:
         with self._slots:
             connection, generation = self._take()
             try:
-                results, connection = self._send_batch(connection, messages)
+                connection = self._send_batch(connection, messages, receipts)
             finally:
                 self._give(connection, generation)
-        return results
 
     def _take(self) -> tuple[_Connection | None, int]:
         with self._lock:
@@ -170,19 +178,23 @@ class SmtpTransport(Transport):
         connection.close()
 
     def _send_batch(
-        self, connection: _Connection | None, messages: Sequence[OutgoingMessage]
-    ) -> tuple[list[SendResult], _Connection | None]:
-        results: list[SendResult] = []
+        self, connection: _Connection | None, messages: Sequence[OutgoingMessage], receipts: Receipts
+    ) -> _Connection | None:
+        """One message at a time on one connection: each is announced just before its MAIL FROM and
+        answered as soon as its final reply is read, so at most one message per connection is ever
+        handed over without an answer."""
         halt: SendResult | None = None
         for message in messages:
+            if halt is None and not receipts.handing((message,)):
+                halt = stopped(message.key)
             if halt is not None:
-                results.append(not_attempted(message, halt))
+                receipts.answered(not_attempted(message, halt))
                 continue
             result, connection, stop = self._send_one(connection, message)
-            results.append(result)
+            receipts.answered(result)
             if stop:
                 halt = result
-        return results, connection
+        return connection
 
     def _send_one(
         self, connection: _Connection | None, message: OutgoingMessage

@@ -1,5 +1,9 @@
 """The public archive: every sent issue's web version, and RSS and Atom feeds of them.
 
+Only campaigns created to be archived count (``Campaign.archive``: a full send of a ready newsletter
+issue that does not say ``archive: false``): an automation's mail to one person, a ``--limit`` send or
+a campaign of an unready issue never appears here, and nor does its web version.
+
 The web version is the campaign's stored HTML rendered for nobody in particular: no name, no
 personal links (unsubscribe and preferences point to a page that explains where to find yours), and
 tracked links turned back into their destinations. It is what every mail's "view online" link opens.
@@ -46,10 +50,11 @@ def _aware(moment: datetime | None) -> datetime:
 
 
 def _sent() -> sa.ColumnElement[bool]:
+    """Archived campaigns that reached at least one reader."""
     went_out = sa.select(Delivery.id).where(
         Delivery.campaign_id == Campaign.id, Delivery.state == DeliveryState.SENT
     )
-    return sa.and_(Campaign.status.in_(SENT_STATUSES), went_out.exists())
+    return sa.and_(Campaign.archive.is_(True), Campaign.status.in_(SENT_STATUSES), went_out.exists())
 
 
 def _public_links(base_url: str, slug: str) -> RecipientLinks:

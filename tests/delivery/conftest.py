@@ -31,12 +31,14 @@ from outreach.clock import FixedClock
 from outreach.config import Config, load_config
 from outreach.content import read_issue
 from outreach.delivery.campaigns import Sender, create_campaign
+from outreach.delivery.journal import Journals
+from outreach.delivery.limits import LedgerLimits
 from outreach.delivery.pacing import Pace, RateLimits
 from outreach.delivery.runner import CampaignRunner, Progress, RunSettings
 from outreach.delivery.schema import Campaign, Delivery
 from outreach.models import Audience
 from outreach.render import CompiledIssue, render_issue
-from outreach.transports.base import OutgoingMessage, SendResult, Transport
+from outreach.transports.base import OutgoingMessage, Receipts, Transport
 from outreach.transports.memory import MemoryTransport
 from tests.conftest import TEST_SECRET
 from tests.databases import (  # noqa: F401 - fixtures: sqlite_template, backend, engine, database_url
@@ -162,14 +164,14 @@ class TimedMemory(MemoryTransport):
         self.batches: list[int] = []
         self._times_lock = threading.Lock()
 
-    def send(self, messages: Sequence[OutgoingMessage]) -> list[SendResult]:
+    def deliver(self, messages: Sequence[OutgoingMessage], receipts: Receipts) -> None:
         if self.before is not None:
             self.before(messages)
         with self._times_lock:
             now = self.clock.now()
             self.times.extend((now, m.recipient) for m in messages)
             self.batches.append(len(messages))
-        return super().send(messages)
+        super().deliver(messages, receipts)
 
 
 # -- the bench ---------------------------------------------------------------------------------------------
@@ -200,6 +202,7 @@ class Bench:
     sleep: FakeSleep
     compiled: CompiledIssue
     sender: Sender
+    journals: Journals
     rng_seed: int = 20261201
     runners: list[CampaignRunner] = field(default_factory=list)
 
@@ -252,17 +255,20 @@ class Bench:
     ) -> CampaignRunner:
         values: dict[str, Any] = {"batch_size": 50, "concurrency": 1, "idle_wait": 3600.0}
         values.update(settings)
+        limits = limits or RateLimits()
         runner = CampaignRunner(
             self.engine,
             campaign_id,
             transport,
-            Pace(limits or RateLimits(), self.clock, self.sleep),
+            Pace(limits.per_process(), self.clock, self.sleep),
             self.clock,
             RunSettings(**values),
             base_url=BASE_URL,
             secret=SECRET,
             sleep=self.sleep,
             rng=random.Random(self.rng_seed),
+            journals=self.journals,
+            limits=LedgerLimits.of("memory", limits),
         )
         self.runners.append(runner)
         return runner
@@ -323,7 +329,9 @@ class Bench:
 
 
 @pytest.fixture
-def bench(engine: Engine, clock: FixedClock, sleep: FakeSleep, compiled: CompiledIssue) -> Bench:
+def bench(
+    engine: Engine, clock: FixedClock, sleep: FakeSleep, compiled: CompiledIssue, tmp_path: Path
+) -> Bench:
     with transaction(engine) as session:
         sync_topics(session, load_topics(LISTS / "topics.yaml"))
     sender = Sender(
@@ -333,4 +341,4 @@ def bench(engine: Engine, clock: FixedClock, sleep: FakeSleep, compiled: Compile
         "VAIMH News <news.vaimh.example>",
         "vaimh.example",
     )
-    return Bench(engine, clock, sleep, compiled, sender)
+    return Bench(engine, clock, sleep, compiled, sender, Journals(tmp_path / "journal"))

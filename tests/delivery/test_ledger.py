@@ -34,12 +34,14 @@ from outreach.audience.schema import Subscriber, SubscriberStatus, Suppression
 from outreach.audience.suppression import suppress
 from outreach.delivery import campaigns, ledger
 from outreach.delivery.campaigns import plan
+from outreach.delivery.recovery import recover
 from outreach.delivery.schema import Campaign, CampaignEvent, Delivery, DeliveryState
 from outreach.errors import DeliveryError
 from outreach.models import Audience
 from outreach.render import CompiledIssue
+from outreach.tokens import message_id, read_message_id
 from outreach.transports.base import Outcome, OutgoingMessage, SendResult
-from tests.delivery.conftest import TOPIC, Bench, TimedMemory
+from tests.delivery.conftest import SECRET, TOPIC, Bench, TimedMemory
 
 TERMINAL = {"sent", "failed", "skipped", "unknown"}
 LEASE = timedelta(minutes=10)
@@ -146,8 +148,8 @@ def test_retry_waits_with_growing_backoff_then_fails_as_exhausted(bench: Bench) 
     for attempt, gap in enumerate(gaps, start=1):  # full jitter in [ceiling/2, ceiling], base 30 s
         ceiling = 30 * 2 ** (attempt - 1)
         assert ceiling / 2 <= gap <= ceiling + 0.1, (attempt, gaps)
-    # each attempt is a new message with its own Message-ID
-    assert len({m.message_id for m in memory.attempts}) == 5
+    # every attempt carries the row's one keyed Message-ID, so a resend is recognisably the same mail
+    assert {m.message_id for m in memory.attempts} == {message_id(SECRET, campaign, row.id, "vaimh.example")}
     assert bench.status(campaign)[0] == "done"
 
 
@@ -320,7 +322,8 @@ def test_uncertain_results_become_unknown_and_are_resent_only_on_request(bench: 
     assert bench.status(campaign)[0] == "sending"
     bench.run(campaign, memory)
     rows = bench.rows(campaign)
-    assert rows[people[0]].state == "sent" and rows[people[0]].message_id != first_id
+    # the same keyed Message-ID: a receiving system that did get the first one sees a duplicate of it
+    assert rows[people[0]].state == "sent" and rows[people[0]].message_id == first_id
     assert [m.recipient for m in memory.attempts] == [people[0], people[1], people[0]]
 
 
@@ -350,21 +353,22 @@ def test_recover_turns_rows_of_dead_claimers_into_unknown_never_pending(bench: B
     campaign = bench.campaign()
     rows = bench.rows(campaign)
     host = socket.gethostname()
-    _mark_sending(bench, rows[people[0]].id, f"{host}:{_dead_pid()}", timedelta(seconds=5))
-    _mark_sending(bench, rows[people[1]].id, "far-away-host:4242", LEASE + timedelta(minutes=1))
-    _mark_sending(bench, rows[people[2]].id, "far-away-host:4243", timedelta(minutes=1))  # lease holds
-    _mark_sending(bench, rows[people[3]].id, f"{host}:{os.getpid()}", timedelta(days=1))  # alive here
+    # claimers that kept no journal here: a dead process, another host, a live process
+    _mark_sending(bench, rows[people[0]].id, f"{host}:{_dead_pid()}:a1", timedelta(seconds=5))
+    _mark_sending(bench, rows[people[1]].id, "far-away-host:4242:b2", LEASE + timedelta(minutes=1))
+    _mark_sending(bench, rows[people[2]].id, "far-away-host:4243:c3", timedelta(minutes=1))  # lease holds
+    _mark_sending(bench, rows[people[3]].id, f"{host}:{os.getpid()}:d4", timedelta(days=1))  # alive here
 
     with transaction(bench.engine) as session:
-        assert ledger.recover(session, campaign, bench.clock, LEASE) == 2
+        assert recover(session, campaign, bench.clock, LEASE, bench.journals).unknown == 2
     after = bench.rows(campaign)
     assert [after[p].state for p in people] == ["unknown", "unknown", "sending", "sending", "pending"]
     assert "resend-unknown" in after[people[0]].reason
     with transaction(bench.engine) as session:
-        assert ledger.recover(session, campaign, bench.clock, LEASE) == 0  # idempotent
+        assert recover(session, campaign, bench.clock, LEASE, bench.journals).settled == 0  # idempotent
 
     # a runner starting later recovers the same way and never resends them
-    _mark_sending(bench, rows[people[2]].id, "far-away-host:4243", LEASE * 2)
+    _mark_sending(bench, rows[people[2]].id, "far-away-host:4243:c3", LEASE * 2)
     memory = TimedMemory(bench.clock)
     bench.run(campaign, memory, wait=False)
     assert [m.recipient for m in memory.outbox] == [people[4]]
@@ -540,6 +544,13 @@ def test_a_second_campaign_of_the_same_issue_excludes_who_has_it(bench: Bench) -
     bench.run(first, TimedMemory(bench.clock, script), wait=False)
     assert [bench.states(first)[p] for p in people] == ["sent", "unknown", "failed", "pending", "sent"]
     newcomer = bench.people(1, prefix="new")
+    # the first campaign still waits for its retry: a second one of the issue is refused, queueing nobody
+    with pytest.raises(DeliveryError, match=f"campaign {first} of {bench.compiled.issue.slug} .* is already"):
+        bench.campaign()
+    with transaction(bench.engine) as session:
+        assert session.scalar(sa.select(sa.func.count()).select_from(Campaign)) == 1
+    bench.run(first, TimedMemory(bench.clock))  # the retry goes out; the campaign is done
+    assert bench.status(first)[0] == "done"
     second = bench.campaign()
     assert sorted(bench.rows(second)) == sorted([people[2], *newcomer])
     # another issue goes to everyone mailable
@@ -578,9 +589,9 @@ def test_two_claims_in_flight_never_share_a_row(bench: Bench, backend: str) -> N
     bench.people(10)
     campaign = bench.campaign()
     with transaction(bench.engine) as first:
-        mine = ledger.claim(first, campaign, 4, bench.clock, "host-a:1", "vaimh.example")
+        mine = ledger.claim(first, campaign, 4, bench.clock, "host-a:1:x", "vaimh.example", SECRET)
         with transaction(bench.engine) as second:
-            theirs = ledger.claim(second, campaign, 100, bench.clock, "host-b:2", "vaimh.example")
+            theirs = ledger.claim(second, campaign, 100, bench.clock, "host-b:2:y", "vaimh.example", SECRET)
     assert len(mine) == 4 and len(theirs) == 6
     assert not {c.delivery_id for c in mine} & {c.delivery_id for c in theirs}
 
@@ -608,3 +619,46 @@ def test_runners_in_parallel_send_everyone_exactly_once(bench: Bench, backend: s
     assert not errors
     assert sorted(m.recipient for m in memory.attempts) == sorted(people)
     assert bench.counts(campaign)["sent"] == 60
+
+
+# -- Message-IDs, editions ----------------------------------------------------------------------------------
+
+
+def test_each_claimed_row_gets_its_own_keyed_message_id(bench: Bench) -> None:
+    bench.people(3)
+    campaign = bench.campaign()
+    with transaction(bench.engine) as session:
+        claimed = ledger.claim(session, campaign, 10, bench.clock, "host:1:x", "vaimh.example", SECRET)
+    stored = {row.id: row.message_id for row in bench.rows(campaign).values()}
+    for row in claimed:
+        assert row.message_id == message_id(SECRET, campaign, row.delivery_id, "vaimh.example")
+        assert stored[row.delivery_id] == row.message_id
+        assert read_message_id(SECRET, row.message_id) == (campaign, row.delivery_id)
+    # a reader who knows their own Message-ID cannot write a neighbour's: the MAC is per row
+    mine, theirs = claimed[0], claimed[1]
+    guessed = mine.message_id.replace(f".{mine.delivery_id}.", f".{theirs.delivery_id}.")
+    assert read_message_id(SECRET, guessed) is None
+    assert len({row.message_id.split(".")[2] for row in claimed}) == 3
+
+
+def test_campaigns_and_rows_record_their_language_edition(bench: Bench) -> None:
+    bench.people(2)
+    spanish = replace(bench.compiled, issue=replace(bench.compiled.issue, language="es"))
+    es = bench.campaign(compiled=spanish, limit=1)
+    en = bench.campaign()  # another edition of the same issue may be active at the same time
+    with transaction(bench.engine) as session:
+        languages = dict(session.execute(sa.select(Campaign.id, Campaign.language)).all())
+        rows = session.execute(sa.select(Delivery.campaign_id, Delivery.language)).all()
+    assert languages == {es: "es", en: "en"}
+    assert sorted(rows) == [(es, "es"), (en, "en")]
+    with pytest.raises(DeliveryError, match=f"campaign {es} of .* \\(es\\) is already sending"):
+        bench.campaign(compiled=spanish)
+
+
+def test_a_campaign_that_would_reach_nobody_is_not_created(bench: Bench) -> None:
+    bench.people(2)
+    bench.run(bench.campaign(), TimedMemory(bench.clock))
+    with pytest.raises(DeliveryError, match=r"nobody to send .* already has it"):
+        bench.campaign()  # e.g. the loser of a race that started after the winner had finished
+    with transaction(bench.engine) as session:
+        assert session.scalar(sa.select(sa.func.count()).select_from(Campaign)) == 1

@@ -142,17 +142,16 @@ def test_a_batch_larger_than_the_tightest_limit_is_refused(limits: RateLimits, b
 
 
 class RecordingPace(Pace):
-    """Notes when each grant was made and for how many sends (the pool thread sends right after)."""
+    """Notes when each grant was made and for how many sends (the rows are claimed and sent then)."""
 
     def __init__(self, limits: RateLimits, clock: FixedClock, sleep: FakeSleep) -> None:
         super().__init__(limits, clock, sleep)
         self.clock = clock
         self.grants: list[tuple[float, int]] = []
 
-    def acquire(self, count: int) -> float:
-        waited = super().acquire(count)
+    def take(self, count: int) -> None:
+        super().take(count)
         self.grants.append(((self.clock.now() - BENCH_START).total_seconds(), count))
-        return waited
 
 
 def test_the_runner_keeps_to_rate_per_second_with_smtp_sized_batches(bench: Bench) -> None:

@@ -1,9 +1,10 @@
-"""Three real ``outreach worker --once`` processes share one PostgreSQL campaign of 5,000 recipients.
+"""Real ``outreach worker --once`` processes sharing one PostgreSQL campaign.
 
-DESIGN.md section 4: on PostgreSQL several workers share a campaign by claiming rows with ``FOR UPDATE
-SKIP LOCKED``, and every recipient is sent exactly once. The campaign is created with the library (all
-rows ``pending``, status ``sending``, nothing sent yet), then three worker processes start together
-against a local aiosmtpd sink that records every message it accepted.
+On PostgreSQL several workers share a campaign by claiming rows with ``FOR UPDATE SKIP LOCKED``, and
+every recipient is sent exactly once; the transport's daily limit holds for all of them together. The
+campaign is created with the library (all rows ``pending``, status ``sending``, nothing sent yet), then
+the worker processes start together against a local aiosmtpd sink that records every message it
+accepted.
 """
 
 from __future__ import annotations
@@ -78,7 +79,7 @@ def outreach(root: Path, env: dict[str, str], *args: str, timeout: float = 120) 
     return done.stdout
 
 
-def make_project(root: Path, port: int) -> None:
+def make_project(root: Path, port: int, recipients: int = RECIPIENTS, extra: str = "") -> None:
     shutil.copytree(REPO / "templates", root / "templates")
     shutil.copytree(REPO / "lists", root / "lists")
     (root / "newsletters").mkdir()
@@ -86,12 +87,12 @@ def make_project(root: Path, port: int) -> None:
     toml = (REPO / "outreach.toml").read_text(encoding="utf-8")
     original = '[delivery]\ntransport = "outbox"\n'
     assert original in toml, "outreach.toml's [delivery] table changed; update this test"
-    toml = toml.replace(original, sink_settings(port, BATCH_SIZE, max_batch=25, timeout=30))
+    toml = toml.replace(original, sink_settings(port, BATCH_SIZE, max_batch=25, timeout=30, extra=extra))
     (root / "outreach.toml").write_text(toml, encoding="utf-8")
     with (root / "subscribers.csv").open("w", newline="", encoding="utf-8") as file:
         writer = csv.writer(file)
         writer.writerow(["Email", "First Name", "Topics"])
-        for number in range(RECIPIENTS):
+        for number in range(recipients):
             writer.writerow([f"reader{number:05d}@example.org", f"Reader{number}", "monthly-newsletter"])
 
 
@@ -217,7 +218,69 @@ def test_three_workers_share_one_campaign_and_send_everyone_exactly_once(tmp_pat
 
         # The work was shared: more than one worker process claimed rows.
         assert len(claimers) >= 2, claimers
-        assert all(claimer.rpartition(":")[2].isdigit() for claimer in claimers)
+        assert all(claimer.split(":")[1].isdigit() for claimer in claimers)  # host:pid:token
+    finally:
+        for worker in workers:
+            if worker.poll() is None:
+                worker.kill()
+            worker.wait(timeout=10)
+        controller.stop(no_assert=True)
+        engine.dispose()
+        with admin.begin() as connection:
+            connection.execute(sa.schema.DropSchema(schema, cascade=True, if_exists=True))
+        admin.dispose()
+
+
+def test_two_workers_keep_one_daily_limit_between_them(tmp_path: Path) -> None:
+    schema = f"t_limit_{uuid.uuid4().hex[:10]}"
+    admin = make_engine(PG_URL)
+    handler = Sink()
+    port = free_port()
+    controller = Controller(handler, hostname="127.0.0.1", port=port)
+    workers: list[subprocess.Popen[str]] = []
+    engine = make_engine(schema_url(schema))
+    try:
+        with admin.begin() as connection:
+            connection.execute(sa.schema.CreateSchema(schema))
+        root = tmp_path / "project"
+        root.mkdir()
+        make_project(root, port, recipients=60, extra="rate_per_day = 25\n")
+        env = {k: v for k, v in os.environ.items() if not k.startswith("OUTREACH_")}
+        env.update(
+            OUTREACH_SECRET_KEY=TEST_SECRET,
+            OUTREACH_ROOT=str(root),
+            OUTREACH_DATABASE_URL=schema_url(schema),
+            COLUMNS="200",
+            NO_COLOR="1",
+        )
+        outreach(root, env, "db", "upgrade")
+        outreach(root, env, "lists", "import", "subscribers.csv", "--consent", "test")
+        campaign_id = create_pending_campaign(root, env)
+        controller.start()
+        for _ in range(2):
+            workers.append(
+                subprocess.Popen(
+                    [*CLI, "worker", "--once"],
+                    cwd=root,
+                    env=env,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.STDOUT,
+                    text=True,
+                )
+            )
+        outputs = [worker.communicate(timeout=120)[0] for worker in workers]
+        for worker, output in zip(workers, outputs, strict=True):
+            assert worker.returncode == 0, output
+        with engine.connect() as connection:
+            states = dict(
+                connection.execute(
+                    sa.text("SELECT state, count(*) FROM deliveries WHERE campaign_id = :c GROUP BY state"),
+                    {"c": campaign_id},
+                ).all()
+            )
+        print(f"two workers with rate_per_day = 25: {states}; outputs {outputs}")
+        assert states == {"sent": 25, "pending": 35}
+        assert len(handler.accepted) == 25
     finally:
         for worker in workers:
             if worker.poll() is None:

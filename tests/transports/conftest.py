@@ -9,9 +9,10 @@ from __future__ import annotations
 import asyncio
 import email.policy
 import json
+import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from typing import Any
@@ -22,7 +23,7 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
-from outreach.transports.base import OutgoingMessage
+from outreach.transports.base import OutgoingMessage, SendResult
 from tests.ports import free_port
 
 LONG_UNSUBSCRIBE = (
@@ -111,6 +112,7 @@ class SmtpRecorder:
     mail_reply: str = ""
     sessions: int = 0
     pipelining: bool = False
+    release: threading.Event = field(default_factory=threading.Event)  # ends every "hold"
 
     async def handle_EHLO(
         self, server: SMTP, session: Session, envelope: Envelope, hostname: str, responses: list[str]
@@ -156,6 +158,9 @@ class SmtpRecorder:
             return "250 never seen"
         if fault.startswith("data:"):
             return fault.removeprefix("data:")
+        if fault == "hold":  # the whole message is in; its answer waits until the test releases it
+            while not self.release.is_set():
+                await asyncio.sleep(0.01)
         content = envelope.original_content or b""
         self.received.append(
             (str(envelope.mail_from), list(envelope.rcpt_tos), content, envelope.mail_options)
@@ -376,3 +381,31 @@ def wait_for(predicate: Callable[[], bool], timeout: float = 2.0) -> None:
     deadline = time.monotonic() + timeout
     while not predicate() and time.monotonic() < deadline:
         time.sleep(0.01)
+
+
+class Noting:
+    """Receipts that note every call in order, and say "stop" once ``stop_after`` messages were handed."""
+
+    def __init__(self, stop_after: int | None = None) -> None:
+        self.stop_after = stop_after
+        self.events: list[tuple[str, str]] = []
+        self.results: dict[str, SendResult] = {}
+        self.lock = threading.Lock()
+
+    def handing(self, messages: Sequence[OutgoingMessage]) -> bool:
+        with self.lock:
+            handed = sum(1 for kind, _ in self.events if kind == "handing")
+            if self.stop_after is not None and handed >= self.stop_after:
+                return False
+            self.events.extend(("handing", m.key) for m in messages)
+            return True
+
+    def answered(self, result: SendResult) -> None:
+        with self.lock:
+            assert result.key not in self.results, f"{result.key} answered twice"
+            self.events.append(("answered", result.key))
+            self.results[result.key] = result
+
+    def handed(self) -> list[str]:
+        with self.lock:
+            return [key for kind, key in self.events if kind == "handing"]

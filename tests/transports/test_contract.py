@@ -23,6 +23,7 @@ from tests.transports.conftest import (
     Arrival,
     FakeApi,
     MotoSes,
+    Noting,
     SmtpServer,
     arrival_from_raw,
     make_message,
@@ -196,3 +197,35 @@ def test_results_are_plain_values(case: Case) -> None:
     with case.transport as transport:
         (result,) = transport.send([make_message(7)])
     assert json.loads(json.dumps({"outcome": result.outcome, "code": result.code}))["outcome"] == "sent"
+
+
+# -- per message, as it happens --------------------------------------------------------------------------
+
+
+def test_each_message_is_announced_before_it_leaves_and_answered_once(case: Case) -> None:
+    batch = [make_message(n) for n in range(3)]
+    receipts = Noting()
+    with case.transport as transport:
+        transport.deliver(batch, receipts)
+    keys = [m.key for m in batch]
+    assert receipts.handed() == keys
+    for key in keys:  # announced first, answered after, once
+        assert receipts.events.index(("handing", key)) < receipts.events.index(("answered", key))
+    assert [receipts.results[key].outcome for key in keys] == [Outcome.SENT] * 3
+
+
+def test_a_stop_before_a_hand_over_keeps_the_rest_of_the_batch_back(case: Case) -> None:
+    batch = [make_message(n) for n in range(3)]
+    receipts = Noting(stop_after=1)
+    with case.transport as transport:
+        transport.deliver(batch, receipts)
+    handed = receipts.handed()  # one request may carry several messages (Postmark's batch)
+    assert handed == [m.key for m in batch[: len(handed)]] and handed
+    assert set(receipts.results) == {m.key for m in batch}
+    for message in batch:
+        result = receipts.results[message.key]
+        if message.key in handed:
+            assert result.outcome is Outcome.SENT
+        else:  # never left: not attempted, so it costs the ledger row nothing and goes back to pending
+            assert (result.outcome, result.attempted, result.uncertain) == (Outcome.RETRY, False, False)
+    assert [a.recipient for a in case.arrived()] == [m.recipient for m in batch if m.key in handed]

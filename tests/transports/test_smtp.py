@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ssl
 import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from typing import Any
@@ -15,7 +16,7 @@ from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 from outreach.transports.base import Outcome
 from outreach.transports.smtp import SmtpSettings, SmtpTransport
 from tests.ports import free_port
-from tests.transports.conftest import SmtpRecorder, SmtpServer, make_message
+from tests.transports.conftest import Noting, SmtpRecorder, SmtpServer, make_message
 
 Factory = Callable[..., SmtpServer]
 
@@ -346,3 +347,27 @@ def test_an_smtputf8_message_asks_for_8bitmime_only_where_it_is_offered(strict_s
     (_, rcpts, raw, options) = strict_server.handler.received[0]
     assert rcpts == ["zoë@example.org"] and not raw.isascii()
     assert "SMTPUTF8" in options and not any(o.startswith("BODY=") for o in options)
+
+
+def test_each_answer_is_reported_as_it_arrives_not_when_the_batch_ends(smtp_server: SmtpServer) -> None:
+    """A process that dies while the server holds message 3 has already said that 1 and 2 were
+    accepted and that 3 left; 4 never left. That is what bounds ``unknown`` to one per connection."""
+    batch = [make_message(n) for n in range(1, 5)]
+    smtp_server.handler.faults[batch[2].recipient] = "hold"
+    receipts = Noting()
+    with transport(smtp_server) as smtp:
+        worker = threading.Thread(target=smtp.deliver, args=(batch, receipts))
+        worker.start()
+        try:
+            deadline = time.monotonic() + 10
+            while receipts.handed() != [m.key for m in batch[:3]]:
+                assert time.monotonic() < deadline, receipts.events
+                time.sleep(0.01)
+            time.sleep(0.2)  # the server still holds message 3
+            assert worker.is_alive()
+            assert [receipts.results[m.key].outcome for m in batch[:2]] == [Outcome.SENT] * 2
+            assert set(receipts.results) == {batch[0].key, batch[1].key}
+        finally:
+            smtp_server.handler.release.set()
+            worker.join(timeout=10)
+    assert [receipts.results[m.key].outcome for m in batch] == [Outcome.SENT] * 4

@@ -181,6 +181,7 @@ def make_campaign(
     tracking: bool = False,
     name: str = "2026-12-test.md",
     subject: str = "A test issue",
+    archive: bool = True,
 ) -> int:
     """Create a campaign of a small issue for the monthly newsletter; its rows stay pending."""
     path = write_issue(ISSUE_BODY, name=name, subject=subject)
@@ -188,7 +189,14 @@ def make_campaign(
     sender = Sender("VAIMH News", "news@vaimh.example", "", config.sender.list_id, "vaimh.example")
     with transaction(engine) as session:
         campaign = create_campaign(
-            session, compiled, sender, Audience(topics=("monthly-newsletter",)), {}, "memory", clock
+            session,
+            compiled,
+            sender,
+            Audience(topics=("monthly-newsletter",)),
+            {},
+            "memory",
+            clock,
+            archive=archive,
         )
         if tracking:
             ClickTracking(config.base_url, config.secret_key).apply(campaign)

@@ -161,7 +161,7 @@ def test_pending_rows_of_a_running_campaign_are_skipped_from_that_moment(
     assert states == {leaving: DeliveryState.PENDING, staying: DeliveryState.PENDING}
     assert client.post(_url(config, Purpose.UNSUBSCRIBE, leaving), data=ONE_CLICK).status_code == 200
     with transaction(engine) as session:
-        claimed = ledger.claim(session, campaign_id, 10, clock, "test:1", "vaimh.example")
+        claimed = ledger.claim(session, campaign_id, 10, clock, "test:1", "vaimh.example", config.secret_key)
     assert [c.subscriber_id for c in claimed] == [staying]
     with transaction(engine) as session:
         row = session.scalars(sa.select(Delivery).where(Delivery.subscriber_id == leaving)).one()

@@ -1,0 +1,108 @@
+"""Who composes and sends the chunks a runner claims: threads of the runner's process, or sending
+processes (``processes.py``). Both do the same thing per chunk (``compose_and_deliver``) and both can
+be told to stop: the message each has in hand finishes, the rest of its chunk is not handed over.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from datetime import datetime
+from pathlib import Path
+from typing import Protocol
+
+from outreach.delivery.journal import ChunkReceipts
+from outreach.delivery.ledger import Claimed
+from outreach.delivery.outgoing import CampaignMessages
+from outreach.errors import DeliveryError, OutreachError
+from outreach.transports.base import Outcome, SendResult, Transport, stopped
+
+# What a chunk comes back as: one result per claimed row, in order, and what went wrong if sending
+# could not go on (the results then say what had happened up to that point).
+Sent = tuple[list[SendResult], str]
+
+
+class Senders(Protocol):
+    """A pool that sends claimed chunks (journaling into ``segment`` when there is a journal)."""
+
+    count: int
+
+    def submit(self, chunk: list[Claimed], segment: Path | None) -> Future[Sent]: ...
+
+    def stop(self) -> None:
+        """Hand nothing more over (safe to call from a signal handler)."""
+
+    def close(self) -> None: ...
+
+
+def compose_and_deliver(
+    messages: CampaignMessages,
+    transport: Transport,
+    chunk: Sequence[Claimed],
+    segment: Path | None,
+    stopping: Callable[[], bool],
+    now: datetime,
+) -> Sent:
+    """Compose ``chunk`` and hand it to ``transport``; every answer is journaled as it comes."""
+    if stopping():
+        return [stopped(str(claimed.delivery_id)) for claimed in chunk], ""
+    attempts = {str(claimed.delivery_id): claimed.attempts for claimed in chunk}
+    receipts = ChunkReceipts(segment, attempts, stopping)
+    outgoing = []
+    try:
+        outgoing = [messages.compose(claimed, now) for claimed in chunk]
+        transport.deliver(outgoing, receipts)
+    except Exception as err:  # reported with what had happened; the runner stops and says it
+        results = [receipts.answers.get(str(c.delivery_id)) or _left(receipts, c) for c in chunk]
+        return results, problem(err)
+    finally:
+        receipts.flush()
+    return receipts.results(outgoing), ""
+
+
+def problem(err: BaseException) -> str:
+    """An error as the line a user reads."""
+    return str(err) if isinstance(err, OutreachError) else f"{type(err).__name__}: {err}"
+
+
+def _left(receipts: ChunkReceipts, claimed: Claimed) -> SendResult:
+    key = str(claimed.delivery_id)
+    if key in receipts.handed:
+        detail = "sending failed after it was handed over; it may have been delivered"
+        return SendResult(key, Outcome.RETRY, "error", detail, uncertain=True)
+    return stopped(key)
+
+
+class SendingThreads:
+    """``count`` threads of this process; the default, and the only choice for the memory transport."""
+
+    def __init__(
+        self, messages: CampaignMessages, transport: Transport, count: int, clock: Callable[[], datetime]
+    ) -> None:
+        self.count = count
+        self.messages = messages
+        self.transport = transport
+        self.clock = clock
+        self.stopping = False
+        self.executor = ThreadPoolExecutor(max_workers=count)
+
+    def submit(self, chunk: list[Claimed], segment: Path | None) -> Future[Sent]:
+        return self.executor.submit(self._send, chunk, segment)
+
+    def _send(self, chunk: list[Claimed], segment: Path | None) -> Sent:
+        return compose_and_deliver(
+            self.messages, self.transport, chunk, segment, lambda: self.stopping, self.clock()
+        )
+
+    def stop(self) -> None:
+        self.stopping = True
+
+    def close(self) -> None:
+        self.executor.shutdown(wait=True)
+
+
+def failure(text: str, campaign_id: int) -> DeliveryError:
+    return DeliveryError(
+        f"sending stopped: {text}; what had been sent is recorded. Fix it, then "
+        f"`outreach campaigns resume {campaign_id}`"
+    )
