@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import shutil
-from collections.abc import Callable
+import weakref
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
 from outreach.audience import Consent, ConsentMethod, add_subscriber, make_engine, transaction, upgrade
 from outreach.audience.topics import load_topics, sync_topics
@@ -14,6 +16,24 @@ from outreach.clock import SystemClock
 from outreach.config import Config, load_config
 
 REPO = Path(__file__).resolve().parent.parent
+
+# Every engine a test touches, so its pooled connections are closed when the test ends: otherwise a
+# whole run keeps dozens of idle PostgreSQL connections open (the server allows 100, shared by everyone).
+_ENGINES: weakref.WeakSet[sa.engine.Engine] = weakref.WeakSet()
+
+
+@sa.event.listens_for(sa.engine.Engine, "engine_connect")
+def _track_engine(connection: sa.engine.Connection) -> None:
+    _ENGINES.add(connection.engine)
+
+
+@pytest.fixture(autouse=True)
+def _close_pooled_connections() -> Iterator[None]:
+    yield
+    for engine in list(_ENGINES):
+        engine.dispose()
+
+
 EXAMPLE_ISSUE = REPO / "newsletters" / "2026-12-holding-the-holidays.md"
 TEST_SECRET = "test-secret-key-for-outreach-tests-Q7xLm2pV9rT4"
 

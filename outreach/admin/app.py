@@ -102,3 +102,11 @@ def create_admin_app(config: Config, engine: Engine, clock: Clock | None = None)
     app = Starlette(routes=routes, exception_handlers={HTTPException: not_found, Exception: not_found})
     app.state.admin = state
     return app
+
+
+def stop_background_sends(app: Starlette) -> None:
+    """Stop the campaigns this admin app sends in the background (the serving process is ending):
+    chunks in flight are answered and recorded, the rest stays pending for a worker or a resume."""
+    desk = getattr(app.state, "issue_desk", None)
+    if desk is not None:
+        desk.sends.stop()

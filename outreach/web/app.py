@@ -25,10 +25,11 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse, Response
-from starlette.routing import BaseRoute, Route
+from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
+from starlette.routing import BaseRoute, Mount, Route
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
+from outreach.admin.app import create_admin_app, stop_background_sends
 from outreach.clock import Clock, SystemClock
 from outreach.config import Config
 from outreach.errors import DatabaseError
@@ -108,8 +109,14 @@ def create_app(
     clock: Clock | None = None,
     *,
     signups_per_ip: tuple[int, float] = SIGNUPS_PER_IP,
+    admin: bool | None = None,
+    subscriber_pages: bool = True,
 ) -> Starlette:
-    """The app; ``transport`` defaults to the configured one (built on first mail)."""
+    """The app; ``transport`` defaults to the configured one (built on first mail).
+
+    ``admin`` mounts the admin app at ``/admin/`` (default: ``[admin] enabled``); ``subscriber_pages``
+    False serves the admin app alone, for a private listener (``outreach serve --admin-only``).
+    """
     clock = clock or SystemClock()
     pages = Pages(config)
     state = WebState(
@@ -142,6 +149,9 @@ def create_app(
     async def health(request: Request) -> Response:
         return PlainTextResponse("ok", headers={"Cache-Control": "no-store"})
 
+    async def to_admin(request: Request) -> Response:
+        return RedirectResponse("/admin/", status_code=303)
+
     routes: list[BaseRoute] = [
         *subscribe.ROUTES,
         *leave.ROUTES,
@@ -153,7 +163,18 @@ def create_app(
         Route("/static/site.css", stylesheet, methods=["GET"]),
         Route("/healthz", health, methods=["GET"]),
     ]
-    routes = one_route_per_path([*routes, *webhook_routes])
+    routes = (
+        one_route_per_path([*routes, *webhook_routes])
+        if subscriber_pages
+        else [
+            Route("/healthz", health, methods=["GET"]),
+            Route("/", to_admin, methods=["GET"]),
+        ]
+    )
+    admin_app = None
+    if admin if admin is not None else (config.settings.admin.enabled or not subscriber_pages):
+        admin_app = create_admin_app(config, engine, clock)
+        routes.append(Mount("/admin", admin_app))
 
     async def http_error(request: Request, exc: Exception) -> Response:
         status = exc.status_code if isinstance(exc, HTTPException) else 500
@@ -191,11 +212,13 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        if config.settings.web.mail_worker:  # else `outreach worker` sends the sign-up mails
+        if config.settings.web.mail_worker and subscriber_pages:  # else `outreach worker` sends them
             state.worker.start()
         try:
             yield
         finally:
+            if admin_app is not None:  # campaigns sent from the admin app: chunks in flight recorded
+                stop_background_sends(admin_app)
             state.close()
 
     def error_body(path: str, status: int, message: str) -> tuple[str, bytes]:

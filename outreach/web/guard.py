@@ -26,6 +26,10 @@ MAX_BODY = 64 * 1024
 # Providers batch their webhook events (SendGrid posts up to thousands at once): those paths get more.
 WEBHOOK_PREFIX = "/webhooks/"
 MAX_WEBHOOK_BODY = 8 * 1024 * 1024
+# The admin app takes CSV uploads (an export of 100,000 members is about 10 MB); its pages parse
+# their own forms after signing the user in.
+ADMIN_PREFIX = "/admin/"
+MAX_ADMIN_BODY = 64 * 1024 * 1024
 MAX_DEPTH = 32
 
 _JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
@@ -102,7 +106,12 @@ class RequestGuard:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        limit = self.webhook_limit if str(scope.get("path", "")).startswith(WEBHOOK_PREFIX) else self.limit
+        path = str(scope.get("path", ""))
+        limit = self.limit
+        if path.startswith(WEBHOOK_PREFIX):
+            limit = self.webhook_limit
+        elif path.startswith(ADMIN_PREFIX):
+            limit = MAX_ADMIN_BODY
         headers = Headers(scope=scope)
         try:
             body, disconnected = await _read(headers.get("content-length"), receive, limit)
