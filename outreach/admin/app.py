@@ -13,6 +13,7 @@ import functools
 import logging
 
 import jinja2
+from markupsafe import Markup
 from sqlalchemy.engine import Engine
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -22,15 +23,32 @@ from starlette.routing import BaseRoute, Mount
 from starlette.staticfiles import StaticFiles
 
 from outreach.accounts.schema import Role
-from outreach.admin import account_pages, dashboard_pages, people_pages, signin_pages
+from outreach.admin import (
+    account_pages,
+    campaign_stream,
+    campaigns_pages,
+    dashboard_pages,
+    people_pages,
+    report_pages,
+    signin_pages,
+)
 from outreach.admin.state import AdminState
+from outreach.charts import Chart, to_svg
 from outreach.clock import Clock, SystemClock
 from outreach.config import Config
 
 log = logging.getLogger("outreach.admin")
 
 # Page modules: each has ROUTES, and SECTIONS for the navigation (path, label, the role that sees it).
-MODULES = [dashboard_pages, signin_pages, account_pages, people_pages]
+MODULES = [
+    dashboard_pages,
+    signin_pages,
+    account_pages,
+    people_pages,
+    campaigns_pages,
+    campaign_stream,
+    report_pages,
+]
 
 
 @functools.lru_cache(maxsize=1)
@@ -43,7 +61,13 @@ def environment() -> jinja2.Environment:
         lstrip_blocks=True,
     )
     env.filters["local"] = _local
+    env.filters["svg"] = _svg
     return env
+
+
+def _svg(chart: Chart) -> Markup:
+    """A chart as inline SVG (``to_svg`` escapes every text it writes)."""
+    return Markup(to_svg(chart))
 
 
 def _local(moment: object, zone: object) -> str:

@@ -50,6 +50,11 @@ DONE = {
     "role-changed": "The role is changed; it applies from their next click.",
     "password-set": "The new password is set; they are signed out everywhere.",
     "user-removed": "The user is removed.",
+    "campaign-paused": "The campaign is paused. Nothing more is sent until it is resumed.",
+    "campaign-resumed": "The campaign is sending again; this page follows its progress.",
+    "campaign-cancelled": "The campaign is cancelled. The people not yet sent to will not get it.",
+    "campaign-retrying": "The recipients that failed for a passing reason are queued again and being sent.",
+    "campaign-resending": "The recipients whose delivery was unknown are queued again and being sent.",
 }
 
 

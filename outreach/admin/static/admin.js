@@ -1,6 +1,7 @@
 /* Progressive enhancement for the admin app, our own and vendored: every page works without it.
    - [data-live-src]: replace an element's text with the text a URL answers, after edits (live counts).
-   - [data-sse]: follow a server-sent event stream and fill [data-field] elements from its JSON. */
+   - [data-sse]: follow a server-sent event stream and fill [data-field] elements from its JSON;
+     when it says finished, stop and show the [data-finished] elements. */
 (function () {
   "use strict";
   function debounce(fn, ms) { var t; return function () { clearTimeout(t); var a = arguments; t = setTimeout(function () { fn.apply(null, a); }, ms); }; }
@@ -30,7 +31,10 @@
           else { el.textContent = data[key]; }
         });
       });
-      if (data.finished) { source.close(); }
+      if (data.finished) {
+        source.close();
+        box.querySelectorAll("[data-finished]").forEach(function (el) { el.hidden = false; });
+      }
     };
   });
 })();
