@@ -25,17 +25,11 @@ def report_css() -> str:
 
 def report_html(report: FullReport, config: Config) -> str:
     """The report as a complete HTML document."""
-    return (
-        environment()
-        .get_template("report_file.html.j2")
-        .render(
-            report=report,
-            org=config.organisation,
-            zone=config.time_zone,
-            css=report_css(),
-            root="",
-            standalone=True,
-        )
+    from outreach.admin.app import environment  # the app's pages and filters; the app imports us
+
+    page = environment().get_template("report_file.html.j2")
+    return page.render(
+        report=report, org=config.organisation, zone=config.time_zone, css=report_css(), root=""
     )
 
 
