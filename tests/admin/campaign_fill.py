@@ -17,6 +17,7 @@ from outreach.audience.schema import Subscriber
 from outreach.audience.subscribers import Profile
 from outreach.audience.topics import load_topics, sync_topics
 from outreach.clock import FixedClock
+from outreach.delivery.campaigns import log
 from outreach.delivery.schema import Campaign, CampaignStatus, Delivery, DeliveryState
 from outreach.delivery.tracking import LinkClick, url_hash
 from outreach.events.model import EventKind
@@ -80,6 +81,7 @@ def campaign(
     )
     session.add(row)
     session.flush()
+    log(session, row.id, "created", FixedClock(row.created_at), "via outbox")
     return row.id
 
 
