@@ -74,15 +74,17 @@ class Chart:
 
 
 def nice_ceiling(value: int) -> int:
-    """The smallest 1, 2, 2.5 or 5 times a power of ten at or above ``value`` (at least 4)."""
-    if value <= 4:
-        return 4
-    power = int(10 ** math.floor(math.log10(value)))
+    """The top of the scale: ``Y_TICKS`` steps of a round whole number (1, 2, 2.5 or 5 times a
+    power of ten) that reach ``value``."""
+    if value <= Y_TICKS:
+        return Y_TICKS
+    raw = value / Y_TICKS
+    power = 10 ** math.floor(math.log10(raw))
     for step in (1, 2, 2.5, 5, 10):
-        top = int(step * power)
-        if top >= value and top % Y_TICKS == 0:
-            return top
-    return 10 * power
+        tick = step * power
+        if tick >= raw and float(tick).is_integer():
+            return int(tick) * Y_TICKS
+    return int(10 * power) * Y_TICKS
 
 
 def _x(i: int, count: int) -> float:

@@ -36,8 +36,8 @@ class Threshold:
     what: str
     good: float
     limit: float
-    limit_source: str  # who sets the limit, as a coordinator would say it
-    good_source: str
+    limit_words: str  # the limit as a coordinator would say it, "{}" for the percentage
+    good_words: str
     advice: str  # what to do when it is over
 
 
@@ -45,8 +45,8 @@ COMPLAINTS = Threshold(
     "Complaints",
     good=0.001,
     limit=0.003,
-    limit_source="Gmail and Yahoo allow",
-    good_source="Gmail asks for",
+    limit_words="the {} Gmail and Yahoo allow",
+    good_words="the {} Gmail asks for",
     advice="Mail may go to spam or be refused. Send only to people who asked for this mail, say at the "
     "top who it is from and why they get it, and make leaving easy.",
 )
@@ -54,8 +54,8 @@ BOUNCES = Threshold(
     "Bounces",
     good=0.02,
     limit=0.05,
-    limit_source="Amazon SES reviews accounts at",
-    good_source="a healthy list stays under",
+    limit_words="the {} at which Amazon SES reviews a sender",
+    good_words="the {} a healthy list stays under",
     advice="Providers take many bounces as a sign of an old or bought list. Remove addresses that no "
     "longer work and do not import lists nobody has mailed for a long time.",
 )
@@ -90,16 +90,15 @@ def judge(threshold: Threshold, count: int, sent: int, days: int = WINDOW_DAYS) 
         )
     rate = count / sent
     said = f"{what}: {rate:.2%} of mail sent in the last {days} days ({count:,} of {sent:,})"
+    limit = threshold.limit_words.format(percent(threshold.limit))
+    good = threshold.good_words.format(percent(threshold.good))
     if rate < threshold.good:
-        words = f"{said} — well under the {percent(threshold.limit)} {threshold.limit_source}."
+        words = f"{said} — well under {limit}."
         return Health(threshold, count, sent, Level.GOOD, words)
     if rate < threshold.limit:
-        words = (
-            f"{said} — under the {percent(threshold.limit)} {threshold.limit_source}, but over the "
-            f"{percent(threshold.good)} {threshold.good_source}. Keep an eye on it."
-        )
+        words = f"{said} — under {limit}, but over {good}. Keep an eye on it."
         return Health(threshold, count, sent, Level.WATCH, words)
-    words = f"{said} — over the {percent(threshold.limit)} {threshold.limit_source}. {threshold.advice}"
+    words = f"{said} — over {limit}. {threshold.advice}"
     return Health(threshold, count, sent, Level.BAD, words)
 
 
