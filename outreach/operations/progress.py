@@ -66,6 +66,8 @@ class Progress:
 
     @property
     def rate_words(self) -> str:
+        if not self.live:
+            return "not sending now"
         if self.per_minute is None:
             return "not measured yet"
         return f"{self.per_minute:,.0f} a minute"
