@@ -13,6 +13,7 @@ import functools
 import logging
 
 import jinja2
+from markupsafe import Markup
 from sqlalchemy.engine import Engine
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -24,14 +25,18 @@ from starlette.staticfiles import StaticFiles
 from outreach.accounts.schema import Role
 from outreach.admin import (
     account_pages,
+    campaign_stream,
+    campaigns_pages,
     dashboard_pages,
     issue_preview,
     issues_pages,
     people_pages,
+    report_pages,
     send_pages,
     signin_pages,
 )
 from outreach.admin.state import AdminState
+from outreach.charts import Chart, to_svg
 from outreach.clock import Clock, SystemClock
 from outreach.config import Config
 
@@ -46,6 +51,9 @@ MODULES = [
     issues_pages,
     issue_preview,
     send_pages,
+    campaigns_pages,
+    campaign_stream,
+    report_pages,
 ]
 
 
@@ -59,7 +67,13 @@ def environment() -> jinja2.Environment:
         lstrip_blocks=True,
     )
     env.filters["local"] = _local
+    env.filters["svg"] = _svg
     return env
+
+
+def _svg(chart: Chart) -> Markup:
+    """A chart as inline SVG (``to_svg`` escapes every text it writes)."""
+    return Markup(to_svg(chart))
 
 
 def _local(moment: object, zone: object) -> str:

@@ -52,6 +52,11 @@ DONE = {
     "user-removed": "The user is removed.",
     "sending": "The campaign has started: the app is sending it now, and this page follows its progress.",
     "scheduled": "The issue is scheduled. The scheduler (`outreach scheduler run`) sends it at its time.",
+    "campaign-paused": "The campaign is paused. Nothing more is sent until it is resumed.",
+    "campaign-resumed": "The campaign is sending again; this page follows its progress.",
+    "campaign-cancelled": "The campaign is cancelled. The people not yet sent to will not get it.",
+    "campaign-retrying": "The recipients that failed for a passing reason are queued again and being sent.",
+    "campaign-resending": "The recipients whose delivery was unknown are queued again and being sent.",
 }
 
 

@@ -14,10 +14,12 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
+from outreach.admin.report_file import write_report
 from outreach.audience import transaction
 from outreach.cli.common import RootOption, config_for, console
 from outreach.clock import SystemClock
 from outreach.delivery.wiring import database
+from outreach.errors import OutreachError
 from outreach.events import EventKind
 from outreach.events.figures import campaign_report
 from outreach.events.inbox import MailboxReport, process
@@ -89,18 +91,29 @@ def report(
     campaign_id: int,
     as_json: bool = typer.Option(False, "--json", help="Print the figures as JSON."),
     links: int = typer.Option(10, "--links", min=0, help="How many of the most followed links to show."),
+    html: Path | None = typer.Option(
+        None,
+        "--html",
+        help="Also write the whole report, charts included, as one self-contained HTML file "
+        "(no script, nothing fetched from the network) to share with the board.",
+    ),
     root: Path | None = RootOption,
 ) -> None:
     """A campaign's figures: sent, failed and skipped; bounces, complaints, unsubscribes and clicks
     per message sent; the most followed links (when [web] click_tracking is on). People are counted
     once per kind (a DSN and a provider's event for one message are one bounce); bounces include the
     addresses refused while sending; unsubscribes include those through the mail's own links.
+    With --html, the same report as the admin app shows it (figures, charts over time, editions,
+    links, history) is written to FILE.
 
-    Example: outreach report 3
+    Example: outreach report 3 --html board-report-december.html
     """
-    engine = database(config_for(root))
+    config = config_for(root)
+    engine = database(config)
     with transaction(engine) as session:
         figures = campaign_report(session, campaign_id)
+    if html is not None:
+        _write_html(html, write_report(config, engine, campaign_id, SystemClock()))
     if as_json:
         typer.echo(json.dumps(figures.as_json(), indent=2))
         return
@@ -132,6 +145,14 @@ def report(
         console.print("  most followed links (tracked clicks):")
         for url, count in figures.links[:links]:
             console.print(f"  {count:>7,}  {url}", markup=False, highlight=False)
+
+
+def _write_html(path: Path, text: str) -> None:
+    try:
+        path.write_text(text, encoding="utf-8")
+    except OSError as err:
+        raise OutreachError(f"{path}: cannot write the report ({err.strerror}); choose another file") from err
+    console.print(f"wrote the report to {escape(str(path))}", highlight=False)
 
 
 def register(app: typer.Typer) -> None:

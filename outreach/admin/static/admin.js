@@ -1,6 +1,7 @@
 /* Progressive enhancement for the admin app, our own and vendored: every page works without it.
    - [data-live-src]: replace an element's text with the text a URL answers, after edits (live counts).
-   - [data-sse]: follow a server-sent event stream and fill [data-field] elements from its JSON.
+   - [data-sse]: follow a server-sent event stream and fill [data-field] elements from its JSON;
+     when it says finished, stop and show the [data-finished] elements.
    - iframe[data-fit]: grow a preview frame to the height of the mail it shows (no inner scrollbar). */
 (function () {
   "use strict";
@@ -31,7 +32,10 @@
           else { el.textContent = data[key]; }
         });
       });
-      if (data.finished) { source.close(); }
+      if (data.finished) {
+        source.close();
+        box.querySelectorAll("[data-finished]").forEach(function (el) { el.hidden = false; });
+      }
     };
   });
 
