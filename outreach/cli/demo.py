@@ -8,12 +8,15 @@ where everything is.
 
 from __future__ import annotations
 
+import secrets
 import shutil
 from pathlib import Path
 
 import typer
 from rich.markup import escape
 
+from outreach.accounts.schema import Role
+from outreach.accounts.users import add_user
 from outreach.audience import make_engine, transaction, upgrade
 from outreach.audience.csv_import import import_csv
 from outreach.audience.import_plan import ImportOptions
@@ -27,6 +30,8 @@ from outreach.delivery.wiring import runner_for
 from outreach.operations import Purpose, plan_send, start_campaign
 from outreach.transports.maildir import MaildirTransport
 
+# A demo database's admin, with a new random password each run (printed once, never stored in clear).
+DEMO_ADMIN = "admin@demo.example"
 EXAMPLE = Path("newsletters") / "2026-12-holding-the-holidays.md"
 MEMBERS = Path("lists") / "examples" / "members.csv"
 
@@ -87,6 +92,16 @@ def demo(
         "(one file each, any mail client reads them);"
     )
     console.print(f"the rendered issue is [bold]{escape(str(written[0]))}[/].")
+    password = secrets.token_urlsafe(12)
+    with transaction(engine) as session:
+        add_user(session, DEMO_ADMIN, Role.ADMIN, password, cli_actor(), clock)
+    database_url = f"sqlite:///{folder / 'demo.db'}"
+    console.print(
+        f"\nTo look around the admin app on this demo data, start the service with\n"
+        f"  OUTREACH_DATABASE_URL={database_url} OUTREACH_BASE_URL=http://127.0.0.1:8000 outreach serve\n"
+        f"then open http://127.0.0.1:8000/admin/ and sign in as {DEMO_ADMIN} with the password {password}",
+        markup=False,
+    )
 
 
 def register(app: typer.Typer) -> None:

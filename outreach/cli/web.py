@@ -49,7 +49,7 @@ def serve(
     app = create_app(config, engine, transport, admin=admin, subscriber_pages=not admin_only)
     app.state.web.mail.prepare()  # a broken confirm layout stops here, not at the first sign-up
     for line in start_message(config, host, port, admin=admin_present(app), admin_only=admin_only):
-        console.print(line, soft_wrap=True)
+        console.print(line, soft_wrap=True, markup=False)
     # The app itself applies X-Forwarded-For, from [web] trusted_proxies only; uvicorn's own handling
     # would trust any local connection.
     uvicorn.run(
