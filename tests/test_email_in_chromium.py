@@ -1,4 +1,4 @@
-"""The rendered example issue in headless Chromium (Debian's ``chromium``, flags from DESIGN.md §8).
+"""The rendered example issue in headless Chromium (Debian's ``chromium``, flags in docs/design.md section 8).
 
 No horizontal scroll at 375 px, the two-column section side by side at 600 and 640 px and stacked on
 a phone, every visible text at least 4.5:1 against its background in light and dark mode, callout and

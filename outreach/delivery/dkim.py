@@ -1,4 +1,4 @@
-"""DKIM signing (dkimpy) over the headers DESIGN.md section 5 lists.
+"""DKIM signing (dkimpy) over the headers docs/design.md section 5 lists.
 
 The header list is passed explicitly: dkimpy's default leaves out List-Unsubscribe-Post, and a
 signature that does not cover it lets anyone strip or forge the one-click unsubscribe.

@@ -1,4 +1,4 @@
-"""What every bulk message carries (DESIGN.md section 5), read back from the Maildir after a real
+"""What every bulk message carries (docs/design.md section 5), read back from the Maildir after a real
 ``outreach send --yes`` in a temp project, with DKIM signing by a key generated for the test."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The delivery ledger of DESIGN.md section 4, on SQLite and PostgreSQL, with the memory transport.
+"""The delivery ledger of docs/design.md section 4, on SQLite and PostgreSQL, with the memory transport.
 
 Time is a FixedClock that only the runner's (fake) sleep moves, so a day of retries runs in milliseconds
 and every wait can be checked exactly.
