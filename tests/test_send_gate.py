@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import email
 import email.policy
+import json
 import re
 import shutil
 import subprocess
@@ -23,7 +24,9 @@ from typer.testing import CliRunner
 from outreach.checks import run_checks
 from outreach.cli import app
 from outreach.config import load_config
+from outreach.content.issue import read_issue
 from outreach.errors import ConfigError
+from outreach.render.compiled import render_issue
 from outreach.tokens import read_mailto_subject
 from tests.conftest import EXAMPLE_ISSUE, TEST_SECRET
 from tests.ports import free_port
@@ -243,6 +246,19 @@ def test_only_a_committed_issue_goes_out_through_a_real_transport(
     code, output = outreach(project, site, "send", str(issue), "--yes", "--transport", "relay")
     assert code == 0, output
     assert relay.recipients == ["ana@example.org"]
+    # The campaign keeps the commit it went out from and the fingerprint of what was rendered.
+    head = subprocess.run(
+        ["git", "rev-parse", "HEAD"], cwd=project, capture_output=True, text=True, check=True
+    ).stdout.strip()
+    code, shown = outreach(project, site, "campaigns", "status", "1", "--json")
+    assert code == 0, shown
+    status = json.loads(shown)
+    assert status["reviewed_commit"] == head
+    config = load_config(project, environ={"OUTREACH_SECRET_KEY": TEST_SECRET})
+    compiled = render_issue(read_issue(issue, config.time_zone), config)
+    assert status["content_hash"] == compiled.fingerprint
+    code, shown = outreach(project, site, "campaigns", "status", "1")
+    assert f"reviewed: commit {head[:12]}, message {compiled.fingerprint[:12]}" in shown
 
 
 def test_allow_uncommitted_sends_and_says_what_it_skipped(

@@ -33,6 +33,7 @@ from outreach.operations import (
     start_campaign,
     when,
 )
+from outreach.operations.campaign_view import reviewed_line
 from outreach.operations.steering import Steer, steer
 from outreach.transports.base import Outcome, Transport
 
@@ -276,6 +277,8 @@ def status(
                     "status": str(campaign.status),
                     "transport": campaign.transport,
                     "pause_reason": campaign.pause_reason,
+                    "reviewed_commit": campaign.reviewed_commit,
+                    "content_hash": campaign.content_hash,
                     "counts": counts,
                     "reasons": [{"state": s, "reason": r, "count": n} for s, r, n in reasons],
                     "history": [
@@ -292,6 +295,7 @@ def status(
     )
     if campaign.pause_reason:
         console.print(f"[yellow]paused: {escape(campaign.pause_reason)}[/]")
+    console.print(f"  {reviewed_line(campaign.reviewed_commit, campaign.content_hash)}", markup=False)
     console.print("  " + ", ".join(f"{state} {n}" for state, n in counts.items()))
     for state, reason, n in reasons:
         console.print(f"  {n:>6} {state}: {reason}", markup=False)

@@ -135,8 +135,12 @@ def create_campaign(
     status: CampaignStatus = CampaignStatus.SENDING,
     tracking: ClickTracking | None = None,
     archive: bool = False,
+    reviewed_commit: str = "",
 ) -> Campaign:
     """Create the campaign and its ledger rows in the caller's transaction.
+
+    ``reviewed_commit`` is the git commit the send gate found the issue clean in ('' when there was
+    no review); the campaign keeps it with the rendered message's fingerprint.
 
     ``archive`` says whether the web archive and feeds show it (``archivable`` decides for a send of
     an issue); nothing is published unless the caller says so. Raises DeliveryError naming the
@@ -152,6 +156,8 @@ def create_campaign(
         "issue_slug": issue.slug,
         "language": issue.language,
         "archive": archive,
+        "reviewed_commit": reviewed_commit,
+        "content_hash": compiled.fingerprint,
         "issue_path": str(issue.path or ""),
         "subject": issue.subject,
         "status": status,

@@ -73,6 +73,10 @@ class Campaign(Base):
     issue_slug: Mapped[str] = mapped_column(sa.String(200), index=True)
     language: Mapped[str] = mapped_column(sa.String(35), default="en", server_default="en")
     archive: Mapped[bool] = mapped_column(sa.Boolean, default=False, server_default=sa.false())
+    # What was reviewed: the git commit the issue was sent or scheduled from ('' outside git, or with
+    # --allow-uncommitted) and the fingerprint of the rendered message (CompiledIssue.fingerprint).
+    reviewed_commit: Mapped[str] = mapped_column(sa.String(64), default="", server_default="")
+    content_hash: Mapped[str] = mapped_column(sa.String(64), default="", server_default="")
     issue_path: Mapped[str] = mapped_column(sa.Text, default="")
     subject: Mapped[str] = mapped_column(sa.Text)
     status: Mapped[CampaignStatus] = mapped_column(_enum(CampaignStatus, "campaign_status"))

@@ -41,6 +41,7 @@ class CampaignView:
     reasons: list[tuple[str, str, int]]
     history: list[tuple[datetime, str, str]]
     audience: str
+    reviewed: str = ""  # the commit it went out from and its message's fingerprint, in words
 
 
 def _row(campaign: Campaign) -> CampaignRow:
@@ -89,4 +90,17 @@ def campaign_view(
         reasons=ledger.reasons(session, campaign_id),
         history=[(e.at, e.kind, e.detail) for e in history(session, campaign_id)],
         audience=_audience(campaign),
+        reviewed=reviewed_line(campaign.reviewed_commit, campaign.content_hash),
     )
+
+
+def reviewed_line(commit: str, fingerprint: str) -> str:
+    """What a campaign says of its review, for people: the commit it went out from and its message."""
+    made = (
+        f"message {fingerprint[:12]}"
+        if fingerprint
+        else "message not fingerprinted (sent before fingerprints were kept)"
+    )
+    if commit:
+        return f"reviewed: commit {commit[:12]}, {made}"
+    return f"reviewed: no commit recorded (not a git project, or sent with --allow-uncommitted), {made}"

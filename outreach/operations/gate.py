@@ -141,3 +141,9 @@ def when(moment: datetime, config: Config) -> str:
     """A time as people read it: the site's zone, named."""
     local = moment.astimezone(config.time_zone)
     return f"{local:%A %-d %B %Y, %H:%M} {local.tzname()}"
+
+
+def reviewed_commit(clearance: Clearance) -> str:
+    """The commit the gate found the issue clean in, for the campaign to keep ('' without a review)."""
+    review = clearance.review
+    return review.commit if review is not None and review.clean else ""

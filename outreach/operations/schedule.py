@@ -25,7 +25,7 @@ from outreach.delivery.campaigns import sender_for
 from outreach.delivery.wiring import build_transport, requires_public_links
 from outreach.errors import DatabaseError, DeliveryError
 from outreach.models import Actor
-from outreach.operations.gate import Purpose, clear, when
+from outreach.operations.gate import Purpose, clear, reviewed_commit, when
 from outreach.scheduling.aps import StoredJobs
 from outreach.scheduling.planning import PendingJobs, Scheduled, schedule_issue
 from outreach.scheduling.timing import SendWindow, grace_of
@@ -126,6 +126,7 @@ def schedule_send(
             pending,
             local_time=local_time,
             grace=grace_of(config.settings.schedule),
+            reviewed_commit=reviewed_commit(clearance),
         )
         record(
             session,

@@ -29,7 +29,7 @@ from outreach.delivery.tracking import tracking_for
 from outreach.delivery.wiring import build_transport, pacing, requires_public_links, runner_for, signer
 from outreach.errors import DeliveryError
 from outreach.models import Actor, Audience, Recipient
-from outreach.operations.gate import Clearance, Purpose, clear
+from outreach.operations.gate import Clearance, Purpose, clear, reviewed_commit
 from outreach.render import CompiledIssue
 from outreach.render.sample import SAMPLE_RECIPIENT
 from outreach.transports.base import OutgoingMessage, SendResult
@@ -155,6 +155,7 @@ def start_campaign(
             limit=planned.limit,
             tracking=tracking_for(config),
             archive=archivable(compiled.issue, planned.limit),
+            reviewed_commit=reviewed_commit(planned.clearance),
         )
         total = ledger.counts(session, campaign.id)["pending"]
         if expected is not None and total != expected:

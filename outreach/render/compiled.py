@@ -7,6 +7,7 @@ Jinja2 expressions again only in the final step, where the recipient-level templ
 from __future__ import annotations
 
 import functools
+import hashlib
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -49,6 +50,19 @@ class CompiledIssue:
     @property
     def text_source(self) -> str:
         return self.templates.text_source
+
+    @property
+    def fingerprint(self) -> str:
+        """A SHA-256 of what every reader's message is made from (subject, HTML and text templates).
+
+        A campaign stores it beside the reviewed commit, so anyone can show later that what went out
+        is what was reviewed: the same issue rendered from the same commit has the same fingerprint.
+        """
+        digest = hashlib.sha256()
+        for part in (self.templates.subject_source, self.html_source, self.text_source):
+            digest.update(part.encode("utf-8"))
+            digest.update(b"\x00")
+        return digest.hexdigest()
 
 
 class _Personal:

@@ -137,6 +137,7 @@ def _fill(campaign: Campaign, compiled: CompiledIssue, sender: Sender, transport
     campaign.list_id = sender.list_id
     campaign.message_id_domain = sender.message_id_domain
     campaign.language = issue.language
+    campaign.content_hash = compiled.fingerprint
 
 
 def schedule_issue(
@@ -150,10 +151,12 @@ def schedule_issue(
     *,
     local_time: bool = False,
     grace: timedelta | None = None,
+    reviewed_commit: str = "",
 ) -> Scheduled:
     """Create or replace the issue's scheduled campaign and its job (in the caller's transaction).
 
     With ``grace``, a local-time send reports the zones whose readers will miss it already.
+    ``reviewed_commit`` is the commit the send gate found the issue clean in ('' without a review).
     """
     issue = compiled.issue
     where = str(issue.path or issue.slug)
@@ -182,6 +185,7 @@ def schedule_issue(
             issue_slug=issue.slug, status=CampaignStatus.SCHEDULED, pause_reason="", created_at=now
         )
         _fill(campaign, compiled, sender, transport)
+        campaign.reviewed_commit = reviewed_commit
         campaign.send_at = send_at
         campaign.archive = archivable(issue, None)
         session.add(campaign)
@@ -196,6 +200,7 @@ def schedule_issue(
         campaign, send = existing
         previous = campaign.send_at
         _fill(campaign, compiled, sender, transport)
+        campaign.reviewed_commit = reviewed_commit
         campaign.send_at = send_at
         campaign.archive = archivable(issue, None)
         send.local_time = local_time
