@@ -11,6 +11,7 @@ manages the return path, so ``raw`` and ``envelope_from`` are not used.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from email.header import decode_header, make_header
 from email.utils import parseaddr
 from typing import Any
 
@@ -57,7 +58,7 @@ class SendgridTransport(HttpTransport):
 
 def payload(message: OutgoingMessage) -> dict[str, Any]:
     """The JSON body for one message; text/plain must come before text/html."""
-    to_name, _ = parseaddr(message.to_header)
+    to_name, _ = _mailbox(message.to_header)
     body: dict[str, Any] = {
         "personalizations": [
             {
@@ -65,7 +66,7 @@ def payload(message: OutgoingMessage) -> dict[str, Any]:
                 "custom_args": {"outreach_key": message.key},
             }
         ],
-        "from": _address(*reversed(parseaddr(message.from_header))),
+        "from": _address(*reversed(_mailbox(message.from_header))),
         "subject": message.subject,
         "content": [
             {"type": "text/plain", "value": message.text},
@@ -74,11 +75,21 @@ def payload(message: OutgoingMessage) -> dict[str, Any]:
     }
     reply_to = message.header("Reply-To")
     if reply_to:
-        body["reply_to"] = _address(*reversed(parseaddr(reply_to)))
+        body["reply_to"] = _address(*reversed(_mailbox(reply_to)))
     headers = {name: value for name, value in message.headers if name.lower() not in _RESERVED}
     if headers:
         body["headers"] = headers
     return body
+
+
+def _mailbox(header: str) -> tuple[str, str]:
+    """(display name, address) of a header as written on the wire: SendGrid takes the name as plain
+    text and encodes it itself, so an RFC 2047 name ("=?utf-8?q?Mar=C3=ADa?=") is decoded first;
+    otherwise readers would see the encoded form."""
+    name, address = parseaddr(header)
+    if "=?" in name:
+        name = str(make_header(decode_header(name)))
+    return name, address
 
 
 def _address(email: str, name: str = "") -> dict[str, str]:
