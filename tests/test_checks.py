@@ -582,3 +582,20 @@ def test_unknown_topics_and_segments_are_named_with_the_valid_ones(
     assert "unknown segment 'provders'" in topic.message or "unknown segment 'provders'" in segment.message
     assert any("did you mean 'monthly-newsletter'" in f.message for f in findings)
     assert any("known:" in f.message and "clinicians-hampton-roads" in f.message for f in findings)
+
+
+def test_a_segment_naming_a_role_the_site_does_not_have_fails_check_at_its_line(
+    write_issue: WriteIssue, config: Config
+) -> None:
+    segments = config.path("lists") / "segments.yaml"
+    segments.write_text(segments.read_text().replace("role: home-visitor", "role: home-visiter"))
+    path = write_issue(
+        raw_front=(
+            "subject: A test issue\npreheader: A preheader long enough to pass the check\n"
+            "date: 2026-12-01\naudience:\n  topics: [monthly-newsletter]"
+        )
+    )
+    [finding] = only(check(path, config), "audience")
+    assert finding.severity is Severity.ERROR
+    assert "home-visiter" in finding.message and "home-visitor" in finding.message
+    assert "segments.yaml:" in finding.message

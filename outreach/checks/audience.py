@@ -5,20 +5,24 @@ from __future__ import annotations
 from difflib import get_close_matches
 from pathlib import Path
 
+from outreach.audience.choices import ProfileChoices
 from outreach.audience.segments import ALL, SEGMENTS_FILE, load_segments
 from outreach.audience.topics import TOPICS_FILE, load_topics
 from outreach.errors import OutreachError
 from outreach.models import Finding, Issue, Severity
 
 
-def check_audience(issue: Issue, lists: Path) -> list[Finding]:
-    """Every topic and segment in ``audience:`` exists in lists/; the message names the valid ones."""
+def check_audience(issue: Issue, lists: Path, choices: ProfileChoices | None = None) -> list[Finding]:
+    """Every topic and segment in ``audience:`` exists in lists/; the message names the valid ones.
+
+    With ``choices`` (the site's roles and languages) the segments are checked as sending checks them,
+    so a segment that names a role the site does not have fails here, not at send time."""
     where, line = str(issue.path or ""), issue.line_of("audience") or 2
     if issue.audience.is_empty:
         return []
     try:
         topics = tuple(t.key for t in load_topics(lists / TOPICS_FILE))
-        segments = (ALL, *load_segments(lists / SEGMENTS_FILE, topics, f"lists/{SEGMENTS_FILE}"))
+        segments = (ALL, *load_segments(lists / SEGMENTS_FILE, topics, f"lists/{SEGMENTS_FILE}", choices))
     except OutreachError as err:
         return [Finding("audience", Severity.ERROR, f"the audience cannot be checked: {err}", where, line)]
     found: list[Finding] = []
