@@ -212,7 +212,8 @@ def ascii_html(html: str) -> str:
 # then needs no dot-stuffing copy of the 60 KB body for every recipient.)
 
 # Lines stay far enough under SMTP's 998 octets that per-recipient values (capped in
-# outreach.render.personal) can never push them over, so bodies can be sent as 8bit.
+# outreach.render.personal) can never push them over, so a body that is plain ASCII after
+# personalising goes out as 7bit as it is; anything else is quoted-printable (the MIME frame decides).
 LINE_LIMIT = 600
 
 
