@@ -32,6 +32,7 @@ from outreach.admin import (
     issues_pages,
     people_pages,
     report_pages,
+    segments_pages,
     send_pages,
     signin_pages,
 )
@@ -54,6 +55,7 @@ MODULES = [
     campaigns_pages,
     campaign_stream,
     report_pages,
+    segments_pages,
 ]
 
 
