@@ -28,6 +28,7 @@ from outreach.admin import (
     campaign_stream,
     campaigns_pages,
     dashboard_pages,
+    imports_pages,
     issue_preview,
     issues_pages,
     people_pages,
@@ -56,6 +57,7 @@ MODULES = [
     campaign_stream,
     report_pages,
     segments_pages,
+    imports_pages,
 ]
 
 
