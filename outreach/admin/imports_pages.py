@@ -124,7 +124,9 @@ def plan_key(settings: ImportSettings) -> str:
     return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:32]
 
 
-def one_import(request: Request, problem: str = "", status: int = 200, chosen: Upload | None = None) -> Response:
+def one_import(
+    request: Request, problem: str = "", status: int = 200, chosen: Upload | None = None
+) -> Response:
     state = state_of(request)
     found = chosen or _upload_of(request)
     if found is None:
@@ -137,7 +139,9 @@ def one_import(request: Request, problem: str = "", status: int = 200, chosen: U
     if progress.state in (ImportState.READY, ImportState.FAILED):
         settings = found.settings
         try:
-            peeked = peek(found.path, encoding=settings.encoding or None, delimiter=settings.delimiter or None)
+            peeked = peek(
+                found.path, encoding=settings.encoding or None, delimiter=settings.delimiter or None
+            )
             report = look(state.config, state.engine, found, state.clock)
         except OutreachError as err:
             unreadable = str(err).replace(str(found.path), found.filename)
@@ -210,7 +214,9 @@ def _changed(request: Request) -> tuple[Upload | None, Response | None]:
     if found is None:
         return None, _not_found(request)
     if found.state in (ImportState.APPLYING, ImportState.DONE):
-        return None, one_import(request, problem="This file is being applied or was applied already.", status=409)
+        return None, one_import(
+            request, problem="This file is being applied or was applied already.", status=409
+        )
     try:
         settings = _settings_from(request, found, {t.key for t in site_topics(state.config)})
     except ImportRejected as err:
@@ -228,7 +234,9 @@ def _only_changes(found: Upload, settings: ImportSettings) -> ImportSettings:
     except ImportRejected:
         return settings
     defaults = {header_key(name): column_target(name, {}, peeked.format) for name in peeked.header}
-    kept = {key: target for key, target in settings.mapping.items() if key in defaults and defaults[key] != target}
+    kept = {
+        key: target for key, target in settings.mapping.items() if key in defaults and defaults[key] != target
+    }
     return replace(settings, mapping=kept)
 
 

@@ -265,7 +265,11 @@ def new_segment(request: Request) -> Response:
 def _submit(request: Request, name: str, new: bool) -> Response:
     state = state_of(request)
     lists = lists_of(state)
-    description, rule_text, version = _form(request, "description"), _form(request, "rule"), _form(request, "version")
+    description, rule_text, version = (
+        _form(request, "description"),
+        _form(request, "rule"),
+        _form(request, "version"),
+    )
     if _form(request, "action") != "save":
         return _checked(request, name, description, rule_text, version, new=new)
     if not rule_text.strip():
@@ -302,11 +306,27 @@ def _submit(request: Request, name: str, new: bool) -> Response:
         current = read_segment_file(lists.path, lists.display)
         problem = Problem(str(err) + " Your text is kept below; the saved rule is shown under it.")
         return _checked(
-            request, name, description, rule_text, current.version, new=new, status=409, problem=problem,
+            request,
+            name,
+            description,
+            rule_text,
+            current.version,
+            new=new,
+            status=409,
+            problem=problem,
             stale=current,
         )
     except (SegmentError, AudienceError) as err:
-        return _checked(request, name, description, rule_text, version, new=new, status=400, problem=_problem(err, rule_text))
+        return _checked(
+            request,
+            name,
+            description,
+            rule_text,
+            version,
+            new=new,
+            status=400,
+            problem=_problem(err, rule_text),
+        )
     return RedirectResponse(f"{prefix(request)}/segments/{name}?done=saved", status_code=303)
 
 
@@ -333,8 +353,14 @@ def delete(request: Request) -> Response:
             return _not_found(request, name)
         problem = Problem(f"Nothing was deleted: type {name} in the box to confirm deleting it.")
         return _checked(
-            request, name, source.description, source.rule_text, current.version, new=False,
-            status=400, problem=problem,
+            request,
+            name,
+            source.description,
+            source.rule_text,
+            current.version,
+            new=False,
+            status=400,
+            problem=problem,
         )
     try:
         with transaction(state.engine) as session:

@@ -93,7 +93,11 @@ def read_segment_file(path: Path, display: str | None = None) -> SegmentFile:
         description, rule_text = "", ""
         if isinstance(body, MappingNode):
             for key, value in body.value:
-                if isinstance(key, ScalarNode) and key.value == "description" and isinstance(value, ScalarNode):
+                if (
+                    isinstance(key, ScalarNode)
+                    and key.value == "description"
+                    and isinstance(value, ScalarNode)
+                ):
                     description = str(value.value)
                 elif isinstance(key, ScalarNode) and key.value == "rule":
                     rule_text = _rule_text(text, lines, key, value, block)
@@ -101,9 +105,7 @@ def read_segment_file(path: Path, display: str | None = None) -> SegmentFile:
     return SegmentFile(path, shown, text, version_of(data), sources)
 
 
-def check_rule(
-    text: str, topics: Iterable[str] | None = None, choices: ProfileChoices | None = None
-) -> Rule:
+def check_rule(text: str, topics: Iterable[str] | None = None, choices: ProfileChoices | None = None) -> Rule:
     """A rule typed in a box, checked as ``outreach segments`` checks the file: a mistake is a
     SegmentError whose line is the line of ``text``."""
     return parse_rule(normalise(text), RULE_PATH, topics, choices)
@@ -191,7 +193,11 @@ def delete_segment(
         where = _block_of(current, name)
         lines = current.text.splitlines(keepends=True)
         end = where.end
-        if end < len(lines) and not lines[end].strip() and (where.start == 0 or not lines[where.start - 1].strip()):
+        if (
+            end < len(lines)
+            and not lines[end].strip()
+            and (where.start == 0 or not lines[where.start - 1].strip())
+        ):
             end += 1
         _write_checked(path, current, "".join([*lines[: where.start], *lines[end:]]), topic_keys, choices)
         old = current.sources[name]
@@ -219,7 +225,9 @@ def _compose(text: str, shown: str) -> tuple[MappingNode | None, list[str]]:
     if root is not None and not isinstance(root, MappingNode):
         raise SegmentError("expected a mapping of segment name -> {description, rule}", shown, 1)
     if root is not None and root.flow_style:
-        raise SegmentError("write the segments one per block (not as one {...}) to change them here", shown, 1)
+        raise SegmentError(
+            "write the segments one per block (not as one {...}) to change them here", shown, 1
+        )
     return root, text.splitlines(keepends=True)
 
 

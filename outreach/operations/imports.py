@@ -348,9 +348,7 @@ class BackgroundImports:
             with self._lock:
                 self._progress[upload.id] = ApplyProgress(ImportState.APPLYING, stage, done, total)
 
-        options = options_for(
-            self.config, settings, f"{actor.name} (admin app)", settings.consent or None
-        )
+        options = options_for(self.config, settings, f"{actor.name} (admin app)", settings.consent or None)
         try:
             report = import_csv(
                 self.engine,

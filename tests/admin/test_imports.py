@@ -9,7 +9,6 @@ import io
 import re
 from collections.abc import Callable
 
-import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from starlette.applications import Starlette
@@ -29,7 +28,7 @@ MEMBERS = (
     "ana@example.org,Ana,Home visitor,,fine\r\n"
     "not-an-address,Bo,Home visitor,,\r\n"
     "cy@example.org,Cy,Astronaut,,\r\n"
-    "di@example.org,Di,Parent,board,=HYPERLINK(\"https://evil.example\")\r\n"
+    'di@example.org,Di,Parent,board,=HYPERLINK("https://evil.example")\r\n'
 )
 
 
@@ -37,7 +36,10 @@ def uploaded(client: TestClient, data: bytes, name: str = "members.csv") -> tupl
     """Upload a file; its page's address and text."""
     csrf = csrf_of(client.get("/admin/imports").text)
     answer = client.post(
-        "/admin/imports", data={"csrf": csrf}, files={"file": (name, data, "text/csv")}, follow_redirects=False
+        "/admin/imports",
+        data={"csrf": csrf},
+        files={"file": (name, data, "text/csv")},
+        follow_redirects=False,
     )
     assert answer.status_code == 303, answer.text
     where = answer.headers["location"]
@@ -136,7 +138,8 @@ REFUSE_BOOM = {
     "postgresql": [
         "CREATE FUNCTION refuse_boom() RETURNS trigger AS $$ BEGIN IF NEW.tag = 'boom' THEN "
         "RAISE EXCEPTION 'the disk is full'; END IF; RETURN NEW; END $$ LANGUAGE plpgsql",
-        "CREATE TRIGGER refuse_boom BEFORE INSERT ON subscriber_tags FOR EACH ROW EXECUTE FUNCTION refuse_boom()",
+        "CREATE TRIGGER refuse_boom BEFORE INSERT ON subscriber_tags "
+        "FOR EACH ROW EXECUTE FUNCTION refuse_boom()",
     ],
 }
 
@@ -149,17 +152,26 @@ def test_a_failure_while_writing_leaves_nothing(
         for statement in REFUSE_BOOM[engine.dialect.name]:
             connection.exec_driver_sql(statement)
     client = signed_in(USERS[Role.EDITOR])
-    rows = "".join(f"person{n}@example.org,Person,home visitor,{'boom' if n == 40 else 'ok'}\r\n" for n in range(60))
+    rows = "".join(
+        f"person{n}@example.org,Person,home visitor,{'boom' if n == 40 else 'ok'}\r\n" for n in range(60)
+    )
     where, page = uploaded(client, ("Email,First Name,Role,Tags\r\n" + rows).encode())
     assert re.search(r"<dt>New subscribers</dt><dd>60</dd>", page)
     done = applied(client, app, where, form_of(page, consent="Board list"))
     assert "failed, and nothing was written" in done and "the disk is full" in done
-    assert count(engine, Subscriber) == 0 and count(engine, SubscriberTag) == 0 and count(engine, ConsentEvent) == 0
+    assert (
+        count(engine, Subscriber) == 0
+        and count(engine, SubscriberTag) == 0
+        and count(engine, ConsentEvent) == 0
+    )
     with transaction(engine) as session:
         assert not [e for e in entries(session) if e.action == "lists.import"]
     # It may be applied again once the cause is gone.
     with engine.begin() as connection:
-        connection.exec_driver_sql("DROP TRIGGER refuse_boom" + (" ON subscriber_tags" if engine.dialect.name == "postgresql" else ""))
+        connection.exec_driver_sql(
+            "DROP TRIGGER refuse_boom"
+            + (" ON subscriber_tags" if engine.dialect.name == "postgresql" else "")
+        )
     again = applied(client, app, where, form_of(client.get(where).text, consent="Board list"))
     assert "The file is imported" in again and count(engine, Subscriber) == 60
 
@@ -168,7 +180,9 @@ def test_changing_the_mapping_reads_the_column_as_chosen(
     signed_in: Callable[[str], TestClient], engine: Engine, app: Starlette
 ) -> None:
     client = signed_in(USERS[Role.EDITOR])
-    where, page = uploaded(client, b"Contact,Member Type\r\nana@example.org,Home visitor\r\nbo@example.org,Parent\r\n")
+    where, page = uploaded(
+        client, b"Contact,Member Type\r\nana@example.org,Home visitor\r\nbo@example.org,Parent\r\n"
+    )
     assert "no email column" in page and "Apply the import" not in page
     fields = form_of(page, **{"column-0": "email", "column-1": "role", "consent": "Membership records"})
     stale = client.post(f"{where}/apply", data=fields)  # not looked at yet: shown first, not applied

@@ -57,9 +57,7 @@ def opened(client: TestClient, name: str) -> tuple[str, str, str]:
     return page.text, csrf_of(page.text), found.group(1)
 
 
-def test_the_list_counts_every_segment(
-    signed_in: Callable[[str], TestClient], members: None
-) -> None:
+def test_the_list_counts_every_segment(signed_in: Callable[[str], TestClient], members: None) -> None:
     client = signed_in(USERS[Role.VIEWER])
     page = client.get("/admin/segments")
     assert page.status_code == 200
@@ -90,9 +88,14 @@ def test_a_mistake_names_its_line_in_the_rule_box(
         assert 'aria-invalid="true"' in answer.text
     # a role written as its label is refused with the key to write, as `outreach segments` does
     answer = client.post(
-        "/admin/segments/count", data={"csrf": csrf, "rule": "role: Home visitor"}, headers={"X-CSRF-Token": csrf}
+        "/admin/segments/count",
+        data={"csrf": csrf, "rule": "role: Home visitor"},
+        headers={"X-CSRF-Token": csrf},
     )
-    assert "Line 1 of the rule: &#39;Home visitor&#39; is not a role key; write its key &#39;home-visitor&#39;" in answer.text
+    assert (
+        "Line 1 of the rule: &#39;Home visitor&#39; is not a role key; write its key &#39;home-visitor&#39;"
+        in answer.text
+    )
     assert (project / "lists" / "segments.yaml").read_bytes() == before
 
 
@@ -109,18 +112,26 @@ def test_check_counts_before_saving_and_save_keeps_the_comments(
     assert checked.status_code == 200 and "<strong>2</strong> match" in checked.text
     assert "hv1@example.org" in checked.text and "hv3@example.org" not in checked.text
     assert path.read_text(encoding="utf-8") == original  # a check writes nothing
-    live = client.post("/admin/segments/count", data={"csrf": csrf, "rule": EDIT}, headers={"X-CSRF-Token": csrf})
+    live = client.post(
+        "/admin/segments/count", data={"csrf": csrf, "rule": EDIT}, headers={"X-CSRF-Token": csrf}
+    )
     assert "<strong>2</strong> match" in live.text and "<html" not in live.text
 
-    saved = client.post("/admin/segments/home-visitors", data={**form, "action": "save"}, follow_redirects=False)
-    assert saved.status_code == 303 and saved.headers["location"] == "/admin/segments/home-visitors?done=saved"
+    saved = client.post(
+        "/admin/segments/home-visitors", data={**form, "action": "save"}, follow_redirects=False
+    )
+    assert (
+        saved.status_code == 303 and saved.headers["location"] == "/admin/segments/home-visitors?done=saved"
+    )
     after = path.read_text(encoding="utf-8")
     # every comment and every other segment as it was; the rule as typed, with its comment
     assert after.splitlines()[:5] == original.splitlines()[:5]
     assert "    # only the home visitors of one region\n" in after
     unchanged = original.split("home-visitors:")[0]
     assert after.startswith(unchanged)
-    assert after.split("early-educators-outside-nova:")[1] == original.split("early-educators-outside-nova:")[1]
+    assert (
+        after.split("early-educators-outside-nova:")[1] == original.split("early-educators-outside-nova:")[1]
+    )
     segment = load_segments(path)["home-visitors"]
     assert segment.description == "Home visitors in Richmond"
     page = client.get("/admin/segments")
@@ -128,7 +139,9 @@ def test_check_counts_before_saving_and_save_keeps_the_comments(
     assert row and re.findall(r'class="num">(\d+)<', row.group(0)) == ["2", "2"]
     with transaction(engine) as session:
         (entry,) = [e for e in entries(session) if e.action == "segment.edit"]
-    assert entry.actor == USERS[Role.EDITOR] and entry.via == "admin" and entry.target == "segment home-visitors"
+    assert (
+        entry.actor == USERS[Role.EDITOR] and entry.via == "admin" and entry.target == "segment home-visitors"
+    )
     assert entry.detail["rule_before"] == "role: home-visitor\n" and "Richmond" in entry.detail["rule"]
 
 
@@ -173,7 +186,9 @@ def test_add_and_delete_a_segment(
     assert client.get("/admin/segments/parents").status_code == 200
     # Editors do not delete.
     _, csrf, version = opened(client, "parents")
-    refused = client.post("/admin/segments/parents/delete", data={"csrf": csrf, "version": version, "confirm": "parents"})
+    refused = client.post(
+        "/admin/segments/parents/delete", data={"csrf": csrf, "version": version, "confirm": "parents"}
+    )
     assert refused.status_code == 403
     client.get("/admin/logout")
     client = signed_in(USERS[Role.ADMIN])
@@ -197,7 +212,9 @@ def test_viewers_read_and_cannot_change(signed_in: Callable[[str], TestClient], 
     page = client.get("/admin/segments/home-visitors")
     assert page.status_code == 200 and "<textarea" not in page.text and "role: home-visitor" in page.text
     csrf = csrf_of(page.text)
-    assert client.post("/admin/segments/home-visitors", data={"csrf": csrf, "action": "save"}).status_code == 403
+    assert (
+        client.post("/admin/segments/home-visitors", data={"csrf": csrf, "action": "save"}).status_code == 403
+    )
     assert client.get("/admin/segments/new").status_code == 403
     assert client.post("/admin/segments/count", data={"csrf": csrf, "rule": "tag: x"}).status_code == 403
 
