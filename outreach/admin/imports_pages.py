@@ -213,7 +213,7 @@ def _changed(request: Request) -> tuple[Upload | None, Response | None]:
     found = _upload_of(request)
     if found is None:
         return None, _not_found(request)
-    if found.state in (ImportState.APPLYING, ImportState.DONE):
+    if imports_of(request).progress(found).state in (ImportState.APPLYING, ImportState.DONE):
         return None, one_import(
             request, problem="This file is being applied or was applied already.", status=409
         )

@@ -335,8 +335,25 @@ def edit(request: Request) -> Response:
     return _submit(request, name, new=False)
 
 
+# The pages' own addresses (/segments/new, /segments/count): a segment so named could not be opened.
+TAKEN = ("new", "count")
+
+
 def add(request: Request) -> Response:
-    return _submit(request, _form(request, "name").strip(), new=True)
+    name = _form(request, "name").strip()
+    if name in TAKEN and _form(request, "action") == "save":
+        problem = Problem(f"the name {name!r} is used by these pages; choose another")
+        return _page(
+            request,
+            name=name,
+            description=_form(request, "description"),
+            rule_text=_form(request, "rule"),
+            version=_form(request, "version"),
+            new=True,
+            status=400,
+            problem=problem,
+        )
+    return _submit(request, name, new=True)
 
 
 def delete(request: Request) -> Response:

@@ -188,10 +188,16 @@ class ImportShelf:
         """Remove uploads older than ``KEEP_DAYS`` (they hold people's data; nobody needs them later)."""
         if not self.root.is_dir():
             return
+        oldest = now - timedelta(days=KEEP_DAYS)
         for folder in self.root.iterdir():
-            upload = self.get(folder.name) if folder.is_dir() else None
-            stale = upload is None or now - upload.uploaded_at > timedelta(days=KEEP_DAYS)
-            if stale and upload is not None and upload.state is not ImportState.APPLYING:
+            if not folder.is_dir():
+                continue
+            upload = self.get(folder.name)
+            if upload is None:  # a folder whose upload never finished arriving
+                made = datetime.fromtimestamp(folder.stat().st_mtime, tz=now.tzinfo)
+                if made < oldest:
+                    shutil.rmtree(folder, ignore_errors=True)
+            elif upload.uploaded_at < oldest and upload.state is not ImportState.APPLYING:
                 shutil.rmtree(folder, ignore_errors=True)
 
 
@@ -308,7 +314,9 @@ class BackgroundImports:
         The caller has checked the consent basis (``consent_needed``)."""
         with self._lock:
             current = self.shelf.get(upload.id) or upload
-            if self._alive(upload.id) or current.state in (ImportState.APPLYING, ImportState.DONE):
+            # A state of "applying" that no thread of this process runs was interrupted: nothing was
+            # written (one transaction), so it may be applied again.
+            if self._alive(upload.id) or current.state is ImportState.DONE:
                 return False
             applying = replace(current, state=ImportState.APPLYING, error="", applied_by=actor.name)
             self.shelf.save(applying)

@@ -6,8 +6,11 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import re
 from collections.abc import Callable
+from dataclasses import replace
+from datetime import UTC, datetime
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -18,8 +21,19 @@ from starlette.testclient import TestClient
 from outreach.accounts.schema import Role
 from outreach.audience import transaction
 from outreach.audience.audit import entries
+from outreach.audience.choices import profile_choices
+from outreach.audience.csv_import import import_csv
+from outreach.audience.import_plan import ImportOptions
 from outreach.audience.schema import ConsentEvent, Subscriber, SubscriberTag
-from outreach.operations.imports import BackgroundImports
+from outreach.clock import FixedClock
+from outreach.config import Config
+from outreach.operations.imports import (
+    ApplyProgress,
+    BackgroundImports,
+    ImportShelf,
+    ImportState,
+    site_topics,
+)
 from tests.admin.conftest import USERS, csrf_of
 
 PLAN = re.compile(r'name="plan" value="([0-9a-f]+)"')
@@ -226,3 +240,50 @@ def test_uploads_need_the_csrf_token_and_the_editor_role(signed_in: Callable[[st
     viewer = signed_in(USERS[Role.VIEWER])
     assert viewer.get("/admin/imports").status_code == 403
     assert viewer.get("/admin/imports/" + "a" * 24).status_code == 403
+
+
+def test_the_progress_of_a_large_file_is_heard_row_by_row(engine: Engine, admin_config: Config) -> None:
+    """What the progress page shows comes from the import itself, as it writes each batch."""
+    path = admin_config.root / "large.csv"
+    rows = "".join(f"person{n}@example.org,Person {n}\r\n" for n in range(4500))
+    path.write_text("Email,First Name\r\n" + rows, encoding="utf-8")
+    heard: list[tuple[str, int, int]] = []
+    choices = profile_choices(admin_config.settings.audience)
+    options = ImportOptions(consent="Membership records", choices=choices)
+    report = import_csv(
+        engine,
+        path,
+        options,
+        site_topics(admin_config),
+        FixedClock(datetime(2026, 12, 1, tzinfo=UTC)),
+        progress=lambda stage, done, total: heard.append((stage, done, total)),
+    )
+    assert report.new == 4500
+    stages = [stage for stage, _, _ in heard]
+    assert stages[:2] == ["reading", "checking"] and set(stages[2:]) == {"writing"}
+    written = [done for stage, done, _ in heard if stage == "writing"]
+    assert written == sorted(written) and 2000 in written and written[-1] == 4500
+    assert {total for stage, _, total in heard if stage == "writing"} == {4500}
+    shown = ApplyProgress(ImportState.APPLYING, "writing", 2000, 4500)
+    assert shown.words == "Writing: 2,000 of 4,500 people done." and shown.percent == 44
+
+
+def test_the_progress_page_and_its_stream(
+    signed_in: Callable[[str], TestClient], app: Starlette, admin_config: Config
+) -> None:
+    client = signed_in(USERS[Role.EDITOR])
+    where, _ = uploaded(client, MEMBERS.encode())
+    upload_id = where.rsplit("/", 1)[1]
+    # An apply that no thread runs any more (the app was restarted mid-way) says so: nothing written.
+    shelf = ImportShelf(admin_config)
+    found = shelf.get(upload_id)
+    assert found is not None
+    shelf.save(replace(found, state=ImportState.APPLYING))
+    stopped = client.get(where).text
+    assert "stopped before it finished" in stopped and "nothing was changed" in stopped
+    done = applied(client, app, where, form_of(stopped, consent="Sign-up sheet"))
+    assert "The file is imported" in done
+    stream = client.get(f"{where}/progress")
+    assert stream.headers["content-type"].startswith("text/event-stream")
+    events = [json.loads(line[6:]) for line in stream.text.splitlines() if line.startswith("data: ")]
+    assert events[-1]["finished"] is True and events[-1]["words"] == "Finished: every row is written."
