@@ -187,6 +187,11 @@ def _page(
     )
 
 
+def _unreadable(request: Request, err: SegmentError) -> Response:
+    title = "The segments file cannot be read"
+    return state_of(request).render(request, "message.html.j2", status=409, title=title, message=str(err))
+
+
 def _not_found(request: Request, name: str) -> Response:
     return state_of(request).render(
         request,
@@ -204,7 +209,7 @@ def segment(request: Request) -> Response:
     try:
         current = read_segment_file(lists.path, lists.display)
     except SegmentError as err:
-        return state.render(request, "message.html.j2", status=500, title="Segments", message=str(err))
+        return _unreadable(request, err)
     source = current.sources.get(name)
     if source is None:
         return _not_found(request, name)
@@ -258,7 +263,7 @@ def new_segment(request: Request) -> Response:
     try:
         version = read_segment_file(lists.path, lists.display).version
     except SegmentError as err:
-        return state.render(request, "message.html.j2", status=500, title="Segments", message=str(err))
+        return _unreadable(request, err)
     return _page(request, name="", description="", rule_text="", version=version, new=True)
 
 
@@ -364,7 +369,7 @@ def delete(request: Request) -> Response:
         try:
             current = read_segment_file(lists.path, lists.display)
         except SegmentError as err:
-            return state.render(request, "message.html.j2", status=500, title="Segments", message=str(err))
+            return _unreadable(request, err)
         source = current.sources.get(name)
         if source is None:
             return _not_found(request, name)

@@ -238,6 +238,7 @@ def look(config: Config, engine: Engine, upload: Upload, clock: Clock) -> Import
     """A dry run: what applying would do, with the rejected rows written to the upload's rejects.csv."""
     settings = upload.settings
     options = options_for(config, settings, "", settings.consent or CONSENT_TO_COME)
+    upload.rejects_path.unlink(missing_ok=True)  # an earlier look's rejects are not this one's
     return import_csv(
         engine,
         upload.path,
@@ -357,6 +358,7 @@ class BackgroundImports:
                 self._progress[upload.id] = ApplyProgress(ImportState.APPLYING, stage, done, total)
 
         options = options_for(self.config, settings, f"{actor.name} (admin app)", settings.consent or None)
+        upload.rejects_path.unlink(missing_ok=True)
         try:
             report = import_csv(
                 self.engine,

@@ -230,3 +230,29 @@ def test_a_change_without_the_csrf_token_is_refused(
     assert client.post("/admin/segments/home-visitors", data=form).status_code == 403
     assert client.post("/admin/segments/home-visitors", data={**form, "csrf": "forged"}).status_code == 403
     assert path.read_bytes() == before
+
+
+def test_a_broken_file_is_named_at_its_line_and_its_segment_can_be_put_right(
+    signed_in: Callable[[str], TestClient], project: Path
+) -> None:
+    path = project / "lists" / "segments.yaml"
+    broken = path.read_text(encoding="utf-8").replace("role: home-visitor", "rol: home-visitor")
+    path.write_text(broken, encoding="utf-8")
+    line = broken.splitlines().index("    rol: home-visitor") + 1
+    client = signed_in(USERS[Role.EDITOR])
+    page = client.get("/admin/segments")
+    assert f"lists/segments.yaml:{line}: unknown field or rule &#39;rol&#39;" in page.text
+    # The segment opens with the mistake at its line of the rule box, and can be put right here.
+    opened = client.get("/admin/segments/home-visitors")
+    assert (
+        opened.status_code == 400 and "Line 1 of the rule: unknown field or rule &#39;rol&#39;" in opened.text
+    )
+    assert path.read_text(encoding="utf-8") == broken
+    version = VERSION.search(opened.text).group(1)  # type: ignore[union-attr]
+    form = {"csrf": csrf_of(opened.text), "version": version, "description": "Home visitors"}
+    fixed = client.post(
+        "/admin/segments/home-visitors",
+        data={**form, "rule": "role: home-visitor", "action": "save"},
+        follow_redirects=False,
+    )
+    assert fixed.status_code == 303 and "home-visitors" in load_segments(path)
