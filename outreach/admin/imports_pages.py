@@ -47,7 +47,6 @@ from outreach.operations.imports import (
     ImportState,
     Upload,
     consent_needed,
-    look,
     site_topics,
 )
 
@@ -142,7 +141,7 @@ def one_import(
             peeked = peek(
                 found.path, encoding=settings.encoding or None, delimiter=settings.delimiter or None
             )
-            report = look(state.config, state.engine, found, state.clock)
+            report = imports_of(request).look(found)
         except OutreachError as err:
             unreadable = str(err).replace(str(found.path), found.filename)
     topics = site_topics(state.config)
@@ -273,13 +272,12 @@ def apply(request: Request) -> Response:
 
 
 def rejects_file(request: Request) -> Response:
-    state = state_of(request)
     found = _upload_of(request)
     if found is None:
         return _not_found(request)
     if found.state is not ImportState.DONE:
         try:
-            look(state.config, state.engine, found, state.clock)
+            imports_of(request).look(found)
         except OutreachError as err:
             return one_import(request, problem=str(err), status=400)
     if not found.rejects_path.exists():

@@ -47,6 +47,7 @@ META = "meta.json"
 REJECTS = "rejects.csv"
 # A dry run before the consent basis is written still shows every other reason a row is rejected.
 CONSENT_TO_COME = "(the consent basis you will give)"
+LOOK_SECONDS = 60.0
 _ID = re.compile(r"^[A-Za-z0-9_-]{20,64}$")
 
 
@@ -307,6 +308,7 @@ class BackgroundImports:
         self.shelf = ImportShelf(config)
         self._threads: dict[str, threading.Thread] = {}
         self._progress: dict[str, ApplyProgress] = {}
+        self._looks: dict[str, tuple[str, datetime, ImportReport]] = {}
         self._lock = threading.Lock()
 
     def start(self, upload: Upload, actor: Actor) -> bool:
@@ -339,6 +341,22 @@ class BackgroundImports:
         if fresh.state is ImportState.APPLYING:
             return ApplyProgress(ImportState.FAILED, error=INTERRUPTED)
         return ApplyProgress(fresh.state, error=fresh.error)
+
+    def look(self, upload: Upload) -> ImportReport:
+        """``look`` at the upload, kept while its choices stay the same for ``LOOK_SECONDS``: reading
+        and checking 100,000 rows takes seconds, and the page, "Check again" and the rejects download
+        would otherwise each do it again."""
+        key = json.dumps(asdict(upload.settings), sort_keys=True)
+        now = self.clock.now()
+        with self._lock:
+            kept = self._looks.get(upload.id)
+        fresh = kept is not None and kept[0] == key and now - kept[1] < timedelta(seconds=LOOK_SECONDS)
+        if kept is not None and fresh and (kept[2].rejected == 0 or upload.rejects_path.exists()):
+            return kept[2]
+        report = look(self.config, self.engine, upload, self.clock)
+        with self._lock:
+            self._looks[upload.id] = (key, now, report)
+        return report
 
     def wait(self, upload_id: str, timeout: float | None = None) -> None:
         """Wait for an apply to end (tests, and shutting down)."""
@@ -385,6 +403,7 @@ class BackgroundImports:
         ended = replace(upload, state=state, error=error, result=result or {})
         self.shelf.save(ended)
         with self._lock:
+            self._looks.pop(upload.id, None)  # the list has changed: the next look checks again
             self._progress[upload.id] = ApplyProgress(state, error=error)
 
 
