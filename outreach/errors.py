@@ -12,6 +12,7 @@ never with a traceback.
     ├── AudienceError                    subscribers, imports, segments
     │   ├── ImportRejected
     │   ├── SegmentError(path, line)
+    │   ├── SegmentFileChanged
     │   └── TopicsError(path, line)
     ├── DatabaseError                    schema behind, unreachable database
     ├── DeliveryError                    campaigns and the ledger
@@ -95,6 +96,10 @@ class ImportRejected(AudienceError):
 
 class SegmentError(Located, AudienceError):
     """A segment rule is wrong; the message names the file, the line and the valid choices."""
+
+
+class SegmentFileChanged(AudienceError):
+    """segments.yaml changed since the person opened it; their change was not written."""
 
 
 class TopicsError(Located, AudienceError):

@@ -28,10 +28,12 @@ from outreach.admin import (
     campaign_stream,
     campaigns_pages,
     dashboard_pages,
+    imports_pages,
     issue_preview,
     issues_pages,
     people_pages,
     report_pages,
+    segments_pages,
     send_pages,
     signin_pages,
 )
@@ -54,6 +56,8 @@ MODULES = [
     campaigns_pages,
     campaign_stream,
     report_pages,
+    segments_pages,
+    imports_pages,
 ]
 
 

@@ -1,15 +1,17 @@
 """Applying an import plan: every accepted row in one transaction, or nothing.
 
-``import_csv`` is the one call the CLI (and the benchmark) make: read the file, plan it, write the
-rejects CSV, and unless it is a dry run apply the plan with batched inserts in a single transaction.
-Any failure while applying rolls the whole import back and is reported as ``ImportRejected``.
-People who left at the tool the file came from go on the suppression list in the same transaction.
+``import_csv`` is the one call the CLI, the admin app (and the benchmark) make: read the file, plan
+it, write the rejects CSV, and unless it is a dry run apply the plan with batched inserts in a single
+transaction, with an entry in the audit log. Any failure while applying rolls the whole import back
+and is reported as ``ImportRejected``. People who left at the tool the file came from go on the
+suppression list in the same transaction. A ``progress`` callback hears how far it is (the admin app
+shows it while a large file is written in the background).
 """
 
 from __future__ import annotations
 
 import gc
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,11 +21,12 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
+from outreach.audience.audit import record
 from outreach.audience.consent import Consent, event_row
 from outreach.audience.csv_read import Table, read_table
 from outreach.audience.csv_write import csv_writer
 from outreach.audience.db import bulk_cache, execute_many, transaction
-from outreach.audience.import_plan import ImportOptions, ImportPlan, KeptOut, plan_import
+from outreach.audience.import_plan import ImportOptions, ImportPlan, KeptOut, Reject, plan_import
 from outreach.audience.schema import (
     ConsentAction,
     ConsentEvent,
@@ -38,8 +41,15 @@ from outreach.audience.suppression import STATUS_FOR_REASON
 from outreach.audience.topics import TopicDefinition, sync_topics
 from outreach.clock import Clock
 from outreach.errors import ImportRejected
+from outreach.models import Actor
 
 BATCH = 2000
+# progress(stage, done, total): stage is "reading", "checking" or "writing"; done and total count rows.
+Progress = Callable[[str, int, int], None]
+
+
+def _silent(stage: str, done: int, total: int) -> None:
+    """The progress callback of a caller that does not watch."""
 
 
 @dataclass(frozen=True)
@@ -62,6 +72,9 @@ class ImportReport:
     dry_run: bool
     suppressed: int = 0  # people who left at the source, newly on the suppression list
     already_suppressed: int = 0
+    rejects: tuple[Reject, ...] = ()  # with their line and reason
+    header: tuple[str, ...] = ()  # the file's columns as written
+    columns: tuple[str, ...] = ()  # what each column was read as
 
 
 def default_rejects_path(path: Path) -> Path:
@@ -102,8 +115,17 @@ def _consent(options: ImportOptions, source: str) -> Consent:
     )
 
 
-def apply_plan(session: Session, plan: ImportPlan, options: ImportOptions, clock: Clock) -> None:
+def planned_rows(plan: ImportPlan) -> int:
+    """How many rows applying the plan writes: new, updated and suppressed people."""
+    return len(plan.new) + len(plan.updates) + len(plan.suppress)
+
+
+def apply_plan(
+    session: Session, plan: ImportPlan, options: ImportOptions, clock: Clock, progress: Progress = _silent
+) -> None:
     """Write the plan with batched statements; the caller's transaction makes it all-or-nothing."""
+    total = planned_rows(plan)
+    done = 0
     now = clock.now()
     subscribers: sa.Table = Subscriber.__table__  # type: ignore[assignment]
     ids: dict[str, int] = {}
@@ -135,6 +157,8 @@ def apply_plan(session: Session, plan: ImportPlan, options: ImportOptions, clock
             sa.select(subscribers.c.email, subscribers.c.id).where(subscribers.c.email.in_(emails))
         )
         ids.update((email, subscriber_id) for email, subscriber_id in found)
+        done += len(chunk)
+        progress("writing", done, total)
     topic_rows: list[dict[str, Any]] = []
     tag_rows: list[dict[str, Any]] = []
     events: list[dict[str, Any]] = []
@@ -153,7 +177,9 @@ def apply_plan(session: Session, plan: ImportPlan, options: ImportOptions, clock
         )
         topic_rows.extend({"subscriber_id": sid, "topic_key": key} for key in sorted(c.new_topics))
         tag_rows.extend({"subscriber_id": sid, "tag": tag} for tag in sorted(c.tags))
-    for update in plan.updates:
+    for number, update in enumerate(plan.updates, 1):
+        if number % BATCH == 0:
+            progress("writing", done + number, total)
         if update.values:
             session.execute(
                 sa.update(subscribers)
@@ -180,7 +206,9 @@ def apply_plan(session: Session, plan: ImportPlan, options: ImportOptions, clock
     _insert(session, SubscriberTopic.__table__, topic_rows)  # type: ignore[arg-type]
     _insert(session, SubscriberTag.__table__, tag_rows)  # type: ignore[arg-type]
     _insert(session, ConsentEvent.__table__, events)  # type: ignore[arg-type]
+    progress("writing", done + len(plan.updates), total)
     apply_departures(session, plan, options, clock)
+    progress("writing", total, total)
 
 
 def apply_departures(session: Session, plan: ImportPlan, options: ImportOptions, clock: Clock) -> None:
@@ -232,20 +260,39 @@ def _no_collector_pauses() -> Iterator[None]:
             gc.enable()
 
 
+def needs_consent(table: Table, options: ImportOptions) -> bool:
+    """Whether the file needs a consent basis from the person importing it.
+
+    A file that can say who left (a status or unsubscribe column) may hold only people to suppress,
+    who need no consent basis; its other rows are then checked one by one.
+    """
+    says_who_left = {"status", "unsubscribed_at", "cleaned_at"} & set(table.columns)
+    return not options.consent and "consent" not in table.columns and not says_who_left
+
+
+@dataclass(frozen=True)
+class Reading:
+    """How to read a file when the detected way is wrong: columns, encoding, separator."""
+
+    mapping: dict[str, str] | None = None
+    encoding: str | None = None
+    delimiter: str | None = None
+
+
 def _read_plan_apply(
     engine: Engine,
     path: Path,
     options: ImportOptions,
     topics: tuple[TopicDefinition, ...],
     clock: Clock,
-    mapping: dict[str, str] | None,
+    reading: Reading,
     dry_run: bool,
+    actor: Actor | None,
+    progress: Progress,
 ) -> tuple[Table, ImportPlan]:
-    table = read_table(path, mapping)
-    # A file that can say who left (a status or unsubscribe column) may hold only people to suppress,
-    # who need no consent basis; its other rows are then checked one by one.
-    says_who_left = {"status", "unsubscribed_at", "cleaned_at"} & set(table.columns)
-    if options.consent is None and "consent" not in table.columns and not says_who_left:
+    progress("reading", 0, 0)
+    table = read_table(path, reading.mapping, encoding=reading.encoding, delimiter=reading.delimiter)
+    if options.consent is None and needs_consent(table, options):
         raise ImportRejected(
             f"{path}: every subscriber needs a consent basis; add a consent column or pass "
             '--consent "Spring conference sign-up sheet, 2026-03"'
@@ -254,17 +301,33 @@ def _read_plan_apply(
         with transaction(engine) as session:
             bulk_cache(session)
             sync_topics(session, topics)
+            progress("checking", 0, len(table.records))
             plan = plan_import(session, table, options, topics)
             if dry_run:
                 session.rollback()
             else:
-                apply_plan(session, plan, options, clock)
+                apply_plan(session, plan, options, clock, progress)
+                if actor is not None:
+                    record(session, actor, "lists.import", f"file {path.name}", clock, _audited(plan))
     except sa.exc.SQLAlchemyError as err:
         raise ImportRejected(
             f"{path}: the import failed while writing and was rolled back, nothing was changed: "
             f"{type(err).__name__}: {getattr(err, 'orig', err)}"
         ) from err
     return table, plan
+
+
+def _audited(plan: ImportPlan) -> dict[str, int]:
+    return {
+        "rows": plan.rows,
+        "new": len(plan.new),
+        "updated": len(plan.updates),
+        "unchanged": plan.unchanged,
+        "skipped_existing": plan.skipped_existing,
+        "kept_out": len(plan.kept_out),
+        "suppressed": len(plan.suppress),
+        "rejected": len(plan.rejects),
+    }
 
 
 def import_csv(
@@ -277,10 +340,18 @@ def import_csv(
     mapping: dict[str, str] | None = None,
     dry_run: bool = False,
     rejects_path: Path | None = None,
+    reading: Reading | None = None,
+    actor: Actor | None = None,
+    progress: Progress = _silent,
 ) -> ImportReport:
-    """Read, plan and (unless ``dry_run``) apply one CSV export in one transaction."""
+    """Read, plan and (unless ``dry_run``) apply one CSV export in one transaction.
+
+    ``reading`` overrides how the file is read (``mapping`` alone is the CLI's ``--map``); ``actor``
+    puts the import in the audit log (not a dry run: it changes nothing).
+    """
+    how = reading or Reading(mapping=mapping)
     with _no_collector_pauses():
-        table, plan = _read_plan_apply(engine, path, options, topics, clock, mapping, dry_run)
+        table, plan = _read_plan_apply(engine, path, options, topics, clock, how, dry_run, actor, progress)
 
     target = None
     if plan.rejects:
@@ -303,4 +374,7 @@ def import_csv(
         dry_run=dry_run,
         suppressed=len(plan.suppress),
         already_suppressed=plan.already_suppressed,
+        rejects=tuple(plan.rejects),
+        header=table.header,
+        columns=table.columns,
     )

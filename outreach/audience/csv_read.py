@@ -220,11 +220,7 @@ def parse_mapping(items: list[str]) -> dict[str, str]:
         target = target.strip()
         if not sep or not column.strip() or not target:
             raise ImportRejected(f'--map {item!r}: write it as "Column name=field"')
-        if (
-            target not in FIELDS
-            and target != "ignore"
-            and not (target.startswith("attributes.") and len(target) > len("attributes."))
-        ):
+        if not is_target(target):
             raise ImportRejected(
                 f"--map {item!r}: unknown field {target!r}; valid: {', '.join(FIELDS)}, "
                 "attributes.NAME, ignore"
@@ -233,21 +229,31 @@ def parse_mapping(items: list[str]) -> dict[str, str]:
     return mapping
 
 
+def column_target(name: str, mapping: Mapping[str, str], known: ExportFormat | None = None) -> str:
+    """One header's target: ``--map`` first, then the tool's own columns, the alias table, else a
+    custom attribute."""
+    key = header_key(name)
+    columns = known.columns if known else {}
+    return mapping.get(key) or columns.get(key) or HEADER_ALIASES.get(key) or f"attributes.{snake_case(name)}"
+
+
+def is_target(target: str) -> bool:
+    """Whether a column may be read as ``target``: a field, ``attributes.NAME`` or ``ignore``."""
+    return (
+        target in FIELDS
+        or target == "ignore"
+        or (target.startswith("attributes.") and len(target) > len("attributes."))
+    )
+
+
 def map_columns(
     header: tuple[str, ...], mapping: Mapping[str, str], known: ExportFormat | None = None
 ) -> tuple[str, ...]:
-    """Each header's target: ``--map`` first, then the tool's own columns, the alias table, else a
-    custom attribute."""
+    """Each header's target (``column_target``); two columns read as one field, or no email column,
+    is ImportRejected."""
     targets: list[str] = []
-    columns = known.columns if known else {}
     for name in header:
-        key = header_key(name)
-        target = (
-            mapping.get(key)
-            or columns.get(key)
-            or HEADER_ALIASES.get(key)
-            or f"attributes.{snake_case(name)}"
-        )
+        target = column_target(name, mapping, known)
         if target != "ignore" and target in targets:
             raise ImportRejected(
                 f"two columns map to {target!r} (the second is {name!r}); rename one or use "
@@ -273,14 +279,71 @@ def _rows(text: str, delimiter: str) -> Iterator[tuple[int, list[str]]]:
         yield start, row
 
 
-def read_table(path: Path, mapping: Mapping[str, str] | None = None) -> Table:
-    """Read a CSV export into records; a file that cannot be read at all is ImportRejected."""
+# What a person may choose instead of the detected encoding and separator (the admin app offers them).
+ENCODINGS = ("utf-8", "utf-8-sig", "utf-16", "cp1252", "latin-1")
+
+
+@dataclass(frozen=True)
+class Peek:
+    """A file's first rows before any column is mapped: what the admin app shows to choose a mapping."""
+
+    encoding: str
+    delimiter: str
+    header: tuple[str, ...]
+    samples: tuple[tuple[str, ...], ...]  # per column, the first few non-empty values
+    format: ExportFormat | None
+
+
+def peek(path: Path, *, encoding: str | None = None, delimiter: str | None = None, rows: int = 3) -> Peek:
+    """The header and a few values of each column, read as ``read_table`` would; ImportRejected if
+    the file cannot be read at all."""
+    text, encoding, delimiter = _text(path, encoding, delimiter)
+    found = _rows(text[:1_000_000], delimiter)
+    try:
+        header = tuple(cell.strip().replace(BROKEN, "\ufffd") for cell in next(found)[1])
+        samples: list[list[str]] = [[] for _ in header]
+        for _, row in found:
+            for index, cell in enumerate(row[: len(header)]):
+                if cell.strip() and len(samples[index]) < rows:
+                    samples[index].append(cell.strip().replace(BROKEN, "\ufffd"))
+            if all(len(values) >= rows for values in samples):
+                break
+    except StopIteration:
+        raise ImportRejected(f"{path.name} is empty") from None
+    except csv.Error:
+        pass  # a cut-off sample (or a malformed file: the import says where)
+    known = detect_format({header_key(name) for name in header})
+    return Peek(encoding, delimiter, header, tuple(tuple(v) for v in samples), known)
+
+
+def _text(path: Path, encoding: str | None, delimiter: str | None) -> tuple[str, str, str]:
     try:
         data = path.read_bytes()
     except OSError as err:
         raise ImportRejected(f"cannot read {path}: {err.strerror}") from err
-    text, encoding = decode(data)
-    delimiter = sniff_delimiter(text)
+    if encoding:
+        if encoding not in ENCODINGS:
+            raise ImportRejected(f"unknown encoding {encoding!r}; valid: {', '.join(ENCODINGS)}")
+        text = data.decode(encoding, errors="outreach-broken")
+    else:
+        text, encoding = decode(data)
+    if delimiter and delimiter not in DELIMITERS:
+        raise ImportRejected(f"unknown separator {delimiter!r}; valid: comma, semicolon, tab")
+    return text, encoding, delimiter or sniff_delimiter(text)
+
+
+def read_table(
+    path: Path,
+    mapping: Mapping[str, str] | None = None,
+    *,
+    encoding: str | None = None,
+    delimiter: str | None = None,
+) -> Table:
+    """Read a CSV export into records; a file that cannot be read at all is ImportRejected.
+
+    ``encoding`` and ``delimiter`` replace the detected ones when a person knows better.
+    """
+    text, encoding, delimiter = _text(path, encoding, delimiter)
     rows = _rows(text, delimiter)
     try:
         first = next(rows)

@@ -59,6 +59,7 @@ KINDS = (
 )
 _RELATIVE = re.compile(r"^today(?:\s*([+-])\s*(\d+)\s*d(?:ays?)?)?$")
 _NAME = re.compile(r"^[a-z0-9][a-z0-9-]*$")
+NAME_PATTERN = _NAME  # what a segment's name may be
 _ATTRIBUTE = re.compile(r"^attributes\.([A-Za-z0-9_]+)$")
 
 
@@ -338,7 +339,10 @@ def parse_rule(
     try:
         node = safe_yaml.compose(text, path, SegmentError)
     except yaml.YAMLError as err:
-        raise SegmentError(f"not valid YAML: {err}", path) from err
+        mark = getattr(err, "problem_mark", None)
+        raise SegmentError(
+            f"not valid YAML: {getattr(err, 'problem', err)}", path, mark.line + 1 if mark else None
+        ) from err
     if node is None:
         raise SegmentError("the rule is empty", path)
     return _Parser(path, "", topics, choices).rule(node)

@@ -37,7 +37,7 @@ from outreach.audience.subscribers import (
 from outreach.audience.suppression import suppress, suppressions, unsuppress
 from outreach.audience.topics import sync_topics
 from outreach.cli import audience_setup as setup
-from outreach.cli.common import RootOption, config_for, console, console_err
+from outreach.cli.common import RootOption, cli_actor, config_for, console, console_err
 from outreach.cli.segments import segments_app, topics_app
 from outreach.clock import SystemClock
 from outreach.errors import AudienceError
@@ -171,6 +171,7 @@ def lists_import(
         mapping=parse_mapping(map_),
         dry_run=dry_run,
         rejects_path=rejects,
+        actor=cli_actor(),
     )
     _print_report(report)
 
