@@ -1,0 +1,225 @@
+"""Finding people: search by address, name or organisation, filter, and page through 1,000,000 rows.
+
+The admin app's subscribers page, the API and the command line ask the same questions, so they live
+here. Choices that keep every page fast at a million subscribers (migration 0201 adds the indexes):
+
+- The order is fixed and stable: newest first (``id`` descending), so page N always means the same
+  rows while nobody joins.
+- A page is two queries: the ids (``LIMIT``/``OFFSET`` over an index, so page 500 steps over 25,000
+  index entries and reads no rows), then those few rows.
+- A search matches the *start* of the address, first name, last name or organisation ("ana",
+  "ana@exa", "child" for "Children's Hospital"); every word typed must match. A B-tree answers a
+  prefix; "contains" would read every row.
+- The total is counted up to ``COUNT_CAP``: past that the page says "more than 10,000" rather than
+  spend a second counting a million rows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from outreach.audience.schema import Subscriber, SubscriberStatus, SubscriberTopic, Suppression
+from outreach.audience.segment_sql import compile_rule
+from outreach.audience.segments import Rule
+from outreach.audience.subscribers import mailable_clause
+
+PER_PAGE = 50
+COUNT_CAP = 10_000
+MAX_PAGE = 100_000
+MAX_WORDS = 4
+MAX_WORD = 100
+# The built-in segment ``all``: everyone who may be mailed.
+MAILABLE = "all"
+
+
+@dataclass(frozen=True)
+class SubscriberFilter:
+    """What the list is narrowed to; empty fields narrow nothing.
+
+    ``segment`` is a compiled rule (or ``MAILABLE`` for the built-in ``all``): the caller reads
+    segments.yaml, this module never touches files. A segment means who it would mail (mailable only),
+    as when a campaign is sent.
+    """
+
+    text: str = ""
+    topic: str = ""
+    segment: Rule | str | None = None
+    status: str = ""
+    language: str = ""
+
+    @property
+    def words(self) -> list[str]:
+        return [w[:MAX_WORD] for w in self.text.casefold().split()][:MAX_WORDS]
+
+
+@dataclass(frozen=True)
+class Listed:
+    """One row of the list: enough to recognise a person and open them."""
+
+    id: int
+    email: str | None
+    first_name: str
+    last_name: str
+    organisation: str
+    role: str
+    language: str
+    status: str
+
+
+@dataclass(frozen=True)
+class ResultPage:
+    rows: list[Listed]
+    page: int
+    per_page: int
+    has_next: bool
+    total: int  # counted up to COUNT_CAP + 1
+    capped: bool  # there are more than COUNT_CAP
+
+    @property
+    def has_previous(self) -> bool:
+        return self.page > 1
+
+    @property
+    def last_page(self) -> int | None:
+        """The last page's number when the total is known exactly."""
+        return None if self.capped else max(1, -(-self.total // self.per_page))
+
+
+def _upper_bound(prefix: str) -> str:
+    """The smallest string greater than every string that starts with ``prefix`` (binary order)."""
+    return prefix + "\U0010ffff"
+
+
+def starts_with(expr: Any, prefix: str, dialect: str) -> sa.ColumnElement[bool]:
+    """``expr`` begins with ``prefix``, in the form each database answers from a B-tree.
+
+    SQLite: a range (its LIKE is case-insensitive and would skip a binary index). PostgreSQL: LIKE
+    with the wildcards escaped, answered by the ``pattern_ops`` indexes in any collation.
+    """
+    if dialect == "postgresql":
+        return expr.startswith(prefix, autoescape=True)  # type: ignore[no-any-return]
+    return sa.and_(expr >= prefix, expr < _upper_bound(prefix))
+
+
+def _word(word: str, dialect: str) -> sa.ColumnElement[bool]:
+    if dialect == "sqlite":
+        # SQLite's lower() folds ASCII only; so does the word, so "Ángela" is found as "Ángela" or "ángela"
+        # only if stored that way. Addresses are stored lower-case already.
+        word_ascii = "".join(c.lower() if c.isascii() else c for c in word)
+        folded = word_ascii
+    else:
+        folded = word
+    return sa.or_(
+        starts_with(Subscriber.email, folded, dialect),
+        starts_with(sa.func.lower(Subscriber.first_name), folded, dialect),
+        starts_with(sa.func.lower(Subscriber.last_name), folded, dialect),
+        starts_with(sa.func.lower(Subscriber.organisation), folded, dialect),
+    )
+
+
+def conditions(wanted: SubscriberFilter, today: date, dialect: str) -> list[sa.ColumnElement[bool]]:
+    """The WHERE clauses of a filter, over ``subscribers``."""
+    found: list[sa.ColumnElement[bool]] = [_word(word, dialect) for word in wanted.words]
+    if wanted.status:
+        found.append(Subscriber.status == SubscriberStatus(wanted.status))
+    if wanted.language:
+        found.append(Subscriber.language == wanted.language)
+    if wanted.topic:
+        found.append(
+            Subscriber.id.in_(
+                sa.select(SubscriberTopic.subscriber_id).where(SubscriberTopic.topic_key == wanted.topic)
+            )
+        )
+    if wanted.segment is not None:
+        if not isinstance(wanted.segment, str):
+            found.append(compile_rule(wanted.segment, today))
+        found.append(mailable_clause())
+    return found
+
+
+def find_subscribers(
+    session: Session,
+    wanted: SubscriberFilter,
+    today: date,
+    page: int = 1,
+    per_page: int = PER_PAGE,
+) -> ResultPage:
+    """One page of the people matching ``wanted``, newest first, and how many match (up to the cap)."""
+    page = max(1, min(page, MAX_PAGE))
+    dialect = session.get_bind().dialect.name
+    where = conditions(wanted, today, dialect)
+    ids_query = (
+        sa.select(Subscriber.id)
+        .where(*where)
+        .order_by(Subscriber.id.desc())
+        .limit(per_page + 1)
+        .offset((page - 1) * per_page)
+    )
+    ids = list(session.scalars(ids_query))
+    has_next = len(ids) > per_page
+    ids = ids[:per_page]
+    rows: list[Listed] = []
+    if ids:
+        found = session.execute(
+            sa.select(
+                Subscriber.id,
+                Subscriber.email,
+                Subscriber.first_name,
+                Subscriber.last_name,
+                Subscriber.organisation,
+                Subscriber.role,
+                Subscriber.language,
+                Subscriber.status,
+            ).where(Subscriber.id.in_(ids))
+        ).all()
+        by_id = {row[0]: row for row in found}
+        for subscriber_id in ids:
+            r = by_id[subscriber_id]
+            rows.append(Listed(r[0], r[1], r[2], r[3], r[4], r[5], r[6], SubscriberStatus(r[7]).value))
+    total = count_capped(session, where)
+    return ResultPage(rows, page, per_page, has_next, min(total, COUNT_CAP), total > COUNT_CAP)
+
+
+def count_capped(session: Session, where: list[sa.ColumnElement[bool]], cap: int = COUNT_CAP) -> int:
+    """How many rows match, counting no further than ``cap + 1``."""
+    limited = sa.select(Subscriber.id).where(*where).limit(cap + 1).subquery()
+    return int(session.scalar(sa.select(sa.func.count()).select_from(limited)) or 0)
+
+
+def languages_in_use(session: Session) -> list[str]:
+    """The languages stored on subscribers (for the filter's choices), from the index."""
+    return [v for v in session.scalars(sa.select(Subscriber.language).distinct().order_by(Subscriber.language)) if v]
+
+
+# --- the suppression list -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SuppressionRow:
+    email: str | None
+    email_hash: str
+    reason: str
+    note: str
+    created_at: Any
+
+
+def find_suppressions(
+    session: Session, text: str = "", page: int = 1, per_page: int = PER_PAGE
+) -> tuple[list[SuppressionRow], bool]:
+    """One page of the suppression list, newest first; ``text`` matches the start of the address."""
+    page = max(1, min(page, MAX_PAGE))
+    dialect = session.get_bind().dialect.name
+    query = sa.select(Suppression).order_by(Suppression.created_at.desc(), Suppression.email_hash)
+    prefix = text.strip().lower()
+    if prefix:
+        query = query.where(starts_with(Suppression.email, prefix, dialect))
+    found = list(session.scalars(query.limit(per_page + 1).offset((page - 1) * per_page)))
+    rows = [
+        SuppressionRow(s.email, s.email_hash, s.reason.value, s.note, s.created_at) for s in found[:per_page]
+    ]
+    return rows, len(found) > per_page
