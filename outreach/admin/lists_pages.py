@@ -33,7 +33,9 @@ def _field(request: Request, name: str) -> str:
     return str(form.get(name) or "") if form else ""
 
 
-def topics(request: Request, problem: str = "", status: int = 200, typed: dict[str, str] | None = None) -> Response:
+def topics(
+    request: Request, problem: str = "", status: int = 200, typed: dict[str, str] | None = None
+) -> Response:
     state = state_of(request)
     found: tuple[TopicDefinition, ...] = ()
     try:
@@ -85,7 +87,11 @@ def edit_topic(request: Request) -> Response:
 
 
 def suppressions(
-    request: Request, report: people.BulkReport | None = None, problem: str = "", status: int = 200, **extra: str
+    request: Request,
+    report: people.BulkReport | None = None,
+    problem: str = "",
+    status: int = 200,
+    **extra: str,
 ) -> Response:
     state = state_of(request)
     text = request.query_params.get("q", "").strip()[:320]
@@ -113,7 +119,9 @@ def _bulk(request: Request, release: bool) -> Response:
     pasted = _field(request, "addresses")
     action = "release" if release else "suppress"
     if len(pasted) > MAX_PASTE:
-        return suppressions(request, problem="That is too much at once: paste at most 10,000 lines.", status=413)
+        return suppressions(
+            request, problem="That is too much at once: paste at most 10,000 lines.", status=413
+        )
     if not pasted.strip():
         return suppressions(request, problem="Paste one address per line, then press the button.", status=400)
     try:
@@ -121,7 +129,9 @@ def _bulk(request: Request, release: bool) -> Response:
             if release:
                 report = people.bulk_release(session, pasted, actor_of(request), state.clock)
             else:
-                report = people.bulk_suppress(session, pasted, _field(request, "note"), actor_of(request), state.clock)
+                report = people.bulk_suppress(
+                    session, pasted, _field(request, "note"), actor_of(request), state.clock
+                )
     except AudienceError as err:
         return suppressions(request, problem=f"Nothing was changed: {err}.", status=400)
     return suppressions(request, report=report, action=action)

@@ -24,7 +24,7 @@ from outreach.audience.choices import ProfileChoices, profile_choices
 from outreach.audience.gdpr import NothingHeld
 from outreach.audience.person_view import person_view
 from outreach.audience.schema import Subscriber, SubscriberStatus
-from outreach.audience.segments import SEGMENTS_FILE, Segment, load_segments
+from outreach.audience.segments import SEGMENTS_FILE, Rule, Segment, load_segments
 from outreach.audience.subscriber_search import MAILABLE, SubscriberFilter, find_subscribers
 from outreach.audience.topics import TOPICS_FILE, TopicDefinition, load_topics
 from outreach.errors import AudienceError, OutreachError
@@ -84,7 +84,9 @@ def _page_number(text: str) -> int:
 def subscribers(request: Request) -> Response:
     state = state_of(request)
     params = request.query_params
-    asked = {name: params.get(name, "").strip()[:200] for name in ("q", "topic", "segment", "status", "language")}
+    asked = {
+        name: params.get(name, "").strip()[:200] for name in ("q", "topic", "segment", "status", "language")
+    }
     problems: list[str] = []
     segments, segment_problem = segments_of(state)
     if segment_problem:
@@ -98,7 +100,7 @@ def subscribers(request: Request) -> Response:
     if asked["topic"] and asked["topic"] not in {t.key for t in topics}:
         problems.append(f"There is no topic {asked['topic']!r}; the Topics page lists them.")
         asked["topic"] = ""
-    segment: object = None
+    segment: Rule | str | None = None
     if asked["segment"] == MAILABLE:
         segment = MAILABLE
     elif asked["segment"]:
@@ -110,7 +112,7 @@ def subscribers(request: Request) -> Response:
     wanted = SubscriberFilter(
         text=asked["q"],
         topic=asked["topic"],
-        segment=segment,  # type: ignore[arg-type]
+        segment=segment,
         status=asked["status"],
         language=asked["language"],
     )
@@ -178,7 +180,11 @@ def edit(request: Request) -> Response:
     subscriber_id = int(request.path_params["subscriber_id"])
     if not _exists(state, subscriber_id):
         return not_found(request)
-    changes = {name: _field(request, name) for name in people.EDITABLE if request.state.form and name in request.state.form}
+    changes = {
+        name: _field(request, name)
+        for name in people.EDITABLE
+        if request.state.form and name in request.state.form
+    }
     try:
         with transaction(state.engine) as session:
             changed = people.edit_profile(
@@ -199,7 +205,9 @@ def topics(request: Request) -> Response:
     known = {t.key for t in topics_of(state)}
     unknown = sorted(set(wanted) - known)
     if unknown:
-        return subscriber(request, problem=f"Unknown topic {', '.join(unknown)}: reload the page.", status=400)
+        return subscriber(
+            request, problem=f"Unknown topic {', '.join(unknown)}: reload the page.", status=400
+        )
     try:
         with transaction(state.engine) as session:
             added, removed = people.set_topics(session, subscriber_id, wanted, actor_of(request), state.clock)
@@ -233,7 +241,9 @@ def export(request: Request) -> Response:
     if address is None:
         if found is None:
             return not_found(request)
-        return subscriber(request, problem="This person was erased: nothing personal is held to export.", status=400)
+        return subscriber(
+            request, problem="This person was erased: nothing personal is held to export.", status=400
+        )
     try:
         with transaction(state.engine) as session:
             data = people.export_for(session, address, actor_of(request), state.clock)

@@ -78,9 +78,7 @@ def person_view(session: Session, subscriber_id: int, shown: int = SHOWN) -> Per
     s = get_subscriber(session, subscriber_id)
     entry = session.get(Suppression, s.email_hash)
     consent = [
-        ConsentLine(
-            e.at, e.action.value, e.topics or "", e.method.value, e.source, e.notice_version, e.actor
-        )
+        ConsentLine(e.at, e.action.value, e.topics or "", e.method.value, e.source, e.notice_version, e.actor)
         for e in session.scalars(
             sa.select(ConsentEvent)
             .where(ConsentEvent.email_hash == s.email_hash)

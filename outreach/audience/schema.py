@@ -101,9 +101,7 @@ class Subscriber(Base):
         sa.Index("ix_subscribers_status_id", "status", "id"),
         sa.Index("ix_subscribers_language_id", "language", "id"),
         sa.Index("ix_subscribers_status_language_id", "status", "language", "id"),
-        sa.Index(
-            "ix_subscribers_email_prefix", "email", postgresql_ops={"email": "varchar_pattern_ops"}
-        ),
+        sa.Index("ix_subscribers_email_prefix", "email", postgresql_ops={"email": "varchar_pattern_ops"}),
         sa.Index(
             "ix_subscribers_first_name_lower",
             sa.func.lower(sa.text("first_name")).label("first_name_lower"),

@@ -54,7 +54,7 @@ class SubscriberFilter:
 
     @property
     def words(self) -> list[str]:
-        return [w[:MAX_WORD] for w in self.text.casefold().split()][:MAX_WORDS]
+        return [w[:MAX_WORD] for w in self.text.split()][:MAX_WORDS]
 
 
 @dataclass(frozen=True)
@@ -106,20 +106,29 @@ def starts_with(expr: Any, prefix: str, dialect: str) -> sa.ColumnElement[bool]:
     return sa.and_(expr >= prefix, expr < _upper_bound(prefix))
 
 
-def _word(word: str, dialect: str) -> sa.ColumnElement[bool]:
+def _spellings(word: str, dialect: str) -> list[str]:
+    """The lower-case forms ``word`` may be stored as, as the database's ``lower()`` writes them.
+
+    PostgreSQL lowers every letter; SQLite's ``lower()`` only ASCII ones, so "Ángela" is stored
+    (lowered) as "Ángela" and typed either way it must be looked up both ways.
+    """
+    found = [word.lower()]
     if dialect == "sqlite":
-        # SQLite's lower() folds ASCII only; so does the word, so "Ángela" is found as "Ángela" or "ángela"
-        # only if stored that way. Addresses are stored lower-case already.
-        word_ascii = "".join(c.lower() if c.isascii() else c for c in word)
-        folded = word_ascii
-    else:
-        folded = word
-    return sa.or_(
-        starts_with(Subscriber.email, folded, dialect),
-        starts_with(sa.func.lower(Subscriber.first_name), folded, dialect),
-        starts_with(sa.func.lower(Subscriber.last_name), folded, dialect),
-        starts_with(sa.func.lower(Subscriber.organisation), folded, dialect),
-    )
+        ascii_only = "".join(c.lower() if c.isascii() else c for c in word)
+        if ascii_only not in found:
+            found.append(ascii_only)
+    return found
+
+
+def _word(word: str, dialect: str) -> sa.ColumnElement[bool]:
+    """One typed word matches the start of the address, first name, last name or organisation."""
+    matches: list[sa.ColumnElement[bool]] = [starts_with(Subscriber.email, word.lower(), dialect)]
+    for spelling in _spellings(word, dialect):
+        matches.extend(
+            starts_with(sa.func.lower(column), spelling, dialect)
+            for column in (Subscriber.first_name, Subscriber.last_name, Subscriber.organisation)
+        )
+    return sa.or_(*matches)
 
 
 def conditions(wanted: SubscriberFilter, today: date, dialect: str) -> list[sa.ColumnElement[bool]]:
@@ -193,7 +202,11 @@ def count_capped(session: Session, where: list[sa.ColumnElement[bool]], cap: int
 
 def languages_in_use(session: Session) -> list[str]:
     """The languages stored on subscribers (for the filter's choices), from the index."""
-    return [v for v in session.scalars(sa.select(Subscriber.language).distinct().order_by(Subscriber.language)) if v]
+    return [
+        v
+        for v in session.scalars(sa.select(Subscriber.language).distinct().order_by(Subscriber.language))
+        if v
+    ]
 
 
 # --- the suppression list -----------------------------------------------------------------------

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap
+from ruamel.yaml.error import YAMLError
 
 from outreach.audience.topics import _KEY, TopicDefinition, load_topics
 from outreach.errors import TopicsError
@@ -39,7 +40,9 @@ def _check(definition: TopicDefinition) -> None:
     if not definition.name.strip():
         raise TopicsError("a topic needs a name people will read, e.g. 'Monthly newsletter'")
     if len(definition.name) > MAX_NAME or len(definition.description) > MAX_DESCRIPTION:
-        raise TopicsError(f"keep the name under {MAX_NAME} and the description under {MAX_DESCRIPTION} characters")
+        raise TopicsError(
+            f"keep the name under {MAX_NAME} and the description under {MAX_DESCRIPTION} characters"
+        )
     for text in (definition.name, definition.description):
         if any(ord(c) < 32 for c in text):
             raise TopicsError("the name and description are one line each, without control characters")
@@ -56,7 +59,10 @@ def save_topic(path: Path, definition: TopicDefinition, *, new: bool) -> tuple[T
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         text = ""
-    document = yaml.load(text) if text.strip() else CommentedMap()
+    try:
+        document = yaml.load(text) if text.strip() else CommentedMap()
+    except YAMLError as err:
+        raise TopicsError(f"the file is not valid YAML; fix it by hand first: {err}", str(path)) from err
     if not isinstance(document, CommentedMap):
         raise TopicsError("the file is not a mapping of topic key -> name and description", str(path))
     if new and definition.key in document:

@@ -16,9 +16,15 @@ from outreach.audience import Consent, ConsentMethod, add_subscriber, transactio
 from outreach.audience.addresses import email_hash
 from outreach.audience.audit import entries
 from outreach.audience.gdpr import erase
-from outreach.audience.schema import ConsentEvent, Subscriber, SubscriberStatus, Suppression, Topic
+from outreach.audience.schema import (
+    ConsentEvent,
+    Subscriber,
+    SubscriberStatus,
+    Suppression,
+    SuppressionReason,
+    Topic,
+)
 from outreach.audience.suppression import suppress
-from outreach.audience.schema import SuppressionReason
 from outreach.audience.topics import load_topics
 from outreach.clock import FixedClock
 from tests.admin import campaign_fill
@@ -40,15 +46,24 @@ def test_an_editor_adds_and_changes_topics_and_the_file_keeps_its_comments(
         "/admin/topics/add",
         data={"csrf": csrf, "key": "family-events", "name": "Family events", "description": "Play groups."},
     )
-    assert answer.status_code == 200 and "The topic is added" in answer.text and "Family events" in answer.text
+    assert (
+        answer.status_code == 200 and "The topic is added" in answer.text and "Family events" in answer.text
+    )
     after = path.read_text(encoding="utf-8")
-    # Every line that was there is still there, comments included, in the same order; the new one last.
-    assert after.startswith(before.rstrip("\n")) or after.splitlines()[: len(before.splitlines())] == before.splitlines()
+    # Everything that was there is still there, comments included, as written; the new topic last.
+    assert after.startswith(before)
+    assert after[len(before) :] == "family-events:\n  name: Family events\n  description: Play groups.\n"
     assert "# The kinds of mail VAIMH sends." in after
     assert [t.key for t in load_topics(path)][-1] == "family-events"
     answer = client.post(
         "/admin/topics/edit",
-        data={"csrf": csrf, "key": "trainings-events", "name": "Trainings", "description": "", "default": "yes"},
+        data={
+            "csrf": csrf,
+            "key": "trainings-events",
+            "name": "Trainings",
+            "description": "",
+            "default": "yes",
+        },
     )
     assert answer.status_code == 200 and "The topic is changed" in answer.text
     topics = {t.key: t for t in load_topics(path)}
@@ -79,7 +94,9 @@ def test_a_bad_topic_is_refused_and_the_file_is_untouched(
     ):
         answer = client.post("/admin/topics/add", data={"csrf": csrf, **data})
         assert answer.status_code == 400 and why in answer.text, data
-    assert client.post("/admin/topics/edit", data={"csrf": csrf, "key": "nope", "name": "N"}).status_code == 400
+    assert (
+        client.post("/admin/topics/edit", data={"csrf": csrf, "key": "nope", "name": "N"}).status_code == 400
+    )
     assert path.read_text(encoding="utf-8") == before
     assert not list(path.parent.glob(".topics-*"))
     # Viewers read topics but are offered no change.
@@ -101,7 +118,9 @@ def test_bulk_suppress_answers_every_line_and_refuses_nothing_silently(
 ) -> None:
     with transaction(engine) as session:
         campaign_fill.topics(session)
-        add_subscriber(session, "kim@example.org", consent=CONSENT, clock=clock, topics=("monthly-newsletter",))
+        add_subscriber(
+            session, "kim@example.org", consent=CONSENT, clock=clock, topics=("monthly-newsletter",)
+        )
         suppress(session, "old@example.org", SuppressionReason.BOUNCED, consent=CONSENT, clock=clock)
     client = signed_in(USERS[Role.ADMIN])
     csrf = csrf_of(client.get("/admin/suppressions").text)
@@ -115,7 +134,9 @@ def test_bulk_suppress_answers_every_line_and_refuses_nothing_silently(
             "kim@example.org",  # 6: repeated
         ]
     )
-    answer = client.post("/admin/suppressions/add", data={"csrf": csrf, "addresses": pasted, "note": "list clean-up"})
+    answer = client.post(
+        "/admin/suppressions/add", data={"csrf": csrf, "addresses": pasted, "note": "list clean-up"}
+    )
     assert answer.status_code == 200
     rows = report_rows(answer.text)
     assert [(n, outcome) for n, _, outcome, _ in rows] == [
@@ -146,7 +167,9 @@ def test_bulk_release_keeps_erased_people_and_subscribes_no_one(
 ) -> None:
     with transaction(engine) as session:
         campaign_fill.topics(session)
-        add_subscriber(session, "kim@example.org", consent=CONSENT, clock=clock, topics=("monthly-newsletter",))
+        add_subscriber(
+            session, "kim@example.org", consent=CONSENT, clock=clock, topics=("monthly-newsletter",)
+        )
         suppress(session, "kim@example.org", SuppressionReason.MANUAL, consent=CONSENT, clock=clock)
         add_subscriber(session, "gone@example.org", consent=CONSENT, clock=clock)
         erase(session, "gone@example.org", consent=CONSENT, clock=clock)
@@ -157,7 +180,12 @@ def test_bulk_release_keeps_erased_people_and_subscribes_no_one(
         data={"csrf": csrf, "addresses": "kim@example.org\ngone@example.org\nnever@example.org\n@@"},
     )
     rows = report_rows(answer.text)
-    assert [(n, o) for n, _, o, _ in rows] == [("1", "done"), ("2", "refused"), ("3", "nothing to do"), ("4", "refused")]
+    assert [(n, o) for n, _, o, _ in rows] == [
+        ("1", "done"),
+        ("2", "refused"),
+        ("3", "nothing to do"),
+        ("4", "refused"),
+    ]
     assert "erased" in rows[1][3]
     with transaction(engine) as session:
         assert session.get(Suppression, email_hash("kim@example.org")) is None
@@ -174,4 +202,7 @@ def test_bulk_release_keeps_erased_people_and_subscribes_no_one(
     page = editor.get("/admin/suppressions")
     assert page.status_code == 200 and "/admin/suppressions/add" not in page.text
     csrf = csrf_of(page.text)
-    assert editor.post("/admin/suppressions/add", data={"csrf": csrf, "addresses": "x@example.org"}).status_code == 403
+    assert (
+        editor.post("/admin/suppressions/add", data={"csrf": csrf, "addresses": "x@example.org"}).status_code
+        == 403
+    )
