@@ -7,10 +7,12 @@ import json
 import re
 from collections.abc import Callable
 from datetime import timedelta
+from pathlib import Path
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from starlette.testclient import TestClient
+from typer.testing import CliRunner
 
 from outreach.accounts.schema import Role
 from outreach.audience import Consent, ConsentMethod, add_subscriber, transaction
@@ -25,12 +27,14 @@ from outreach.audience.schema import (
     SuppressionReason,
 )
 from outreach.audience.subscribers import Profile
+from outreach.cli import app
 from outreach.clock import FixedClock
 from outreach.delivery.schema import DeliveryState
 from outreach.events.model import EventKind
 from outreach.events.schema import EventRecord
 from tests.admin import campaign_fill
 from tests.admin.conftest import USERS, csrf_of
+from tests.conftest import TEST_SECRET
 
 SIGNUP = Consent(ConsentMethod.FORM, source="conference sign-up sheet", notice_version="privacy-2026-03")
 
@@ -413,3 +417,24 @@ def test_posts_without_the_csrf_token_change_nothing(
         assert cara is not None and cara.first_name == "Cara" and cara.status is SubscriberStatus.ACTIVE
         assert session.get(Suppression, email_hash("cara@example.org")) is None
         assert not any(e.action.startswith("subscriber.") for e in entries(session))
+
+
+def test_erasing_with_the_command_line_is_the_same_audited_call(
+    project: Path, database_url: str, engine: Engine, clock: FixedClock
+) -> None:
+    ids = some_people(engine, clock)
+    result = CliRunner().invoke(
+        app,
+        ["lists", "erase", "cara@example.org", "--yes", "--root", str(project)],
+        env={"OUTREACH_SECRET_KEY": TEST_SECRET, "OUTREACH_DATABASE_URL": database_url},
+    )
+    assert result.exit_code == 0 and "erased; suppression hash" in result.output, result.output
+    with transaction(engine) as session:
+        newest = entries(session, limit=1)[0]
+        cara = session.get(Subscriber, ids["cara"])
+    assert (newest.action, newest.via, newest.target) == (
+        "subscriber.erase",
+        "cli",
+        f"subscriber {ids['cara']}",
+    )
+    assert cara is not None and cara.email is None
