@@ -122,6 +122,9 @@ def test_search_finds_people_by_the_start_of_address_name_or_organisation(
     assert listed(client.get("/admin/subscribers", params={"q": "ana riverside"}).text) == [
         "ana.garcia@example.org"
     ]
+    # Wildcards are letters like any other: "ana_" is not "ana." nor "anan".
+    assert listed(client.get("/admin/subscribers", params={"q": "ana_"}).text) == []
+    assert listed(client.get("/admin/subscribers", params={"q": "%"}).text) == []
     page = client.get("/admin/subscribers", params={"q": "zz%_"})
     assert listed(page.text) == [] and "No one matches" in page.text and "0 people match" in page.text
 
