@@ -202,15 +202,6 @@ def count_capped(session: Session, where: list[sa.ColumnElement[bool]], cap: int
     return int(session.scalar(sa.select(sa.func.count()).select_from(limited)) or 0)
 
 
-def languages_in_use(session: Session) -> list[str]:
-    """The languages stored on subscribers (for the filter's choices), from the index."""
-    return [
-        v
-        for v in session.scalars(sa.select(Subscriber.language).distinct().order_by(Subscriber.language))
-        if v
-    ]
-
-
 # --- the suppression list -----------------------------------------------------------------------
 
 
