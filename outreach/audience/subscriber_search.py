@@ -30,6 +30,10 @@ from outreach.audience.subscribers import mailable_clause
 
 PER_PAGE = 50
 COUNT_CAP = 10_000
+# A search counts less far: its matches may be scattered, and a count reads rows until the cap.
+SEARCH_COUNT_CAP = 1_000
+# A search word with more index entries than this is looked for by reading rows (``_plan``).
+DENSE = 20_000
 MAX_PAGE = 100_000
 MAX_WORDS = 4
 MAX_WORD = 100
@@ -122,28 +126,66 @@ def _spellings(word: str, dialect: str) -> list[str]:
     return found
 
 
-def _word(word: str, dialect: str) -> sa.ColumnElement[bool]:
-    """One typed word matches the start of the address, first name, last name or organisation."""
-    matches: list[sa.ColumnElement[bool]] = [starts_with(Subscriber.email, word.lower(), dialect)]
+def _terms(word: str, dialect: str, indexed: bool = True) -> list[sa.ColumnElement[bool]]:
+    """The ways one typed word matches: the start of the address, first name, last name or organisation.
+
+    ``indexed=False`` writes the same test in a form no index answers (``substr``), so that SQLite
+    reads rows newest first and stops at the page's end (see ``_plan``).
+    """
+    columns: list[tuple[Any, str]] = [(Subscriber.email, word.lower())]
     for spelling in _spellings(word, dialect):
-        matches.extend(
-            starts_with(sa.func.lower(column), spelling, dialect)
+        columns.extend(
+            (sa.func.lower(column), spelling)
             for column in (Subscriber.first_name, Subscriber.last_name, Subscriber.organisation)
         )
-    return sa.or_(*matches)
+    if indexed:
+        return [starts_with(expr, prefix, dialect) for expr, prefix in columns]
+    return [sa.func.substr(expr, 1, len(prefix)) == prefix for expr, prefix in columns]
 
 
-def conditions(wanted: SubscriberFilter, today: date, dialect: str) -> list[sa.ColumnElement[bool]]:
+def _plan(session: Session, words: list[str], dialect: str) -> list[sa.ColumnElement[bool]]:
+    """The search's conditions, written so the database takes the quick road.
+
+    A rare word ("member99999") is found from the indexes: a few entries each, gathered, sorted.
+    A common one ("pat", everyone's first name) is found faster by reading rows newest first and
+    stopping at the page's end: gathering a million index entries to sort them is what would be
+    slow. PostgreSQL's planner knows which is which from its statistics; SQLite's does not, so here
+    each word's matches are counted from the indexes up to ``DENSE`` and only the rarest word, when
+    it is rare, is left for an index to answer.
+    """
+    if dialect != "sqlite" or not words:
+        return [sa.or_(*_terms(word, dialect)) for word in words]
+    estimates = [_estimate(session, word, dialect) for word in words]
+    rarest = min(range(len(words)), key=lambda i: estimates[i])
+    chosen = rarest if estimates[rarest] <= DENSE else None
+    return [sa.or_(*_terms(word, dialect, indexed=i == chosen)) for i, word in enumerate(words)]
+
+
+def _estimate(session: Session, word: str, dialect: str) -> int:
+    """How many index entries the word's terms cover, counted no further than ``DENSE + 1``."""
+    total = 0
+    for term in _terms(word, dialect):
+        limited = sa.select(sa.literal(1)).select_from(Subscriber).where(term).limit(DENSE + 1 - total)
+        total += int(session.scalar(sa.select(sa.func.count()).select_from(limited.subquery())) or 0)
+        if total > DENSE:
+            break
+    return total
+
+
+def conditions(wanted: SubscriberFilter, today: date, session: Session) -> list[sa.ColumnElement[bool]]:
     """The WHERE clauses of a filter, over ``subscribers``."""
-    found: list[sa.ColumnElement[bool]] = [_word(word, dialect) for word in wanted.words]
+    dialect = session.get_bind().dialect.name
+    found = _plan(session, wanted.words, dialect)
     if wanted.status:
         found.append(Subscriber.status == SubscriberStatus(wanted.status))
     if wanted.language:
         found.append(Subscriber.language == wanted.language)
     if wanted.topic:
+        # EXISTS, one primary-key probe per row: SQLite would otherwise build the whole IN list first
+        # (a million entries for the newsletter topic) before reading the first page.
         found.append(
-            Subscriber.id.in_(
-                sa.select(SubscriberTopic.subscriber_id).where(SubscriberTopic.topic_key == wanted.topic)
+            sa.exists().where(
+                SubscriberTopic.subscriber_id == Subscriber.id, SubscriberTopic.topic_key == wanted.topic
             )
         )
     if wanted.segment is not None:
@@ -162,8 +204,7 @@ def find_subscribers(
 ) -> ResultPage:
     """One page of the people matching ``wanted``, newest first, and how many match (up to the cap)."""
     page = max(1, min(page, MAX_PAGE))
-    dialect = session.get_bind().dialect.name
-    where = conditions(wanted, today, dialect)
+    where = conditions(wanted, today, session)
     ids_query = (
         sa.select(Subscriber.id)
         .where(*where)
@@ -192,8 +233,9 @@ def find_subscribers(
         for subscriber_id in ids:
             r = by_id[subscriber_id]
             rows.append(Listed(r[0], r[1], r[2], r[3], r[4], r[5], r[6], SubscriberStatus(r[7]).value))
-    total = count_capped(session, where)
-    return ResultPage(rows, page, per_page, has_next, min(total, COUNT_CAP), total > COUNT_CAP)
+    cap = SEARCH_COUNT_CAP if wanted.words else COUNT_CAP
+    total = count_capped(session, where, cap)
+    return ResultPage(rows, page, per_page, has_next, min(total, cap), total > cap)
 
 
 def count_capped(session: Session, where: list[sa.ColumnElement[bool]], cap: int = COUNT_CAP) -> int:

@@ -199,6 +199,19 @@ def test_page_500_of_the_list_and_of_a_filtered_list_exist(
     assert 'rel="next"' not in filtered.text
     beyond = client.get("/admin/subscribers", params={"language": "es", "page": "499"})
     assert listed(beyond.text) == [] and "There is no page 499" in beyond.text
+    # A word everyone has (read newest first) and a rare one (from the indexes) find the same way.
+    common = client.get("/admin/subscribers", params={"q": "pat"})
+    assert listed(common.text) == [f"person{i}@example.org" for i in range(25_100, 25_050, -1)]
+    assert "More than 1,000 people match" in common.text
+    rare = client.get("/admin/subscribers", params={"q": "member25"})
+    # member25, member250-259, member2500-2599 and member25000-25100: 212 people.
+    assert listed(rare.text) == [f"person{i}@example.org" for i in range(25_100, 25_050, -1)]
+    assert "212 people match" in rare.text
+    both = client.get("/admin/subscribers", params={"q": "pat member2501"})
+    assert listed(both.text) == [
+        f"person{i}@example.org"
+        for i in (25_019, 25_018, 25_017, 25_016, 25_015, 25_014, 25_013, 25_012, 25_011, 25_010, 2501)
+    ]
     small = client.get("/admin/subscribers", params={"language": "en"})
     assert "200 people match" in small.text and "page 1 of 4" in small.text
 
