@@ -143,8 +143,9 @@ def _terms(word: str, dialect: str, indexed: bool = True) -> list[sa.ColumnEleme
     return [sa.func.substr(expr, 1, len(prefix)) == prefix for expr, prefix in columns]
 
 
-def _plan(session: Session, words: list[str], dialect: str) -> list[sa.ColumnElement[bool]]:
-    """The search's conditions, written so the database takes the quick road.
+def _plan(session: Session, words: list[str], dialect: str) -> tuple[list[sa.ColumnElement[bool]], bool]:
+    """The search's conditions, written so the database takes the quick road; and whether an index
+    drives them (then the rows found are sorted, rather than read in order).
 
     A rare word ("member99999") is found from the indexes: a few entries each, gathered, sorted.
     A common one ("pat", everyone's first name) is found faster by reading rows newest first and
@@ -154,11 +155,33 @@ def _plan(session: Session, words: list[str], dialect: str) -> list[sa.ColumnEle
     it is rare, is left for an index to answer.
     """
     if dialect != "sqlite" or not words:
-        return [sa.or_(*_terms(word, dialect)) for word in words]
+        return [sa.or_(*_terms(word, dialect)) for word in words], False
     estimates = [_estimate(session, word, dialect) for word in words]
     rarest = min(range(len(words)), key=lambda i: estimates[i])
     chosen = rarest if estimates[rarest] <= DENSE else None
-    return [sa.or_(*_terms(word, dialect, indexed=i == chosen)) for i, word in enumerate(words)]
+    return [sa.or_(*_terms(word, dialect, indexed=i == chosen)) for i, word in enumerate(words)], (
+        chosen is not None
+    )
+
+
+def _topic(session: Session, topic: str, dialect: str) -> tuple[sa.ColumnElement[bool], bool]:
+    """The topic's condition, and whether its index drives the query (SQLite, a small topic).
+
+    A topic most people have is checked row by row (one primary-key probe each) while reading newest
+    first; a small one (or an empty one) is read from its index, as reading every row to find none
+    would be slow. PostgreSQL's planner makes that choice itself.
+    """
+    if dialect == "sqlite":
+        members = sa.select(SubscriberTopic.subscriber_id).where(SubscriberTopic.topic_key == topic)
+        counted = sa.select(sa.func.count()).select_from(members.limit(DENSE + 1).subquery())
+        if int(session.scalar(counted) or 0) <= DENSE:
+            return Subscriber.id.in_(members), True
+    # EXISTS, one primary-key probe per row: SQLite would otherwise build the whole IN list first
+    # (a million entries for the newsletter topic) before reading the first page.
+    probe = sa.exists().where(
+        SubscriberTopic.subscriber_id == Subscriber.id, SubscriberTopic.topic_key == topic
+    )
+    return probe, False
 
 
 def _estimate(session: Session, word: str, dialect: str) -> int:
@@ -174,25 +197,28 @@ def _estimate(session: Session, word: str, dialect: str) -> int:
 
 def conditions(wanted: SubscriberFilter, today: date, session: Session) -> list[sa.ColumnElement[bool]]:
     """The WHERE clauses of a filter, over ``subscribers``."""
+    return _conditions(wanted, today, session)[0]
+
+
+def _conditions(
+    wanted: SubscriberFilter, today: date, session: Session
+) -> tuple[list[sa.ColumnElement[bool]], bool]:
     dialect = session.get_bind().dialect.name
-    found = _plan(session, wanted.words, dialect)
+    found, from_index = _plan(session, wanted.words, dialect)
     if wanted.status:
         found.append(Subscriber.status == SubscriberStatus(wanted.status))
     if wanted.language:
         found.append(Subscriber.language == wanted.language)
-    if wanted.topic:
-        # EXISTS, one primary-key probe per row: SQLite would otherwise build the whole IN list first
-        # (a million entries for the newsletter topic) before reading the first page.
-        found.append(
-            sa.exists().where(
-                SubscriberTopic.subscriber_id == Subscriber.id, SubscriberTopic.topic_key == wanted.topic
-            )
-        )
+    if wanted.topic and not from_index:
+        condition, from_index = _topic(session, wanted.topic, dialect)
+        found.append(condition)
+    elif wanted.topic:
+        found.append(_topic(session, wanted.topic, "postgresql")[0])
     if wanted.segment is not None:
         if not isinstance(wanted.segment, str):
             found.append(compile_rule(wanted.segment, today))
         found.append(mailable_clause())
-    return found
+    return found, from_index
 
 
 def find_subscribers(
@@ -204,11 +230,14 @@ def find_subscribers(
 ) -> ResultPage:
     """One page of the people matching ``wanted``, newest first, and how many match (up to the cap)."""
     page = max(1, min(page, MAX_PAGE))
-    where = conditions(wanted, today, session)
+    where, from_index = _conditions(wanted, today, session)
+    # When an index finds the few rows, sort them (``id + 0`` is not the table's order, so SQLite
+    # does not walk the whole table in id order testing each row instead).
+    order = (Subscriber.id + 0).desc() if from_index else Subscriber.id.desc()
     ids_query = (
         sa.select(Subscriber.id)
         .where(*where)
-        .order_by(Subscriber.id.desc())
+        .order_by(order)
         .limit(per_page + 1)
         .offset((page - 1) * per_page)
     )
