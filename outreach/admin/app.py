@@ -31,11 +31,13 @@ from outreach.admin import (
     imports_pages,
     issue_preview,
     issues_pages,
+    lists_pages,
     people_pages,
     report_pages,
     segments_pages,
     send_pages,
     signin_pages,
+    subscribers_pages,
 )
 from outreach.admin.state import AdminState
 from outreach.charts import Chart, to_svg
@@ -49,6 +51,8 @@ MODULES = [
     dashboard_pages,
     signin_pages,
     account_pages,
+    subscribers_pages,
+    lists_pages,
     people_pages,
     issues_pages,
     issue_preview,

@@ -93,7 +93,31 @@ class Subscriber(Base):
     """One person, known by one normalised address. Erasure blanks the row and keeps the hash."""
 
     __tablename__ = "subscribers"
-    __table_args__ = (sa.Index("ix_subscribers_status_role_region", "status", "role", "region"),)
+    # The admin pages list people newest first, filtered by status and language (migration 0201), and
+    # find them by the start of their address, names or organisation; PostgreSQL's pattern_ops make
+    # ``LIKE 'ana%'`` indexable whatever the database's collation (see ``subscriber_search``).
+    __table_args__ = (
+        sa.Index("ix_subscribers_status_role_region", "status", "role", "region"),
+        sa.Index("ix_subscribers_status_id", "status", "id"),
+        sa.Index("ix_subscribers_language_id", "language", "id"),
+        sa.Index("ix_subscribers_status_language_id", "status", "language", "id"),
+        sa.Index("ix_subscribers_email_prefix", "email", postgresql_ops={"email": "varchar_pattern_ops"}),
+        sa.Index(
+            "ix_subscribers_first_name_lower",
+            sa.func.lower(sa.text("first_name")).label("first_name_lower"),
+            postgresql_ops={"first_name_lower": "text_pattern_ops"},
+        ),
+        sa.Index(
+            "ix_subscribers_last_name_lower",
+            sa.func.lower(sa.text("last_name")).label("last_name_lower"),
+            postgresql_ops={"last_name_lower": "text_pattern_ops"},
+        ),
+        sa.Index(
+            "ix_subscribers_organisation_lower",
+            sa.func.lower(sa.text("organisation")).label("organisation_lower"),
+            postgresql_ops={"organisation_lower": "text_pattern_ops"},
+        ),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     email: Mapped[str | None] = mapped_column(sa.String(320), unique=True)

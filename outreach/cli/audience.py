@@ -21,14 +21,13 @@ from outreach.audience.csv_read import parse_mapping
 from outreach.audience.db import make_engine, transaction, upgrade
 from outreach.audience.export import export_csv
 from outreach.audience.free_text import clean_text
-from outreach.audience.gdpr import erase, export_person, holds_anything
+from outreach.audience.gdpr import export_person, holds_anything
 from outreach.audience.import_plan import ExistingPolicy, ImportOptions
 from outreach.audience.schema import SuppressionReason
 from outreach.audience.segments import ALL
 from outreach.audience.subscribers import (
     Profile,
     add_subscriber,
-    find_by_email,
     profile_dict,
     require,
     set_tags,
@@ -41,7 +40,7 @@ from outreach.cli.common import RootOption, cli_actor, config_for, console, cons
 from outreach.cli.segments import segments_app, topics_app
 from outreach.clock import SystemClock
 from outreach.errors import AudienceError
-from outreach.events.erasure import scrub_subscriber
+from outreach.operations.people import erase_person
 
 db_app = typer.Typer(
     help="The database: create and upgrade its schema.\n\nExample: outreach db upgrade", no_args_is_help=True
@@ -363,10 +362,7 @@ def lists_erase(
         if not holds_anything(session, email):
             console_err.print(f"nothing is held about {escape(email.strip())}; nothing was erased")
             raise typer.Exit(1)
-        person = find_by_email(session, email)
-        hashed = erase(session, email, consent=_admin("erasure request"), clock=SystemClock())
-        if person is not None:
-            scrub_subscriber(session, person.id)
+        hashed = erase_person(session, email, cli_actor(), SystemClock())
     console.print(f"erased; suppression hash {hashed[:16]}... kept")
 
 

@@ -2,7 +2,8 @@
    - [data-live-src]: replace an element's text with the text a URL answers, after edits (live counts).
    - [data-sse]: follow a server-sent event stream and fill [data-field] elements from its JSON;
      when it says finished, stop and show the [data-finished] elements.
-   - iframe[data-fit]: grow a preview frame to the height of the mail it shows (no inner scrollbar). */
+   - iframe[data-fit]: grow a preview frame to the height of the mail it shows (no inner scrollbar).
+   - [data-focus]: move the keyboard focus to the answer of a form (a report that replaced the page). */
 (function () {
   "use strict";
   function debounce(fn, ms) { var t; return function () { clearTimeout(t); var a = arguments; t = setTimeout(function () { fn.apply(null, a); }, ms); }; }
@@ -51,4 +52,7 @@
     frame.addEventListener("load", function () { fit(frame); });
     if (frame.contentDocument && frame.contentDocument.readyState === "complete") { fit(frame); }
   });
+
+  var answer = document.querySelector("[data-focus]");
+  if (answer) { answer.focus(); }
 })();
