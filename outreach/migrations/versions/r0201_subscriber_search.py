@@ -7,7 +7,7 @@ over ``lower(column)``, on PostgreSQL by ``LIKE 'ana%'`` over a ``pattern_ops`` 
 any collation). A person's consent log is read by address hash, newest first.
 
 Revision ID: 0201
-Revises: 0105
+Revises: 0106
 Create Date: 2026-12-01
 """
 
