@@ -163,9 +163,11 @@ def plan_letter(
 
 
 def letter_sender(config: Config, compiled: CompiledIssue) -> Sender:
-    """The issue's or the site's sender; replies go to the sender when no Reply-To is set anywhere."""
-    sender = sender_for(config, compiled)
-    return sender if sender.reply_to else replace(sender, reply_to=sender.from_address)
+    """The issue's or the site's sender. Replies go to the sender: the letter's ``reply_to``, else the
+    person the letter is ``from`` (not the site's shared inbox), else the site's Reply-To or From."""
+    sender, issue = sender_for(config, compiled), compiled.issue
+    reply_to = issue.reply_to or issue.from_address or sender.reply_to or sender.from_address
+    return replace(sender, reply_to=reply_to)
 
 
 def start_letter(
