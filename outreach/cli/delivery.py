@@ -34,10 +34,10 @@ from outreach.operations import (
     start_campaign,
     when,
 )
-from outreach.operations.one_off import LetterPlan, plan_letter, start_letter
+from outreach.operations.one_off import LetterPlan, first_letter, plan_letter, start_letter
 from outreach.operations.steering import Steer, steer
 from outreach.render import CompiledIssue
-from outreach.transports.base import Outcome, Transport
+from outreach.transports.base import Outcome, OutgoingMessage, Transport
 
 campaigns_app = typer.Typer(
     help="Follow and steer campaigns.\n\nExample: outreach campaigns status 3", no_args_is_help=True
@@ -179,7 +179,7 @@ def _send_letter(
     _print_letter_plan(config, planned)
     if planned.refusals or not yes:
         if planned.clearance.report.compiled is not None and not yes:
-            _show_first_message(config, planned.compiled)
+            _show_message(first_letter(config, planned), "first message (for the file's first recipient)")
         if planned.refusals:
             console.print("Nothing was sent. Fix what is refused (above) before sending.", markup=False)
             raise typer.Exit(1 if yes else 0)
@@ -274,9 +274,12 @@ def _print_test_copy(copy: TestCopy) -> None:
 
 
 def _show_first_message(config: Config, compiled: CompiledIssue) -> None:
-    message = sample_message(config, compiled)
+    _show_message(sample_message(config, compiled), "first message (for a sample reader)")
+
+
+def _show_message(message: OutgoingMessage, title: str) -> None:
     head = message.raw.split(b"\r\n\r\n", 1)[0].decode("utf-8", "replace")
-    console.print("[dim]first message (for a sample reader):[/]")
+    console.print(f"[dim]{title}:[/]")
     console.print(head, markup=False, soft_wrap=True)
     console.print("\n".join(message.text.splitlines()[:12]), markup=False, soft_wrap=True)
     console.print(f"[dim]... {len(message.raw) / 1024:.1f} KB[/]")

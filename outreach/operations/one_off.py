@@ -12,6 +12,7 @@ safe default, and nobody in it is silently left out.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from pathlib import Path
 
 import jinja2
@@ -32,10 +33,11 @@ from outreach.delivery.one_off import ContactPlan, create_letter_campaign, plan_
 from outreach.delivery.tracking import tracking_for
 from outreach.delivery.wiring import build_transport, pacing, requires_public_links
 from outreach.errors import DeliveryError
-from outreach.models import RECIPIENT_FIELDS, Actor, Issue
+from outreach.models import RECIPIENT_FIELDS, Actor, Issue, Recipient
 from outreach.operations.gate import Clearance, Purpose, clear
-from outreach.operations.sending import AudienceChanged
+from outreach.operations.sending import AudienceChanged, compose_one, sample_message
 from outreach.render import CompiledIssue
+from outreach.transports.base import OutgoingMessage
 
 _PARSER = jinja2.Environment(autoescape=False)  # parses expressions only; nothing is compiled with it
 
@@ -168,6 +170,23 @@ def letter_sender(config: Config, compiled: CompiledIssue) -> Sender:
     sender, issue = sender_for(config, compiled), compiled.issue
     reply_to = issue.reply_to or issue.from_address or sender.reply_to or sender.from_address
     return replace(sender, reply_to=reply_to)
+
+
+def first_letter(config: Config, planned: LetterPlan, now: datetime | None = None) -> OutgoingMessage:
+    """The message the file's first recipient would get (the sample reader's if nobody is left)."""
+    compiled = planned.compiled
+    first = planned.contacts.to_send[0] if planned.contacts.to_send else None
+    if first is None:
+        return sample_message(config, compiled, now)
+    recipient = Recipient(
+        email=first.email,
+        first_name=first.fields.get("first_name", ""),
+        last_name=first.fields.get("last_name", ""),
+        organisation=first.fields.get("organisation", ""),
+        fields=tuple(first.fields.items()),
+    )
+    sender = letter_sender(config, compiled)
+    return compose_one(config, compiled, recipient, now or datetime.now(UTC), sender=sender)
 
 
 def start_letter(
