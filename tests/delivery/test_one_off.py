@@ -23,6 +23,8 @@ from outreach.audience import (
     ConsentMethod,
     Profile,
     add_subscriber,
+    erase,
+    export_person,
     find_by_email,
     is_suppressed,
     suppress,
@@ -365,3 +367,19 @@ def test_a_plain_frame_matches_the_slow_composition(project: Path, config: Confi
     assert parsed_text == message.text.replace("\r\n", "\n").rstrip("\n")
     assert "Agencia Niños" in parsed.get_content()
     assert parsed["Content-Transfer-Encoding"] == "quoted-printable"
+
+
+def test_a_contacts_columns_are_in_their_export_and_go_with_an_erasure(
+    engine: Engine, project: Path, config: Config, clock: FixedClock
+) -> None:
+    rows = {"owen@shenandoah.example": ROWS["owen@shenandoah.example"]}
+    send(config, engine, write_letter(project), write_contacts(project, rows), clock)
+    with transaction(engine) as session:
+        exported = export_person(session, "owen@shenandoah.example")
+    (delivery,) = exported["deliveries"]
+    assert delivery["letter_fields"]["organisation"] == "Shenandoah Early Start"
+    with transaction(engine) as session:
+        erase(session, "owen@shenandoah.example", consent=Consent(ConsentMethod.ADMIN), clock=clock)
+    with transaction(engine) as session:
+        assert session.scalars(sa.select(Delivery.fields)).all() == [{}]
+        assert is_suppressed(session, "owen@shenandoah.example")
