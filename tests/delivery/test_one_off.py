@@ -55,6 +55,7 @@ from outreach.operations.sending import compose_one
 from outreach.render import render_issue
 from outreach.transports.memory import MemoryTransport
 from outreach.web.app import create_app
+from outreach.web.signup import Mail, SignUp, sign_up
 from tests.delivery.conftest import LISTS, SECRET, START, TOPIC, copy_project
 
 ACTOR = Actor("maria@laptop", "cli")
@@ -383,3 +384,17 @@ def test_a_contacts_columns_are_in_their_export_and_go_with_an_erasure(
     with transaction(engine) as session:
         assert session.scalars(sa.select(Delivery.fields)).all() == [{}]
         assert is_suppressed(session, "owen@shenandoah.example")
+
+
+def test_a_contact_who_signs_up_is_asked_to_confirm_like_anyone_new(
+    engine: Engine, project: Path, config: Config, clock: FixedClock
+) -> None:
+    rows = {"owen@shenandoah.example": ROWS["owen@shenandoah.example"]}
+    send(config, engine, write_letter(project), write_contacts(project, rows), clock)
+    with transaction(engine) as session:
+        signup = SignUp("owen@shenandoah.example", first_name="Owen", topics=(TOPIC,))
+        outcome = sign_up(session, signup, Consent(ConsentMethod.FORM, source="sign-up form"), clock)
+        assert outcome.mail is Mail.CONFIRM
+        contact = find_by_email(session, "owen@shenandoah.example")
+        assert contact is not None and contact.status is SubscriberStatus.UNCONFIRMED
+        assert [t.topic_key for t in contact.topics] == [TOPIC]
