@@ -41,6 +41,7 @@ from outreach.audience.schema import (
 )
 from outreach.audience.segments import ALL
 from outreach.audience.topics import load_topics, sync_topics
+from outreach.checks.writing import check_variables
 from outreach.clock import FixedClock
 from outreach.config import Config, load_config
 from outreach.content import read_issue
@@ -398,3 +399,18 @@ def test_a_contact_who_signs_up_is_asked_to_confirm_like_anyone_new(
         contact = find_by_email(session, "owen@shenandoah.example")
         assert contact is not None and contact.status is SubscriberStatus.UNCONFIRMED
         assert [t.topic_key for t in contact.topics] == [TOPIC]
+
+
+def test_a_newsletter_cannot_use_a_contacts_column(project: Path) -> None:
+    """Only a letter sent to a file has columns; a newsletter's recipient.NAME is checked at its line."""
+    path = project / "newsletters" / "2026-12-news.md"
+    path.write_text(
+        "---\nsubject: News\ndate: 2026-12-01\n---\nHello {{ recipient.first_name }} at "
+        "{{ recipient.agency_type }}.\n",
+        encoding="utf-8",
+    )
+    findings = check_variables(read_issue(path))
+    assert [(f.code, f.line) for f in findings] == [("unknown-variable", 5)]
+    assert "recipient.agency_type can only come from a contacts file" in findings[0].message
+    letter = write_letter(project, body="Hello {{ recipient.agency_type }}.\n")
+    assert check_variables(read_issue(letter)) == []
