@@ -65,12 +65,12 @@ def recipient_context(recipient: Recipient, links: RecipientLinks) -> dict[str, 
     }
     subscriber["attributes"] = {k: _one_line(v) for k, v in recipient.attributes}
     # ``recipient`` is the reader as a one-off letter knows them: the subscriber's fields, then the
-    # columns of the contacts file (which win: the letter was written for that file).
-    known = {k: v for k, v in subscriber.items() if k != "attributes"}
+    # columns of the contacts file (which win: the letter was written for that file). Without a file
+    # it is the subscriber's own dict: no copy per recipient of a newsletter.
     columns = {k: line for k, v in recipient.fields if (line := _one_line(v))}
     return {
         "subscriber": subscriber,
-        "recipient": {**known, **columns} if columns else known,
+        "recipient": {**subscriber, **columns} if columns else subscriber,
         "unsubscribe_url": links.unsubscribe,
         "preferences_url": links.preferences,
         "view_online_url": links.view_online,
