@@ -16,6 +16,7 @@ class Layout(StrEnum):
 
     NEWSLETTER = "newsletter"
     LETTER = "letter"
+    PLAIN = "plain"  # a text-only message: no HTML part at all
 
 
 class IssueStatus(StrEnum):
@@ -185,6 +186,8 @@ class Recipient:
     region: str = ""
     language: str = ""
     attributes: tuple[tuple[str, str], ...] = ()
+    # A one-off letter's recipient: their columns in the contacts file (``recipient.COLUMN``).
+    fields: tuple[tuple[str, str], ...] = ()
 
     @property
     def full_name(self) -> str:

@@ -101,6 +101,7 @@ def _sending(session: Session, subscriber_id: int) -> dict[str, list[dict[str, A
             deliveries.c.message_id,
             deliveries.c.attempts,
             deliveries.c.updated_at,
+            deliveries.c.fields,
         )
         .join(campaigns, campaigns.c.id == deliveries.c.campaign_id)
         .where(deliveries.c.subscriber_id == subscriber_id)
@@ -114,8 +115,9 @@ def _sending(session: Session, subscriber_id: int) -> dict[str, list[dict[str, A
             "message_id": message_id,
             "attempts": attempts,
             "updated_at": _iso(updated),
+            **({"letter_fields": fields} if fields else {}),
         }
-        for cid, slug, subject, state, reason, message_id, attempts, updated in rows
+        for cid, slug, subject, state, reason, message_id, attempts, updated, fields in rows
     ]
     found = session.execute(
         sa.select(
@@ -175,6 +177,13 @@ def erase(session: Session, address: str, *, consent: Consent, clock: Clock) -> 
         subscriber.topics = []
         subscriber.status = SubscriberStatus.ERASED
         subscriber.updated_at = now
+        # A one-off letter's copy of the contact's columns goes too (the row itself stays, emptied).
+        ledger = ledger_view.deliveries
+        session.execute(
+            sa.update(ledger)
+            .where(ledger.c.subscriber_id == subscriber_id, ledger.c.fields.is_not(None))
+            .values(fields={})
+        )
     # The one permitted change to the consent log: personal data in it goes, the record stays.
     session.execute(
         sa.update(ConsentEvent).where(ConsentEvent.email_hash == hashed).values(ip=None, user_agent=None)

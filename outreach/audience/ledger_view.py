@@ -36,6 +36,7 @@ deliveries = sa.table(
     sa.column("message_id", sa.String()),
     sa.column("attempts", sa.Integer()),
     sa.column("updated_at", sa.DateTime(timezone=True)),
+    sa.column("fields", sa.JSON()),  # a one-off letter's columns from the contacts file
 )
 
 events = sa.table(

@@ -21,7 +21,12 @@ JsonDocument = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
 
 
 class SubscriberStatus(StrEnum):
-    """Where a subscriber stands; only ``active`` may be mailed."""
+    """Where a subscriber stands; only ``active`` may be mailed a newsletter.
+
+    ``contact`` is someone written to once, from a list of contacts (``outreach send --recipients``):
+    a row of their own so the ledger, suppression, unsubscribe links, events and erasure work for them
+    as for anyone, but in no topic, segment or count of subscribers.
+    """
 
     ACTIVE = "active"
     UNCONFIRMED = "unconfirmed"
@@ -29,6 +34,12 @@ class SubscriberStatus(StrEnum):
     BOUNCED = "bounced"
     COMPLAINED = "complained"
     ERASED = "erased"
+    CONTACT = "contact"
+
+
+# The statuses of someone who still hears from us (a newsletter or a one-off letter): an unsubscribe
+# link or a suppression ends it for them.
+STILL_WRITTEN_TO = (SubscriberStatus.ACTIVE, SubscriberStatus.UNCONFIRMED, SubscriberStatus.CONTACT)
 
 
 class ConsentMethod(StrEnum):
@@ -53,6 +64,8 @@ class ConsentAction(StrEnum):
     SUPPRESSED = "suppressed"
     UNSUPPRESSED = "unsuppressed"
     ERASED = "erased"
+    # Written to once from a list of contacts; ``source`` holds why we may (the legitimate interest).
+    CONTACTED = "contacted"
 
 
 class SuppressionReason(StrEnum):

@@ -158,7 +158,10 @@ def stop_mailing(
 ) -> None:
     """Unsubscribe, bounce or complaint: status changes, the address is suppressed. Idempotent."""
     subscriber = get_subscriber(session, subscriber_id)
-    if reason is SuppressionReason.UNSUBSCRIBED and subscriber.status is SubscriberStatus.ACTIVE:
+    if reason is SuppressionReason.UNSUBSCRIBED and subscriber.status in (
+        SubscriberStatus.ACTIVE,
+        SubscriberStatus.CONTACT,
+    ):
         record(
             session,
             subscriber_id=subscriber.id,

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from outreach.audience.addresses import email_hash, normalise_email
 from outreach.audience.consent import Consent, record
 from outreach.audience.schema import (
+    STILL_WRITTEN_TO,
     ConsentAction,
     Subscriber,
     SubscriberStatus,
@@ -47,10 +48,7 @@ def suppress_hash(
         entry = Suppression(email_hash=hashed, email=email, reason=reason, note=note, created_at=clock.now())
         session.add(entry)
     subscriber = session.scalars(sa.select(Subscriber).where(Subscriber.email_hash == hashed)).one_or_none()
-    if subscriber is not None and subscriber.status in (
-        SubscriberStatus.ACTIVE,
-        SubscriberStatus.UNCONFIRMED,
-    ):
+    if subscriber is not None and subscriber.status in STILL_WRITTEN_TO:
         subscriber.status = STATUS_FOR_REASON[reason]
         subscriber.updated_at = clock.now()
     record(

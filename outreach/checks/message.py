@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html as htmllib
 import re
+from collections.abc import Callable
 
 import lxml.html
 
@@ -36,6 +37,9 @@ def check_message(
     def error(code: str, message: str) -> None:
         found.append(Finding(code, Severity.ERROR, message, where))
 
+    if not mail.html:  # ``template: plain``: one text part, nothing else to check
+        _check_text_only(mail, links, postal_address, error)
+        return found
     size = len(mail.html.encode("utf-8"))
     if size > CLIP_BYTES:
         error(
@@ -84,3 +88,18 @@ def check_message(
             "the HTML; it must carry the whole content, not a 'view in browser' stub",
         )
     return found
+
+
+def _check_text_only(
+    mail: Personalised, links: RecipientLinks, postal_address: str, error: Callable[[str, str], None]
+) -> None:
+    """The way out and the postal address a text-only message must carry in its one part."""
+    for label, url in (("unsubscribe", links.unsubscribe), ("preferences", links.preferences)):
+        if url not in mail.text:
+            error(f"missing-{label}", f"the text has no {label} link; the layout must show one")
+    if " ".join(postal_address.split()) not in " ".join(mail.text.split()):
+        error(
+            "missing-address",
+            "the text lacks the postal address (CAN-SPAM); set [organisation] postal_address and keep "
+            "it in the layout",
+        )

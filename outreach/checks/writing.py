@@ -10,7 +10,7 @@ from jinja2 import nodes
 
 from outreach.content.placeholders import EXPRESSION, TOKEN
 from outreach.content.urls import LINKS, WEB, scheme_of
-from outreach.models import RECIPIENT_FIELDS, Finding, Issue, Severity
+from outreach.models import RECIPIENT_FIELDS, Finding, Issue, Layout, Severity
 from outreach.render.personal import RECIPIENT_VARIABLES
 
 SUBJECT_MAX = 78
@@ -228,6 +228,21 @@ def check_variables(issue: Issue) -> list[Finding]:
                 )
         for getattr_node in tree.find_all(nodes.Getattr):
             target = getattr_node.node
+            if (
+                isinstance(target, nodes.Name)
+                and target.name == "recipient"
+                and issue.layout is Layout.NEWSLETTER
+                and getattr_node.attr not in RECIPIENT_FIELDS
+            ):
+                found.append(
+                    _error(
+                        "unknown-variable",
+                        f"recipient.{getattr_node.attr} can only come from a contacts file (a letter sent "
+                        "with --recipients); in a newsletter use subscriber.attributes.NAME",
+                        issue,
+                        line,
+                    )
+                )
             if (
                 isinstance(target, nodes.Name)
                 and target.name == "subscriber"

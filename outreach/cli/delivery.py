@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -34,8 +35,10 @@ from outreach.operations import (
     when,
 )
 from outreach.operations.campaign_view import reviewed_line
+from outreach.operations.one_off import LetterPlan, first_letter, plan_letter, start_letter
 from outreach.operations.steering import Steer, steer
-from outreach.transports.base import Outcome, Transport
+from outreach.render import CompiledIssue
+from outreach.transports.base import Outcome, OutgoingMessage, Transport
 
 campaigns_app = typer.Typer(
     help="Follow and steer campaigns.\n\nExample: outreach campaigns status 3", no_args_is_help=True
@@ -59,9 +62,27 @@ def send(
         help="Send through a real transport although the issue, its layouts or settings have changes not "
         "committed to git (skips the review gate, and says so).",
     ),
+    recipients: Path | None = typer.Option(
+        None,
+        "--recipients",
+        help="Send a one-off letter to the people in this CSV (its columns personalise it as "
+        "{{ recipient.COLUMN }}) instead of the issue's audience.",
+    ),
+    consent: str = typer.Option(
+        "", "--consent", help="With --recipients: why you may write to them (kept in the consent log)."
+    ),
+    skip_invalid: bool = typer.Option(
+        False, "--skip-invalid", help="With --recipients: send to the valid rows although some are invalid."
+    ),
+    add_to_list: str | None = typer.Option(
+        None,
+        "--add-to-list",
+        metavar="TOPIC",
+        help="With --recipients: also make them subscribers of this topic (only if they agreed).",
+    ),
     root: Path | None = RootOption,
 ) -> None:
-    """Plan, test or send an issue to its audience.
+    """Plan, test or send an issue to its audience, or a one-off letter to the people in a CSV.
 
     Without --yes nothing is sent: the plan (recipients, exclusions, transport, rate, when, what the
     send gate would refuse, the first message) is shown. --test-to sends [TEST] copies of the real
@@ -69,7 +90,14 @@ def send(
     errors from `outreach check` (SpamAssassin included) and, for an issue whose send_at lies ahead,
     --now (or `outreach schedule`).
 
+    With --recipients the letter goes to the rows of a CSV instead: suppressed and unsubscribed
+    addresses are left out and listed, invalid rows stop the send (--skip-invalid sends to the rest),
+    nobody gets the letter twice, and the contacts join no list unless --add-to-list says so.
+
     Example: outreach send newsletters/2026-12-holding-the-holidays.md --test-to me@example.org
+
+    Example: outreach send newsletters/2026-12-winter-gathering-invitation.md
+    --recipients lists/examples/partner-agencies.csv --consent "Partner agencies we work with, 2026"
     """
     config = config_for(root)
     name = transport_name(config, transport)
@@ -79,6 +107,12 @@ def send(
             _print_test_copy(copy)
         return
     engine = database(config)
+    if recipients is not None:
+        letter = Letter(consent, skip_invalid, add_to_list)
+        _send_letter(config, engine, issue, recipients, letter, name, yes, now, allow_uncommitted)
+        return
+    if consent or skip_invalid or add_to_list:
+        raise typer.BadParameter("--consent, --skip-invalid and --add-to-list go with --recipients FILE.csv")
     audience = Audience(tuple(topic), tuple(segment))
     purpose = Purpose.SEND if yes else Purpose.PLAN
     planned = plan_send(
@@ -94,7 +128,7 @@ def send(
     )
     _print_plan(config, planned)
     if not yes:
-        _show_first_message(config, planned)
+        _show_first_message(config, planned.compiled)
         if planned.clearance.refusals:
             console.print("Nothing was sent. Fix what the gate refuses (above) before sending.", markup=False)
         else:
@@ -105,6 +139,92 @@ def send(
     campaign_id = start_campaign(config, engine, planned, actor=cli_actor())
     console.print(f"campaign {campaign_id} created")
     _run(config, engine, campaign_id, name)
+
+
+@dataclass(frozen=True)
+class Letter:
+    """The one-off options of ``send``."""
+
+    consent: str
+    skip_invalid: bool
+    add_to_list: str | None
+
+
+def _send_letter(
+    config: Config,
+    engine: sa.Engine,
+    issue: Path,
+    recipients: Path,
+    letter: Letter,
+    name: str,
+    yes: bool,
+    now: bool,
+    allow_uncommitted: bool,
+) -> None:
+    if yes and not letter.consent.strip():
+        raise typer.BadParameter(
+            'say why you may write to these people: --consent "Partner agencies we work with, 2026"',
+            param_hint="--consent",
+        )
+    planned = plan_letter(
+        config,
+        engine,
+        issue,
+        recipients,
+        purpose=Purpose.SEND if yes else Purpose.PLAN,
+        transport=name,
+        send_now=now,
+        allow_uncommitted=allow_uncommitted,
+        skip_invalid=letter.skip_invalid,
+    )
+    _print_letter_plan(config, planned)
+    if planned.refusals or not yes:
+        if planned.clearance.report.compiled is not None and not yes:
+            _show_message(first_letter(config, planned), "first message (for the file's first recipient)")
+        if planned.refusals:
+            console.print("Nothing was sent. Fix what is refused (above) before sending.", markup=False)
+            raise typer.Exit(1 if yes else 0)
+        console.print("Nothing was sent. Add [bold]--yes[/] (and --consent) to send.")
+        return
+    if planned.recipients == 0:
+        console.print("Nothing was sent: nobody in the file is left to write to.", markup=False)
+        return
+    campaign_id = start_letter(
+        config, engine, planned, actor=cli_actor(), consent=letter.consent, add_to_topic=letter.add_to_list
+    )
+    console.print(f"campaign {campaign_id} created")
+    _run(config, engine, campaign_id, name)
+
+
+def _print_letter_plan(config: Config, planned: LetterPlan) -> None:
+    out = console
+    contacts = planned.contacts.contacts
+    report = planned.clearance.report
+    subject = report.compiled.issue.subject if report.compiled is not None else str(planned.clearance.path)
+    out.print(f"{subject}  ({planned.clearance.path})", markup=False)
+    rows = len(contacts.contacts) + len(contacts.repeats) + len(contacts.invalid)
+    out.print(
+        f"recipients: {contacts.path} ({rows} rows; columns {', '.join(contacts.columns)})", markup=False
+    )
+    out.print(f"to send: [bold]{planned.recipients}[/]")
+    for left in planned.contacts.left_out:
+        out.print(f"  left out, row {left.row}: {left.email} ({left.why})", markup=False)
+    for bad in planned.invalid:
+        out.print(f"[red]  invalid, row {bad.row}[/]: {escape(bad.reason)}")
+    out.print(
+        f"transport: {planned.transport} ({planned.backend}), rate {planned.rate}, "
+        f"{planned.concurrency} at once",
+        markup=False,
+    )
+    if report.spam is not None:
+        out.print(f"SpamAssassin: {report.spam.score} for {report.spam_reader}", markup=False)
+    for warning in report.warnings:
+        where = f"{warning.where}: " if warning.where else ""
+        out.print(f"[yellow]warning[/] {escape(where + warning.message)}")
+    for note in planned.clearance.notes:
+        out.print(f"[yellow]note[/] {escape(note)}")
+    for reason in planned.refusals:
+        out.print(f"[red]refused[/] {escape(reason)}")
 
 
 def _print_plan(config: Config, planned: SendPlan) -> None:
@@ -154,10 +274,13 @@ def _print_test_copy(copy: TestCopy) -> None:
         )
 
 
-def _show_first_message(config: Config, planned: SendPlan) -> None:
-    message = sample_message(config, planned.compiled)
+def _show_first_message(config: Config, compiled: CompiledIssue) -> None:
+    _show_message(sample_message(config, compiled), "first message (for a sample reader)")
+
+
+def _show_message(message: OutgoingMessage, title: str) -> None:
     head = message.raw.split(b"\r\n\r\n", 1)[0].decode("utf-8", "replace")
-    console.print("[dim]first message (for a sample reader):[/]")
+    console.print(f"[dim]{title}:[/]")
     console.print(head, markup=False, soft_wrap=True)
     console.print("\n".join(message.text.splitlines()[:12]), markup=False, soft_wrap=True)
     console.print(f"[dim]... {len(message.raw) / 1024:.1f} KB[/]")

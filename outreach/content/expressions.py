@@ -61,9 +61,10 @@ TRIAL_READERS = (
             **dict.fromkeys(("organisation", "role", "region", "language"), "x"),
             "attributes": {},
         },
+        "recipient": dict.fromkeys(("email", "first_name", "organisation"), "x"),
         **_LINKS,
     },
-    {"subscriber": {"attributes": {}}, **_LINKS},
+    {"subscriber": {"attributes": {}}, "recipient": {}, **_LINKS},
 )
 _OPEN, _CLOSE = "{{", "}}"
 

@@ -12,8 +12,9 @@ its campaign, and the other is told which campaign is already sending, having qu
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -136,6 +137,8 @@ def create_campaign(
     tracking: ClickTracking | None = None,
     archive: bool = False,
     reviewed_commit: str = "",
+    recipients: Sequence[tuple[int, dict[str, str]]] | None = None,
+    contacts_file: str = "",
 ) -> Campaign:
     """Create the campaign and its ledger rows in the caller's transaction.
 
@@ -149,6 +152,9 @@ def create_campaign(
 
     With click tracking on, links are rewritten once here (one signed redirect per link per campaign,
     nothing per recipient), before any row can be sent.
+
+    ``recipients`` (subscriber id, the contact's fields) replaces the audience for a one-off letter to
+    a contacts file (``outreach.delivery.one_off`` plans and saves them); ``contacts_file`` names it.
     """
     issue = compiled.issue
     now = clock.now()
@@ -161,7 +167,8 @@ def create_campaign(
         "issue_path": str(issue.path or ""),
         "subject": issue.subject,
         "status": status,
-        "audience": {"topics": list(audience.topics), "segments": list(audience.segments)},
+        "audience": {"topics": list(audience.topics), "segments": list(audience.segments)}
+        | ({"contacts": contacts_file} if contacts_file else {}),
         "transport": transport,
         "subject_source": compiled.templates.subject_source,
         "html_source": compiled.templates.html_source,
@@ -179,6 +186,53 @@ def create_campaign(
     campaign = _insert_unless_active(session, values)
     if tracking is not None:
         tracking.apply(campaign)
+    if recipients is not None:
+        _insert_recipients(session, campaign, recipients, now)
+    else:
+        _insert_audience(session, campaign, issue.slug, audience, segments, clock, limit)
+    total = session.scalar(sa.select(sa.func.count()).where(Delivery.campaign_id == campaign.id)) or 0
+    if not total:  # e.g. another campaign of the issue reached everyone since the plan was made
+        raise DeliveryError(
+            f"nobody to send {issue.slug} to: everyone in the audience already has it or cannot be "
+            "mailed; `outreach campaigns list` shows the campaigns"
+        )
+    log(session, campaign.id, "created", clock, f"{total} recipients via {transport}")
+    return campaign
+
+
+def _insert_recipients(
+    session: Session, campaign: Campaign, recipients: Sequence[tuple[int, dict[str, str]]], now: datetime
+) -> None:
+    """One pending row per listed contact, with their fields (a contacts file is small)."""
+    session.execute(
+        sa.insert(Delivery),
+        [
+            {
+                "campaign_id": campaign.id,
+                "subscriber_id": subscriber_id,
+                "state": DeliveryState.PENDING,
+                "reason": "",
+                "provider_id": "",
+                "attempts": 0,
+                "claimed_by": "",
+                "language": campaign.language,
+                "fields": fields,
+            }
+            for subscriber_id, fields in recipients
+        ],
+    )
+
+
+def _insert_audience(
+    session: Session,
+    campaign: Campaign,
+    slug: str,
+    audience: Audience,
+    segments: dict[str, Segment],
+    clock: Clock,
+    limit: int | None,
+) -> None:
+    """The audience's ledger rows, by one INSERT ... SELECT."""
     who = (
         sa.select(
             sa.literal(campaign.id).label("campaign_id"),
@@ -193,7 +247,7 @@ def create_campaign(
         .where(
             audience_clause(audience, segments, clock.now().date()),
             mailable_clause(),
-            ~already_has(issue.slug),
+            ~already_has(slug),
         )
         .order_by(Subscriber.id)
     )
@@ -210,14 +264,6 @@ def create_campaign(
         "language",
     ]
     session.execute(sa.insert(Delivery).from_select(columns, who))
-    total = session.scalar(sa.select(sa.func.count()).where(Delivery.campaign_id == campaign.id)) or 0
-    if not total:  # e.g. another campaign of the issue reached everyone since the plan was made
-        raise DeliveryError(
-            f"nobody to send {issue.slug} to: everyone in the audience already has it or cannot be "
-            "mailed; `outreach campaigns list` shows the campaigns"
-        )
-    log(session, campaign.id, "created", clock, f"{total} recipients via {transport}")
-    return campaign
 
 
 def _insert_unless_active(session: Session, values: dict[str, Any]) -> Campaign:

@@ -39,7 +39,7 @@ from outreach.render.personal import Personalised, PersonalTemplates, recipient_
 _Body = tuple[bytes, str]  # an encoded part and its Content-Transfer-Encoding
 # The address is not cleaned but checked where it becomes a header: a cleaned copy could differ from
 # the envelope recipient.
-_TEXT_FIELDS = tuple(f.name for f in fields(Recipient) if f.name not in ("email", "attributes"))
+_TEXT_FIELDS = tuple(f.name for f in fields(Recipient) if f.name not in ("email", "attributes", "fields"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,13 +56,14 @@ def clean_recipient(recipient: Recipient) -> Recipient:
     """The recipient with control characters taken out of every value but the address (stored text is
     not trusted to be clean: a NUL or a stray CR must not reach a 7-bit body or a header)."""
     values = [getattr(recipient, name) for name in _TEXT_FIELDS]
-    attributes = recipient.attributes
+    attributes, columns = recipient.attributes, recipient.fields
     if all(v.isprintable() for v in values) and all(
-        k.isprintable() and v.isprintable() for k, v in attributes
+        k.isprintable() and v.isprintable() for k, v in (*attributes, *columns)
     ):
         return recipient
     cleaned: dict[str, Any] = {name: plain_text(v) for name, v in zip(_TEXT_FIELDS, values, strict=True)}
     cleaned["attributes"] = tuple((plain_text(k), plain_text(v)) for k, v in attributes)
+    cleaned["fields"] = tuple((plain_text(k), plain_text(v)) for k, v in columns)
     return replace(recipient, **cleaned)
 
 
@@ -83,6 +84,15 @@ class MessageFrame:
         self.headers = MessageHeaders(from_name, from_address, list_id, reply_to, extra_headers)
         self.from_header = self.headers.from_value
         self.boundary = boundary or f"=_outreach_{secrets.token_hex(16)}"
+        # ``template: plain`` renders no HTML: the message is one text/plain part, no multipart.
+        self.text_only = not templates.html_source
+        self._single = {
+            cte: (
+                f'MIME-Version: 1.0{CRLF}Content-Type: text/plain; charset="utf-8"{CRLF}'
+                f"Content-Transfer-Encoding: {cte}{CRLF}{CRLF}"
+            )
+            for cte in ("7bit", "quoted-printable")
+        }
         self._mime = (
             f"MIME-Version: 1.0{CRLF}"
             f'Content-Type: multipart/alternative;{CRLF} boundary="{self.boundary}"{CRLF}{CRLF}'
@@ -129,6 +139,10 @@ class MessageFrame:
             links.unsubscribe,
             links.unsubscribe_mailto,
         )
+        if self.text_only:
+            head = self.headers.block(to_line, values) + self._single[text[1]]
+            raw = b"".join((head.encode("utf-8"), text[0], self._crlf))
+            return Stamped(raw=raw, subject=plain_text(mail.subject), mail=mail, to_header=unfolded(to_line))
         head = self.headers.block(to_line, values) + self._mime
         raw = b"".join(
             (

@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session
 
 from outreach.audience import Consent, ConsentMethod, SuppressionReason, stop_mailing
 from outreach.audience.db import execute_many
-from outreach.audience.schema import Subscriber, SubscriberStatus, Suppression
+from outreach.audience.schema import STILL_WRITTEN_TO, Subscriber, SubscriberStatus, Suppression
 from outreach.clock import Clock
 from outreach.delivery.pacing import Backoff
 from outreach.delivery.schema import Campaign, CampaignStatus, Delivery, DeliveryState
@@ -95,7 +95,19 @@ def _recipient(row: Any) -> Recipient:
         region=str(row.region or ""),
         language=str(row.language or ""),
         attributes=tuple((str(k), str(v)) for k, v in attributes.items() if v is not None),
+        fields=tuple((str(k), str(v)) for k, v in (row.fields or {}).items() if v is not None),
     )
+
+
+def _not_mailable(row: Any) -> str:
+    """Why a claimed row may not be sent now, or "": a newsletter goes to active subscribers only; a
+    one-off letter (a row with its contact's fields) also to contacts and the unconfirmed."""
+    allowed = STILL_WRITTEN_TO if row.fields is not None else (SubscriberStatus.ACTIVE,)
+    if row.status not in allowed:
+        return f"subscriber is {row.status}"
+    if row.suppressed or not row.email:
+        return "suppressed"
+    return ""
 
 
 def update_rows(
@@ -150,6 +162,7 @@ def _due_rows() -> tuple[_Rows, _Rows]:
             Subscriber.attributes,
             Subscriber.status,
             suppressed.exists().label("suppressed"),
+            Delivery.fields,
         )
         .join(Subscriber, Subscriber.id == Delivery.subscriber_id)
         .where(
@@ -234,10 +247,7 @@ def claim(
     claimed: list[Claimed] = []
     skipped: list[dict[str, object]] = []
     for row in rows:
-        if row.status is not SubscriberStatus.ACTIVE or row.suppressed or not row.email:
-            reason = (
-                f"subscriber is {row.status}" if row.status is not SubscriberStatus.ACTIVE else "suppressed"
-            )
+        if reason := _not_mailable(row):
             skipped.append(
                 {"id": row.id, "state": DeliveryState.SKIPPED, "reason": reason, "updated_at": now}
             )

@@ -86,5 +86,6 @@ def build_message(
     for name, value in headers.fields(values):
         message.set_raw(name, value)
     message.set_content(mail.text, subtype="plain", charset="utf-8", cte="quoted-printable")
-    message.add_alternative(mail.html, subtype="html", charset="utf-8", cte="quoted-printable")
+    if mail.html:  # ``template: plain`` has no HTML part
+        message.add_alternative(mail.html, subtype="html", charset="utf-8", cte="quoted-printable")
     return message

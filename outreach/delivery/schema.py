@@ -129,6 +129,9 @@ class Delivery(Base):
     claimed_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
     language: Mapped[str] = mapped_column(sa.String(35), default="", server_default="")
     updated_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    # A one-off letter's row: the recipient's own columns from the contacts file, frozen with the
+    # campaign so a resume personalises as planned (``recipient.COLUMN``); None for everyone else.
+    fields: Mapped[dict[str, str] | None] = mapped_column(JsonDocument)
 
 
 class CampaignEvent(Base):

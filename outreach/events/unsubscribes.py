@@ -15,8 +15,8 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from outreach.audience import Consent, ConsentMethod, SubscriberStatus, is_suppressed, unsubscribe
-from outreach.audience.schema import Subscriber
+from outreach.audience import Consent, ConsentMethod, is_suppressed, unsubscribe
+from outreach.audience.schema import STILL_WRITTEN_TO, Subscriber
 from outreach.clock import Clock
 from outreach.delivery.schema import Campaign, Delivery, DeliveryState
 from outreach.events.apply import Outcome, record_event
@@ -77,7 +77,7 @@ def leave_by_mail(session: Session, subject: LinkSubject, clock: Clock) -> Left:
         return Left(Outcome.UNMATCHED)
     campaign = f", campaign {subject.campaign_id}" if subject.campaign_id is not None else ""
     consent = Consent(ConsentMethod.ONE_CLICK, source=f"mailto unsubscribe (List-Unsubscribe){campaign}")
-    leaving = subscriber.status in (SubscriberStatus.ACTIVE, SubscriberStatus.UNCONFIRMED)
+    leaving = subscriber.status in STILL_WRITTEN_TO
     if leaving or (subscriber.email and not is_suppressed(session, subscriber.email)):
         unsubscribe(session, subscriber.id, consent=consent, clock=clock)
     counted = count_unsubscribe(session, subject, "mailto unsubscribe", clock)

@@ -73,6 +73,8 @@ def campaign_rows(
 
 def _audience(campaign: Campaign) -> str:
     chosen = campaign.audience if isinstance(campaign.audience, dict) else {}
+    if chosen.get("contacts"):  # a one-off letter (outreach.delivery.one_off)
+        return f"the people in {chosen['contacts']}"
     topics = ", ".join(str(t) for t in chosen.get("topics", []) or [])
     segments = ", ".join(str(s) for s in chosen.get("segments", []) or [])
     parts = [f"topics: {topics}" if topics else "", f"segments: {segments}" if segments else ""]

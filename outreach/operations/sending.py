@@ -21,7 +21,7 @@ from outreach.audience.subscribers import known_topics
 from outreach.clock import Clock, SystemClock
 from outreach.config import Config
 from outreach.delivery import ledger
-from outreach.delivery.campaigns import Plan, archivable, create_campaign, plan, sender_for
+from outreach.delivery.campaigns import Plan, Sender, archivable, create_campaign, plan, sender_for
 from outreach.delivery.ledger import Claimed
 from outreach.delivery.outgoing import CampaignContent, CampaignMessages
 from outreach.delivery.runner import Progress, Report
@@ -197,9 +197,11 @@ class TestCopy:
     result: SendResult
 
 
-def campaign_content(config: Config, compiled: CompiledIssue, subject_prefix: str = "") -> CampaignContent:
+def campaign_content(
+    config: Config, compiled: CompiledIssue, subject_prefix: str = "", sender: Sender | None = None
+) -> CampaignContent:
     """The campaign-level values a message is composed from, before any campaign exists."""
-    sender = sender_for(config, compiled)
+    sender = sender or sender_for(config, compiled)
     templates = compiled.templates
     return CampaignContent(
         0,
@@ -222,10 +224,11 @@ def compose_one(
     *,
     subject_prefix: str = "",
     key: str = "0",
+    sender: Sender | None = None,
 ) -> OutgoingMessage:
     """One message exactly as a campaign composes it (frame, links, mailto unsubscribe, DKIM)."""
     messages = CampaignMessages(
-        campaign_content(config, compiled, subject_prefix),
+        campaign_content(config, compiled, subject_prefix, sender),
         config.base_url,
         config.secret_key,
         signer(config),

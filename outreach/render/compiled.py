@@ -18,7 +18,7 @@ from markupsafe import Markup, escape
 
 from outreach.config import Config
 from outreach.content.placeholders import EXPRESSION, restore, token_for
-from outreach.models import Block, Columns, Issue, Placeholder, Recipient, RecipientLinks
+from outreach.models import Block, Columns, Issue, Layout, Placeholder, Recipient, RecipientLinks
 from outreach.render.inline import inline_css
 from outreach.render.layouts import layout_environment, render_layout
 from outreach.render.mjml import compile_mjml
@@ -95,17 +95,21 @@ def render_issue(issue: Issue, config: Config, templates: Path | None = None) ->
     personal = _Personal(issue)
     links = {name: personal(expr) for name, expr in LINK_EXPRESSIONS.items()}
     context = _layout_context(issue, config, links, personal)
-    mjml = render_layout(env, f"{issue.layout}.mjml.j2", context)
-    html = inline_css(compile_mjml(mjml, folder, f"{issue.layout}.mjml.j2"))
+    if issue.layout is Layout.PLAIN:  # text only: no MJML, no HTML part
+        mjml = html = ""
+    else:
+        mjml = render_layout(env, f"{issue.layout}.mjml.j2", context)
+        html = inline_css(compile_mjml(mjml, folder, f"{issue.layout}.mjml.j2"))
     text = render_layout(env, f"{issue.layout}.txt.j2", context)
     if issue.utm_campaign:
         website = config.organisation.website
-        html = tag_campaign_links(html, website, issue.utm_campaign, in_html=True)
+        html = html and tag_campaign_links(html, website, issue.utm_campaign, in_html=True)
         text = tag_campaign_links(text, website, issue.utm_campaign, in_html=False)
     placeholders = tuple(personal.placeholders)
     templates_ = PersonalTemplates(
         subject=issue.subject,
-        html=restore(escape_jinja(wrap_long_lines(ascii_html(html)).replace("\n.", "\n .")), placeholders),
+        html=html
+        and restore(escape_jinja(wrap_long_lines(ascii_html(html)).replace("\n.", "\n .")), placeholders),
         text=restore(escape_jinja(_tidy_text(text)), placeholders),
     )
     return CompiledIssue(issue=issue, templates=templates_, mjml=mjml, placeholders=placeholders)

@@ -27,7 +27,7 @@ from outreach.models import Recipient, RecipientLinks
 # mistake, and capping it keeps every line of the message within SMTP's 998 octets.
 FIELD_LIMIT = 120
 
-RECIPIENT_VARIABLES = ("subscriber", "unsubscribe_url", "preferences_url", "view_online_url")
+RECIPIENT_VARIABLES = ("subscriber", "recipient", "unsubscribe_url", "preferences_url", "view_online_url")
 
 
 def _environments(newline: str) -> tuple[jinja2.Environment, jinja2.Environment]:
@@ -64,8 +64,13 @@ def recipient_context(recipient: Recipient, links: RecipientLinks) -> dict[str, 
         if (value := getattr(recipient, name))
     }
     subscriber["attributes"] = {k: _one_line(v) for k, v in recipient.attributes}
+    # ``recipient`` is the reader as a one-off letter knows them: the subscriber's fields, then the
+    # columns of the contacts file (which win: the letter was written for that file). Without a file
+    # it is the subscriber's own dict: no copy per recipient of a newsletter.
+    columns = {k: line for k, v in recipient.fields if (line := _one_line(v))}
     return {
         "subscriber": subscriber,
+        "recipient": {**subscriber, **columns} if columns else subscriber,
         "unsubscribe_url": links.unsubscribe,
         "preferences_url": links.preferences,
         "view_online_url": links.view_online,

@@ -75,7 +75,6 @@ class PostmarkTransport(HttpTransport):
             "To": message.to_header or message.recipient,
             "Subject": message.subject,
             "TextBody": message.text,
-            "HtmlBody": message.html,
             "MessageStream": self.message_stream,
             "Metadata": {"outreach_key": message.key},
             "Headers": [
@@ -84,6 +83,8 @@ class PostmarkTransport(HttpTransport):
                 if name.lower() not in _HEADERS_OWN_FIELD
             ],
         }
+        if message.html:  # a text-only message (``template: plain``) has none
+            body["HtmlBody"] = message.html
         reply_to = message.header("Reply-To")
         if reply_to:
             body["ReplyTo"] = reply_to

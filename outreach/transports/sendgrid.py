@@ -68,10 +68,8 @@ def payload(message: OutgoingMessage) -> dict[str, Any]:
         ],
         "from": _address(*reversed(_mailbox(message.from_header))),
         "subject": message.subject,
-        "content": [
-            {"type": "text/plain", "value": message.text},
-            {"type": "text/html", "value": message.html},
-        ],
+        "content": [{"type": "text/plain", "value": message.text}]
+        + ([{"type": "text/html", "value": message.html}] if message.html else []),  # none when plain
     }
     reply_to = message.header("Reply-To")
     if reply_to:

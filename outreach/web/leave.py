@@ -16,7 +16,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from outreach.audience import Consent, ConsentMethod, SubscriberStatus, transaction
-from outreach.audience.schema import Subscriber
+from outreach.audience.schema import STILL_WRITTEN_TO, Subscriber
 from outreach.events.unsubscribes import count_unsubscribe
 from outreach.tokens import LinkSubject, Purpose, read_subject
 from outreach.web import signed
@@ -95,7 +95,7 @@ async def unsubscribe_page(request: Request) -> Response:
     return state.pages.page(
         "unsubscribe.html.j2",
         token=token,
-        gone=status not in (SubscriberStatus.ACTIVE, SubscriberStatus.UNCONFIRMED),
+        gone=status not in STILL_WRITTEN_TO,
         preferences_url=state.links(subscriber_id).preferences,
         csrf=signed.csrf_field(state.secret, f"leave:{subscriber_id}", state.clock),
     )

@@ -196,7 +196,9 @@ def sign_up(session: Session, signup: SignUp, consent: Consent, clock: Clock) ->
             status=SubscriberStatus.UNCONFIRMED,
         )
         return _confirm(session, subscriber.id)
-    if subscriber.status is SubscriberStatus.UNCONFIRMED:
+    if subscriber.status in (SubscriberStatus.UNCONFIRMED, SubscriberStatus.CONTACT):
+        # A contact written to once (a one-off letter) signs up like anyone new: confirm first.
+        subscriber.status = SubscriberStatus.UNCONFIRMED
         _update_profile(subscriber, signup, clock)
         set_topics(session, subscriber.id, signup.topics, consent, clock)
         return _confirm(session, subscriber.id)

@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from sqlalchemy.engine import Engine
 from starlette.requests import Request
 
-from outreach.audience import Consent, SubscriberStatus, is_suppressed, transaction, unsubscribe
-from outreach.audience.schema import Subscriber
+from outreach.audience import Consent, is_suppressed, transaction, unsubscribe
+from outreach.audience.schema import STILL_WRITTEN_TO, Subscriber
 from outreach.clock import Clock
 from outreach.config import Config
 from outreach.delivery.wiring import build_transport, transport_name
@@ -106,7 +106,7 @@ class WebState:
             subscriber = session.get(Subscriber, subscriber_id)
             if subscriber is None:
                 return False
-            leaving = subscriber.status in (SubscriberStatus.ACTIVE, SubscriberStatus.UNCONFIRMED)
+            leaving = subscriber.status in STILL_WRITTEN_TO
             if leaving or (subscriber.email and not is_suppressed(session, subscriber.email)):
                 unsubscribe(session, subscriber_id, consent=consent, clock=self.clock)
             return True
