@@ -49,6 +49,11 @@ def send(
         None, "--transport", help="A named transport, as in \\[transports.NAME] of outreach.toml."
     ),
     test_to: list[str] = typer.Option([], "--test-to", help="Send a [TEST] copy to this address only."),
+    edition: str | None = typer.Option(
+        None,
+        "--edition",
+        help="With --test-to: only this language edition (e.g. es); without it, a copy of each edition.",
+    ),
     limit: int | None = typer.Option(None, "--limit", min=1, help="Send to at most N recipients."),
     yes: bool = typer.Option(False, "--yes", help="Really send (without it, only show the plan)."),
     now: bool = typer.Option(False, "--now", help="Send now even though the issue's send_at lies ahead."),
@@ -73,10 +78,14 @@ def send(
     config = config_for(root)
     name = transport_name(config, transport)
     if test_to:
-        copies = send_test_copies(config, issue, test_to, name, engine=database(config), actor=cli_actor())
+        copies = send_test_copies(
+            config, issue, test_to, name, engine=database(config), actor=cli_actor(), edition=edition
+        )
         for copy in copies:
             _print_test_copy(copy)
         return
+    if edition:
+        raise typer.BadParameter("--edition picks the edition of a test copy; use it with --test-to")
     engine = database(config)
     audience = Audience(tuple(topic), tuple(segment))
     purpose = Purpose.SEND if yes else Purpose.PLAN
@@ -114,6 +123,10 @@ def _print_plan(config: Config, planned: SendPlan) -> None:
     segments = ", ".join(planned.audience.segments) or "none"
     out.print(f"audience: topics {topics}; segments {segments}", markup=False)
     out.print(f"recipients: [bold]{planned.recipients}[/]")
+    if len(planned.editions) > 1:  # an issue in several languages: who reads which edition
+        for language, count in planned.editions.items():
+            subject = next(e.issue.subject for e in planned.clearance.editions if e.issue.language == language)
+            out.print(f"  {language} edition: {count}  ({subject})", markup=False)
     for why, count in sorted(planned.plan.excluded.items()):
         out.print(f"  left out, {why}: {count}", markup=False)
     out.print(
@@ -143,13 +156,14 @@ def _print_plan(config: Config, planned: SendPlan) -> None:
 def _print_test_copy(copy: TestCopy) -> None:
     result = copy.result
     said = " ".join(p for p in (result.code, result.detail) if p)
+    of = f" ({escape(copy.edition)} edition)" if copy.edition else ""
     if result.outcome is Outcome.SENT:
         console.print(
-            f"[green]test copy sent[/] to {escape(copy.address)}" + (f" ({escape(said)})" if said else "")
+            f"[green]test copy sent[/]{of} to {escape(copy.address)}" + (f" ({escape(said)})" if said else "")
         )
     else:
         console.print(
-            f"[red]test copy not sent[/] to {escape(copy.address)}: {result.outcome} {escape(said)}"
+            f"[red]test copy not sent[/]{of} to {escape(copy.address)}: {result.outcome} {escape(said)}"
         )
 
 

@@ -126,6 +126,7 @@ def schedule_send(
             pending,
             local_time=local_time,
             grace=grace_of(config.settings.schedule),
+            editions=clearance.editions[1:],
         )
         record(
             session,
