@@ -40,7 +40,9 @@ SPANISH = ENGLISH.replace("Hello.", "Hola.").replace("Become a member", "Hacerme
 
 
 def line_of(path: Path, needle: str) -> int:
-    return next(n for n, text in enumerate(path.read_text(encoding="utf-8").splitlines(), 1) if needle in text)
+    return next(
+        n for n, text in enumerate(path.read_text(encoding="utf-8").splitlines(), 1) if needle in text
+    )
 
 
 def drift(path: Path, config: Config) -> list[tuple[str, int | None, str]]:
@@ -49,7 +51,9 @@ def drift(path: Path, config: Config) -> list[tuple[str, int | None, str]]:
     return [(f.path, f.line, f.message) for f in report.findings if f.code == "edition-drift"]
 
 
-def test_editions_that_agree_have_no_drift_and_both_are_rendered(write_issue: WriteIssue, config: Config) -> None:
+def test_editions_that_agree_have_no_drift_and_both_are_rendered(
+    write_issue: WriteIssue, config: Config
+) -> None:
     english = write_issue(ENGLISH)
     write_issue(SPANISH, name="2026-12-test.es.md", language="es")
     report = run_checks(english, config, spam=False)
@@ -81,8 +85,14 @@ def test_a_missing_event_button_or_link_is_a_warning_naming_where_it_is(
     assert len(found) == 3, messages
     assert all(path == str(spanish) for path, _, _ in found)
     assert f"the event 'Winter gathering' (2026-12-test.md:{line_of(english, '::: event')})" in messages
-    assert f"the button to https://vaimh.example/membership (2026-12-test.md:{line_of(english, '::: button')})" in messages
-    assert f"the link to https://vaimh.example/guide (2026-12-test.md:{line_of(english, 'our guide')})" in messages
+    assert (
+        f"the button to https://vaimh.example/membership (2026-12-test.md:{line_of(english, '::: button')})"
+        in messages
+    )
+    assert (
+        f"the link to https://vaimh.example/guide (2026-12-test.md:{line_of(english, 'our guide')})"
+        in messages
+    )
     assert all(f.severity is Severity.WARNING for f in run_checks(english, config, spam=False).findings)
 
 
@@ -98,7 +108,9 @@ def test_a_link_only_in_the_translation_points_at_its_line(write_issue: WriteIss
 
 def test_each_edition_is_checked_in_its_own_file(write_issue: WriteIssue, config: Config) -> None:
     english = write_issue(ENGLISH)
-    spanish = write_issue(SPANISH.replace("Hola.", "Hola. TODO traducir el resto."), name="2026-12-test.es.md")
+    spanish = write_issue(
+        SPANISH.replace("Hola.", "Hola. TODO traducir el resto."), name="2026-12-test.es.md"
+    )
     report = run_checks(spanish, config, spam=False)  # naming either file checks the whole issue
     markers = [f for f in report.findings if f.path == str(spanish)]
     assert markers and all(f.line == line_of(spanish, "TODO") for f in markers)
@@ -118,7 +130,7 @@ def test_a_translation_that_says_another_language_than_its_name_is_an_error(
 
 def test_a_translation_without_its_issue_is_an_error(write_issue: WriteIssue, config: Config) -> None:
     spanish = write_issue(SPANISH, name="2026-12-test.es.md")
-    with pytest.raises(ContentError, match="2026-12-test.md, which does not exist"):
+    with pytest.raises(ContentError, match=r"2026-12-test\.md, which does not exist"):
         edition_files(spanish)
 
 

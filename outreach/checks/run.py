@@ -9,11 +9,11 @@ from pathlib import Path
 
 from outreach.checks.audience import check_audience
 from outreach.checks.contrast import check_contrast
+from outreach.checks.editions import check_drift
 from outreach.checks.message import check_message
 from outreach.checks.spam import SpamScore, spam_score
 from outreach.checks.writing import WRITING_CHECKS
 from outreach.config import CONFIG_FILE, Config, base_url_problem
-from outreach.checks.editions import check_drift
 from outreach.content.editions import read_editions
 from outreach.delivery.message import build_message, envelope_for, message_bytes
 from outreach.errors import ContentError, ContentErrors, TemplateError
@@ -97,7 +97,9 @@ def run_checks(path: Path, config: Config, spam: bool = True) -> CheckReport:
     except ContentError as err:
         report.findings.append(_as_finding(err))
         return report
-    compiled = [_check_edition(report, issue, config, spam, issue is editions.default) for issue in editions.all]
+    compiled = [
+        _check_edition(report, issue, config, spam, issue is editions.default) for issue in editions.all
+    ]
     report.findings += check_drift(editions)
     if all(c is not None for c in compiled):
         report.compiled = compiled[0]

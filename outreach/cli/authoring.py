@@ -11,10 +11,10 @@ import typer
 from rich.markup import escape
 
 from outreach.checks import CheckReport, run_checks
-from outreach.content.editions import language_of_file
 from outreach.cli.common import RootOption, config_for, console
 from outreach.config import Config
 from outreach.content import read_issue
+from outreach.content.editions import language_of_file
 from outreach.content.scaffold import scaffold_issue
 from outreach.delivery.message import build_message, envelope_for, message_bytes
 from outreach.models import Recipient, Severity

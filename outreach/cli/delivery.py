@@ -125,7 +125,9 @@ def _print_plan(config: Config, planned: SendPlan) -> None:
     out.print(f"recipients: [bold]{planned.recipients}[/]")
     if len(planned.editions) > 1:  # an issue in several languages: who reads which edition
         for language, count in planned.editions.items():
-            subject = next(e.issue.subject for e in planned.clearance.editions if e.issue.language == language)
+            subject = next(
+                e.issue.subject for e in planned.clearance.editions if e.issue.language == language
+            )
             out.print(f"  {language} edition: {count}  ({subject})", markup=False)
     for why, count in sorted(planned.plan.excluded.items()):
         out.print(f"  left out, {why}: {count}", markup=False)

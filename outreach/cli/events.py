@@ -165,7 +165,8 @@ def _edition_line(part: CampaignReport) -> str:
         f"{part.edition}: sent {counts['sent']:,} of {sum(counts.values()):,}, "
         f"{counts['failed']:,} failed, {counts['skipped']:,} skipped; "
         f"bounced {part.bounced:,} ({rates['bounced']:.2%}), complained {events['complained']:,} "
-        f"({rates['complained']:.2%}), unsubscribed {events['unsubscribed']:,} ({rates['unsubscribed']:.2%}), "
+        f"({rates['complained']:.2%}), unsubscribed {events['unsubscribed']:,} "
+        f"({rates['unsubscribed']:.2%}), "
         f"clicked {events['clicked']:,}"
     )
 

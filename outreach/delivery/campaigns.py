@@ -133,8 +133,9 @@ def plan(
         if limit is not None:
             chosen = chosen.limit(limit)
         rows = chosen.subquery()
-        counted = dict(session.execute(sa.select(rows.c.edition, sa.func.count()).group_by(rows.c.edition)).all())
-        per_edition = {language: int(counted.get(language, 0)) for language in editions.languages}
+        grouped = sa.select(rows.c.edition, sa.func.count()).group_by(rows.c.edition)
+        counted = {str(language): int(n) for language, n in session.execute(grouped)}
+        per_edition = {language: counted.get(language, 0) for language in editions.languages}
     elif editions is not None:
         per_edition = {editions.default: recipients}
     return Plan(

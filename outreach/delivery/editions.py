@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from outreach.delivery.schema import Campaign, CampaignEdition
 
@@ -58,7 +58,7 @@ class EditionChoice:
                 return edition
         return self.default
 
-    def clause(self, language: sa.ColumnElement[str]) -> sa.ColumnElement[str]:
+    def clause(self, language: sa.ColumnElement[str] | InstrumentedAttribute[str]) -> sa.ColumnElement[str]:
         """The same choice as ``for_reader``, as SQL over a reader's language column."""
         if not self.others:
             return sa.literal(self.default)

@@ -112,7 +112,9 @@ class ClickTracking:
         session = object_session(campaign)
         if session is None:
             return
-        for edition in session.scalars(sa.select(CampaignEdition).where(CampaignEdition.campaign_id == campaign.id)):
+        for edition in session.scalars(
+            sa.select(CampaignEdition).where(CampaignEdition.campaign_id == campaign.id)
+        ):
             edition.html_source = self.rewrite_html(edition.html_source, campaign.id)
             edition.text_source = self.rewrite_text(edition.text_source, campaign.id)
 

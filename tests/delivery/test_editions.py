@@ -61,13 +61,23 @@ def both(issue_project: Path, issue_config: Config) -> tuple[CompiledIssue, Comp
 def set_languages(bench: Bench, languages: dict[str, str]) -> None:
     with transaction(bench.engine) as session:
         for address, language in languages.items():
-            session.execute(sa.update(Subscriber).where(Subscriber.email == address).values(language=language))
+            session.execute(
+                sa.update(Subscriber).where(Subscriber.email == address).values(language=language)
+            )
 
 
 def create(bench: Bench, en: CompiledIssue, es: CompiledIssue, limit: int | None = None) -> int:
     with transaction(bench.engine) as session:
         campaign = create_campaign(
-            session, en, bench.sender, Audience(topics=(TOPIC,)), {}, "memory", bench.clock, limit=limit, editions=[es]
+            session,
+            en,
+            bench.sender,
+            Audience(topics=(TOPIC,)),
+            {},
+            "memory",
+            bench.clock,
+            limit=limit,
+            editions=[es],
         )
         return campaign.id
 
@@ -111,7 +121,10 @@ def test_each_reader_gets_the_edition_in_their_language_exactly_once(
     bench.add(*READERS, first_name="Sam")
     set_languages(bench, READERS)
     campaign_id = create(bench, en, es)
-    expected = {address: ("es" if language.lower().startswith("es") else "en") for address, language in READERS.items()}
+    expected = {
+        address: ("es" if language.lower().startswith("es") else "en")
+        for address, language in READERS.items()
+    }
     assert ledger_languages(bench, campaign_id) == expected  # chosen when the audience was snapshotted
 
     memory = TimedMemory(bench.clock)
@@ -147,7 +160,10 @@ def test_a_reader_who_switched_language_before_the_send_gets_the_new_one(
     memory = TimedMemory(bench.clock)
     bench.run(campaign_id, memory)
     subjects = {m.recipient: parsed(m.raw)["Subject"] for m in memory.outbox}
-    assert subjects == {"gil@example.org": "Notas de invierno de VAIMH", "hana@example.org": "Winter notes from VAIMH"}
+    assert subjects == {
+        "gil@example.org": "Notas de invierno de VAIMH",
+        "hana@example.org": "Winter notes from VAIMH",
+    }
     assert ledger_languages(bench, campaign_id) == {"gil@example.org": "es", "hana@example.org": "en"}
 
 
