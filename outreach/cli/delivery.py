@@ -281,6 +281,7 @@ def status(
     with transaction(engine) as session:
         campaign = campaign_ops.get_campaign(session, campaign_id)
         counts = ledger.counts(session, campaign_id)
+        editions = ledger.counts_by_edition(session, campaign_id)
         reasons = ledger.reasons(session, campaign_id)
         events = campaign_ops.history(session, campaign_id)
     if as_json:
@@ -293,6 +294,7 @@ def status(
                     "transport": campaign.transport,
                     "pause_reason": campaign.pause_reason,
                     "counts": counts,
+                    **({"editions": editions} if editions else {}),
                     "reasons": [{"state": s, "reason": r, "count": n} for s, r, n in reasons],
                     "history": [
                         {"at": iso_time(e.at, zone), "kind": e.kind, "detail": e.detail} for e in events
@@ -309,6 +311,9 @@ def status(
     if campaign.pause_reason:
         console.print(f"[yellow]paused: {escape(campaign.pause_reason)}[/]")
     console.print("  " + ", ".join(f"{state} {n}" for state, n in counts.items()))
+    for language, per_state in editions.items():
+        shown = ", ".join(f"{state} {n}" for state, n in per_state.items() if n)
+        console.print(f"  {language} edition: {shown}", markup=False)
     for state, reason, n in reasons:
         console.print(f"  {n:>6} {state}: {reason}", markup=False)
     for event in events:

@@ -379,6 +379,19 @@ def counts(session: Session, campaign_id: int) -> dict[str, int]:
     return {state.value: int(found.get(state, 0)) for state in DeliveryState}
 
 
+def counts_by_edition(session: Session, campaign_id: int) -> dict[str, dict[str, int]]:
+    """How many rows of each language edition are in each state; empty for a one-edition campaign."""
+    found: dict[str, dict[str, int]] = {}
+    rows = session.execute(
+        sa.select(Delivery.language, Delivery.state, sa.func.count())
+        .where(Delivery.campaign_id == campaign_id)
+        .group_by(Delivery.language, Delivery.state)
+    )
+    for language, state, n in rows:
+        found.setdefault(str(language), {s.value: 0 for s in DeliveryState})[str(state)] = int(n)
+    return dict(sorted(found.items())) if len(found) > 1 else {}
+
+
 def reasons(session: Session, campaign_id: int, limit: int = 20) -> list[tuple[str, str, int]]:
     """(state, reason, count) for failed, skipped, unknown and waiting rows, most common first."""
     rows = session.execute(

@@ -117,6 +117,9 @@ def test_send_plans_and_sends_each_edition_once(project: Path, sink: tuple[Sink,
         "en": 20,
         "es": 20,
     }
+    status = json.loads(outreach(project, "campaigns", "status", "1", "--json").stdout)
+    assert {language: n["sent"] for language, n in status["editions"].items()} == {"en": 20, "es": 20}
+    assert "es edition: sent 20" in outreach(project, "campaigns", "status", "1").stdout
     text = outreach(project, "report", "1").stdout
     assert "es: sent 20 of 20" in text and "en: sent 20 of 20" in text
 
