@@ -106,7 +106,7 @@ def test_send_plans_and_sends_each_edition_once(project: Path, sink: tuple[Sink,
     assert "es edition: 20  (Un número de prueba)" in plan.stdout
     assert handler.accepted == []
 
-    outreach(project, "send", "newsletters/2026-12-test.es.md", "--yes", "--allow-uncommitted")
+    outreach(project, "send", "newsletters/2026-12-test.es.md", "--yes", "--allow-uncommitted", timeout=300)
     recipients = [rcpt for rcpt, _ in handler.accepted]
     assert len(recipients) == len(set(recipients)) == READERS  # everyone, exactly once
     assert all(subject == expected_subject(rcpt) for rcpt, subject in handler.accepted)
