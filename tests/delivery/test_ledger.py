@@ -545,7 +545,7 @@ def test_a_second_campaign_of_the_same_issue_excludes_who_has_it(bench: Bench) -
     assert [bench.states(first)[p] for p in people] == ["sent", "unknown", "failed", "pending", "sent"]
     newcomer = bench.people(1, prefix="new")
     # the first campaign still waits for its retry: a second one of the issue is refused, queueing nobody
-    with pytest.raises(DeliveryError, match=f"campaign {first} of {bench.compiled.issue.slug} .* is already"):
+    with pytest.raises(DeliveryError, match=f"campaign {first} of {bench.compiled.issue.slug} is already"):
         bench.campaign()
     with transaction(bench.engine) as session:
         assert session.scalar(sa.select(sa.func.count()).select_from(Campaign)) == 1
