@@ -68,6 +68,20 @@ def test_a_draft_is_refused_with_how_to_mark_it_ready(
     assert code == 0
 
 
+def test_a_draft_edition_is_refused_and_names_its_file_and_line(
+    project: Path, site: dict[str, str], write_issue: Callable[..., Path]
+) -> None:
+    issue = write_issue(status="ready", **AUDIENCE)
+    spanish = write_issue("Hola.\n", name="2026-12-test.es.md", subject="Un número", status="draft")
+    code, output = outreach(project, site, "send", str(issue), "--yes")
+    assert code == 2 and "its es edition is a draft" in output and f"{spanish}:5" in output.replace("\n", "")
+    assert sent_files(project) == []
+    spanish.write_text(spanish.read_text(encoding="utf-8").replace("status: draft", "status: ready"))
+    code, output = outreach(project, site, "send", str(issue), "--yes")
+    assert code == 0, output
+    assert len(sent_files(project)) == 1  # the one reader, once
+
+
 def test_an_issue_due_later_is_not_sent_now_unless_asked(
     project: Path, site: dict[str, str], write_issue: Callable[..., Path]
 ) -> None:

@@ -112,11 +112,13 @@ def test_copy(request: Request) -> Response:
     state = state_of(request)
     address = signed_of(request).user.email
     try:
-        (copy,) = send_test_copies(
+        copies = send_test_copies(
             state.config, path, [address], clock=state.clock, engine=state.engine, actor=actor_of(request)
         )
     except OutreachError as err:
         return issue(request, problem=f"No test copy was sent: {err}", status=400)
+    # One copy per language edition: the first that was not sent is the one to tell.
+    copy = next((c for c in copies if c.result.outcome is not Outcome.SENT), copies[0])
     if copy.result.outcome is not Outcome.SENT:
         said = " ".join(p for p in (copy.result.code, copy.result.detail) if p)
         return issue(

@@ -10,11 +10,12 @@ from pathlib import Path
 from outreach.audience.choices import profile_choices
 from outreach.checks.audience import check_audience
 from outreach.checks.contrast import check_contrast
+from outreach.checks.editions import check_drift
 from outreach.checks.message import check_message
 from outreach.checks.spam import SpamScore, spam_score
 from outreach.checks.writing import WRITING_CHECKS
 from outreach.config import CONFIG_FILE, Config, base_url_problem
-from outreach.content import read_issue
+from outreach.content.editions import read_editions
 from outreach.delivery.message import build_message, envelope_for, message_bytes
 from outreach.errors import ContentError, ContentErrors, TemplateError
 from outreach.models import Finding, Issue, Recipient, Severity
@@ -37,6 +38,12 @@ class CheckReport:
     spam_checked: bool = False
     spam_asked: bool = False
     compiled: CompiledIssue | None = None
+    editions: tuple[CompiledIssue, ...] = ()  # the other language editions, rendered
+
+    @property
+    def all_editions(self) -> tuple[CompiledIssue, ...]:
+        """Every edition rendered, the default first (none when one failed to render)."""
+        return (self.compiled, *self.editions) if self.compiled is not None else ()
 
     @property
     def errors(self) -> list[Finding]:
@@ -69,7 +76,13 @@ class CheckReport:
 
 
 def run_checks(path: Path, config: Config, spam: bool = True) -> CheckReport:
-    """Read, render and examine ``path``; a mistake that stops reading is itself a finding.
+    """Read, render and examine ``path`` and its language editions; a mistake that stops reading is
+    itself a finding.
+
+    An issue written in several languages (``slug.md`` and ``slug.es.md``, see
+    ``outreach.content.editions``) is checked edition by edition, each finding naming its own file,
+    and the editions are compared for drift (``outreach.checks.editions``). ``compiled`` is the
+    default edition and ``editions`` the others, when every edition renders.
 
     With ``spam``, SpamAssassin scores the message for each sample reader (the named one and one with
     no name, whose greeting falls back) and the worst score counts: that is the send gate's view too.
@@ -78,29 +91,46 @@ def run_checks(path: Path, config: Config, spam: bool = True) -> CheckReport:
     report.findings += check_contrast(config.brand, str(config.root / CONFIG_FILE))
     report.findings += _base_url_findings(config)
     try:
-        issue = read_issue(path, config.time_zone)
+        editions = read_editions(path, config.time_zone)
     except ContentErrors as err:
         report.findings += [_as_finding(e) for e in err.errors]
         return report
     except ContentError as err:
         report.findings.append(_as_finding(err))
         return report
+    compiled = [
+        _check_edition(report, issue, config, spam, issue is editions.default) for issue in editions.all
+    ]
+    report.findings += check_drift(editions)
+    if all(c is not None for c in compiled):
+        report.compiled = compiled[0]
+        report.editions = tuple(c for c in compiled[1:] if c is not None)
+    return report
+
+
+def _check_edition(
+    report: CheckReport, issue: Issue, config: Config, spam: bool, default: bool
+) -> CompiledIssue | None:
+    """Check and render one edition into ``report``; the audience is the default edition's alone."""
     for check in WRITING_CHECKS:
         report.findings += check(issue)
-    report.findings += check_audience(issue, config.path("lists"), profile_choices(config.settings.audience))
+    if default:
+        report.findings += check_audience(
+            issue, config.path("lists"), profile_choices(config.settings.audience)
+        )
     try:
         compiled = render_issue(issue, config)
     except TemplateError as err:
         report.findings.append(Finding("template", Severity.ERROR, err.message, err.template or "", err.line))
-        return report
-    report.compiled = compiled
+        return None
     links = recipient_links(config.base_url, config.secret_key, "sample", issue.slug)
     mail = compiled.personalise(SAMPLE_RECIPIENT, links)
-    report.html_bytes = len(mail.html.encode("utf-8"))
+    size = len(mail.html.encode("utf-8"))
+    report.html_bytes = size if report.html_bytes is None else max(report.html_bytes, size)
     report.findings += check_message(issue, mail, links, config.organisation.postal_address)
     if spam:
         _score(report, issue, compiled, config)
-    return report
+    return compiled
 
 
 def _score(report: CheckReport, issue: Issue, compiled: CompiledIssue, config: Config) -> None:
@@ -119,9 +149,11 @@ def _score(report: CheckReport, issue: Issue, compiled: CompiledIssue, config: C
     scored = [(s, who) for s, (_, who) in zip(scores, SAMPLE_READERS, strict=True) if s is not None]
     if not scored:
         return
-    report.spam, report.spam_reader = max(scored, key=lambda pair: pair[0].score)
+    worst, reader = max(scored, key=lambda pair: pair[0].score)
     report.spam_checked = True
-    report.findings += _spam_findings(report.spam, report.spam_reader, str(report.path))
+    report.findings += _spam_findings(worst, reader, str(issue.path or report.path))
+    if report.spam is None or worst.score > report.spam.score:  # the worst edition's, for the gate
+        report.spam, report.spam_reader = worst, reader
 
 
 def _base_url_findings(config: Config) -> list[Finding]:

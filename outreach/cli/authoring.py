@@ -14,6 +14,7 @@ from outreach.checks import CheckReport, run_checks
 from outreach.cli.common import RootOption, config_for, console
 from outreach.config import Config
 from outreach.content import read_issue
+from outreach.content.editions import language_of_file
 from outreach.content.scaffold import scaffold_issue
 from outreach.delivery.message import build_message, envelope_for, message_bytes
 from outreach.models import Recipient, Severity
@@ -102,7 +103,9 @@ def check(
         raise typer.BadParameter("use text, json or github", param_hint="--format")
     paths = list(issue or [])
     if all_issues:
-        paths += sorted(p for p in config.path("newsletters").glob("*.md") if p not in paths)
+        # An edition (slug.es.md) is checked with its issue (slug.md), not a second time on its own.
+        found = config.path("newsletters").glob("*.md")
+        paths += sorted(p for p in found if p not in paths and language_of_file(p) is None)
     if not paths:
         raise typer.BadParameter("name an issue, or use --all", param_hint="ISSUE")
     reports = [run_checks(path, config, spam=not no_spam) for path in paths]
@@ -194,7 +197,10 @@ def preview(
 ) -> None:
     """Serve a live preview (phone and desktop, text part, headers) that reloads on every save.
 
+    An issue written in several languages: name an edition's file to preview that edition.
+
     Example: outreach preview newsletters/2026-12-holding-the-holidays.md
+    Example: outreach preview newsletters/2026-12-holding-the-holidays.es.md
     """
     from outreach.preview import serve_preview
 

@@ -53,6 +53,11 @@ def send(
         None, "--transport", help="A named transport, as in \\[transports.NAME] of outreach.toml."
     ),
     test_to: list[str] = typer.Option([], "--test-to", help="Send a [TEST] copy to this address only."),
+    edition: str | None = typer.Option(
+        None,
+        "--edition",
+        help="With --test-to: only this language edition (e.g. es); without it, a copy of each edition.",
+    ),
     limit: int | None = typer.Option(None, "--limit", min=1, help="Send to at most N recipients."),
     yes: bool = typer.Option(False, "--yes", help="Really send (without it, only show the plan)."),
     now: bool = typer.Option(False, "--now", help="Send now even though the issue's send_at lies ahead."),
@@ -102,10 +107,14 @@ def send(
     config = config_for(root)
     name = transport_name(config, transport)
     if test_to:
-        copies = send_test_copies(config, issue, test_to, name, engine=database(config), actor=cli_actor())
+        copies = send_test_copies(
+            config, issue, test_to, name, engine=database(config), actor=cli_actor(), edition=edition
+        )
         for copy in copies:
             _print_test_copy(copy)
         return
+    if edition:
+        raise typer.BadParameter("--edition picks the edition of a test copy; use it with --test-to")
     engine = database(config)
     if recipients is not None:
         letter = Letter(consent, skip_invalid, add_to_list)
@@ -235,6 +244,12 @@ def _print_plan(config: Config, planned: SendPlan) -> None:
     segments = ", ".join(planned.audience.segments) or "none"
     out.print(f"audience: topics {topics}; segments {segments}", markup=False)
     out.print(f"recipients: [bold]{planned.recipients}[/]")
+    if len(planned.editions) > 1:  # an issue in several languages: who reads which edition
+        for language, count in planned.editions.items():
+            subject = next(
+                e.issue.subject for e in planned.clearance.editions if e.issue.language == language
+            )
+            out.print(f"  {language} edition: {count}  ({subject})", markup=False)
     for why, count in sorted(planned.plan.excluded.items()):
         out.print(f"  left out, {why}: {count}", markup=False)
     out.print(
@@ -264,13 +279,14 @@ def _print_plan(config: Config, planned: SendPlan) -> None:
 def _print_test_copy(copy: TestCopy) -> None:
     result = copy.result
     said = " ".join(p for p in (result.code, result.detail) if p)
+    of = f" ({escape(copy.edition)} edition)" if copy.edition else ""
     if result.outcome is Outcome.SENT:
         console.print(
-            f"[green]test copy sent[/] to {escape(copy.address)}" + (f" ({escape(said)})" if said else "")
+            f"[green]test copy sent[/]{of} to {escape(copy.address)}" + (f" ({escape(said)})" if said else "")
         )
     else:
         console.print(
-            f"[red]test copy not sent[/] to {escape(copy.address)}: {result.outcome} {escape(said)}"
+            f"[red]test copy not sent[/]{of} to {escape(copy.address)}: {result.outcome} {escape(said)}"
         )
 
 
@@ -389,6 +405,7 @@ def status(
     with transaction(engine) as session:
         campaign = campaign_ops.get_campaign(session, campaign_id)
         counts = ledger.counts(session, campaign_id)
+        editions = ledger.counts_by_edition(session, campaign_id)
         reasons = ledger.reasons(session, campaign_id)
         events = campaign_ops.history(session, campaign_id)
     if as_json:
@@ -403,6 +420,7 @@ def status(
                     "reviewed_commit": campaign.reviewed_commit,
                     "content_hash": campaign.content_hash,
                     "counts": counts,
+                    **({"editions": editions} if editions else {}),
                     "reasons": [{"state": s, "reason": r, "count": n} for s, r, n in reasons],
                     "history": [
                         {"at": iso_time(e.at, zone), "kind": e.kind, "detail": e.detail} for e in events
@@ -420,6 +438,9 @@ def status(
         console.print(f"[yellow]paused: {escape(campaign.pause_reason)}[/]")
     console.print(f"  {reviewed_line(campaign.reviewed_commit, campaign.content_hash)}", markup=False)
     console.print("  " + ", ".join(f"{state} {n}" for state, n in counts.items()))
+    for language, per_state in editions.items():
+        shown = ", ".join(f"{state} {n}" for state, n in per_state.items() if n)
+        console.print(f"  {language} edition: {shown}", markup=False)
     for state, reason, n in reasons:
         console.print(f"  {n:>6} {state}: {reason}", markup=False)
     for event in events:

@@ -21,7 +21,7 @@ from outreach.clock import SystemClock
 from outreach.delivery.wiring import database
 from outreach.errors import OutreachError
 from outreach.events import EventKind
-from outreach.events.figures import campaign_report
+from outreach.events.figures import CampaignReport, campaign_report, editions
 from outreach.events.inbox import MailboxReport, process
 
 bounces_app = typer.Typer(
@@ -112,10 +112,17 @@ def report(
     engine = database(config)
     with transaction(engine) as session:
         figures = campaign_report(session, campaign_id)
+        per_edition = [
+            campaign_report(session, campaign_id, edition=language)
+            for language in editions(session, campaign_id)
+        ]
     if html is not None:
         _write_html(html, write_report(config, engine, campaign_id, SystemClock()))
     if as_json:
-        typer.echo(json.dumps(figures.as_json(), indent=2))
+        body = figures.as_json()
+        if per_edition:
+            body["editions"] = [part.as_json() for part in per_edition]
+        typer.echo(json.dumps(body, indent=2))
         return
     console.print(
         f"campaign {figures.campaign_id}: {escape(figures.issue)} · {figures.status} · via "
@@ -141,10 +148,27 @@ def report(
     table.add_row("unsubscribed", f"{events['unsubscribed']:,}", f"{rates['unsubscribed']:.2%} of sent")
     table.add_row("clicked (provider events)", f"{events['clicked']:,}", f"{rates['clicked']:.2%} of sent")
     console.print(table)
+    if per_edition:
+        console.print("  per language edition:")
+        for part in per_edition:
+            console.print(f"    {_edition_line(part)}", markup=False, highlight=False)
     if figures.links and links:
         console.print("  most followed links (tracked clicks):")
         for url, count in figures.links[:links]:
             console.print(f"  {count:>7,}  {url}", markup=False, highlight=False)
+
+
+def _edition_line(part: CampaignReport) -> str:
+    """One edition's figures on one line: who got it and what came back."""
+    counts, events, rates = part.recipients, part.events, part.rates()
+    return (
+        f"{part.edition}: sent {counts['sent']:,} of {sum(counts.values()):,}, "
+        f"{counts['failed']:,} failed, {counts['skipped']:,} skipped; "
+        f"bounced {part.bounced:,} ({rates['bounced']:.2%}), complained {events['complained']:,} "
+        f"({rates['complained']:.2%}), unsubscribed {events['unsubscribed']:,} "
+        f"({rates['unsubscribed']:.2%}), "
+        f"clicked {events['clicked']:,}"
+    )
 
 
 def _write_html(path: Path, text: str) -> None:

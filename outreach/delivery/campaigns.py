@@ -4,7 +4,10 @@ Creating a campaign freezes two things: the rendered content (so a resume sends 
 the audience (one ledger row per recipient, inserted by one INSERT ... SELECT, so a million rows never
 pass through Python).
 
-At most one campaign per issue and language edition is active (scheduled, sending or paused). The
+A campaign sends every language edition of its issue (``editions.py``): each ledger row is given the
+edition its recipient reads, still one row per (campaign, subscriber).
+
+At most one campaign per issue is active (scheduled, sending or paused), whatever its editions. The
 database enforces it with a partial unique index, and the campaign row is inserted with
 ``ON CONFLICT DO NOTHING`` against it: of two sends of one issue started together, exactly one creates
 its campaign, and the other is told which campaign is already sending, having queued nobody.
@@ -13,7 +16,7 @@ its campaign, and the other is told which campaign is already sending, having qu
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
@@ -27,9 +30,11 @@ from outreach.audience.schema import Subscriber
 from outreach.clock import Clock
 from outreach.config import Config
 from outreach.delivery.audience import audience_clause, exclusion_reason
+from outreach.delivery.editions import EditionChoice, replace_editions
 from outreach.delivery.schema import (
     ACTIVE_STATUSES,
     Campaign,
+    CampaignEdition,
     CampaignEvent,
     CampaignStatus,
     Delivery,
@@ -48,6 +53,7 @@ class Plan:
     recipients: int
     excluded: dict[str, int]
     audience: Audience
+    editions: dict[str, int] = field(default_factory=dict)  # recipients per language edition
 
 
 @dataclass(frozen=True)
@@ -104,8 +110,10 @@ def plan(
     today: date,
     slug: str,
     limit: int | None = None,
+    editions: EditionChoice | None = None,
 ) -> Plan:
-    """Count who would receive the campaign and who is left out, and why."""
+    """Count who would receive the campaign and who is left out, and why; and how many readers each
+    language edition would have (the first ``limit`` readers by id with a limit, as the send takes)."""
     why = sa.case((already_has(slug), sa.literal("already sent this issue")), else_=exclusion_reason())
     matching = sa.select(why.label("why")).where(audience_clause(audience, segments, today))
     sub = matching.subquery()
@@ -115,7 +123,47 @@ def plan(
     recipients = int(found.pop("", 0))
     if limit is not None:
         recipients = min(recipients, limit)
-    return Plan(recipients=recipients, excluded={str(k): int(v) for k, v in found.items()}, audience=audience)
+    per_edition: dict[str, int] = {}
+    if editions is not None and editions.others:
+        chosen = (
+            sa.select(editions.clause(Subscriber.language).label("edition"))
+            .where(audience_clause(audience, segments, today), mailable_clause(), ~already_has(slug))
+            .order_by(Subscriber.id)
+        )
+        if limit is not None:
+            chosen = chosen.limit(limit)
+        rows = chosen.subquery()
+        grouped = sa.select(rows.c.edition, sa.func.count()).group_by(rows.c.edition)
+        counted = {str(language): int(n) for language, n in session.execute(grouped)}
+        per_edition = {language: counted.get(language, 0) for language in editions.languages}
+    elif editions is not None:
+        per_edition = {editions.default: recipients}
+    return Plan(
+        recipients=recipients,
+        excluded={str(k): int(v) for k, v in found.items()},
+        audience=audience,
+        editions=per_edition,
+    )
+
+
+def edition_rows(editions: Sequence[CompiledIssue]) -> list[CampaignEdition]:
+    """The campaign rows of an issue's other editions (``CompiledIssue`` of each, rendered)."""
+    return [
+        CampaignEdition(
+            language=compiled.issue.language,
+            issue_path=str(compiled.issue.path or ""),
+            subject=compiled.issue.subject,
+            subject_source=compiled.templates.subject_source,
+            html_source=compiled.templates.html_source,
+            text_source=compiled.templates.text_source,
+        )
+        for compiled in editions
+    ]
+
+
+def choice_of(compiled: CompiledIssue, editions: Sequence[CompiledIssue] = ()) -> EditionChoice:
+    """How readers are split between the default edition ``compiled`` and the others."""
+    return EditionChoice(compiled.issue.language, tuple(e.issue.language for e in editions))
 
 
 def log(session: Session, campaign_id: int, kind: str, clock: Clock, detail: str = "") -> None:
@@ -139,9 +187,12 @@ def create_campaign(
     reviewed_commit: str = "",
     recipients: Sequence[tuple[int, dict[str, str]]] | None = None,
     contacts_file: str = "",
+    editions: Sequence[CompiledIssue] = (),
 ) -> Campaign:
     """Create the campaign and its ledger rows in the caller's transaction.
 
+    ``compiled`` is the default edition and ``editions`` the issue's others: each recipient's row is
+    given the edition in their language (``EditionChoice``), the default where there is none.
     ``reviewed_commit`` is the git commit the send gate found the issue clean in ('' when there was
     no review); the campaign keeps it with the rendered message's fingerprint.
 
@@ -184,26 +235,32 @@ def create_campaign(
         "started_at": now if status is CampaignStatus.SENDING else None,
     }
     campaign = _insert_unless_active(session, values)
+    replace_editions(session, campaign, edition_rows(editions))
     if tracking is not None:
         tracking.apply(campaign)
+    choice = choice_of(compiled, editions)
     if recipients is not None:
         _insert_recipients(session, campaign, recipients, now)
     else:
-        _insert_audience(session, campaign, issue.slug, audience, segments, clock, limit)
+        _insert_audience(session, campaign, issue.slug, audience, segments, clock, limit, choice)
     total = session.scalar(sa.select(sa.func.count()).where(Delivery.campaign_id == campaign.id)) or 0
     if not total:  # e.g. another campaign of the issue reached everyone since the plan was made
         raise DeliveryError(
             f"nobody to send {issue.slug} to: everyone in the audience already has it or cannot be "
             "mailed; `outreach campaigns list` shows the campaigns"
         )
-    log(session, campaign.id, "created", clock, f"{total} recipients via {transport}")
+    detail = f"{total} recipients via {transport}"
+    if choice.others:
+        detail += " in editions " + ", ".join(choice.languages)
+    log(session, campaign.id, "created", clock, detail)
     return campaign
 
 
 def _insert_recipients(
     session: Session, campaign: Campaign, recipients: Sequence[tuple[int, dict[str, str]]], now: datetime
 ) -> None:
-    """One pending row per listed contact, with their fields (a contacts file is small)."""
+    """One pending row per listed contact, with their fields (a contacts file is small; a letter to
+    a contacts file is sent in its own language)."""
     session.execute(
         sa.insert(Delivery),
         [
@@ -231,8 +288,9 @@ def _insert_audience(
     segments: dict[str, Segment],
     clock: Clock,
     limit: int | None,
+    choice: EditionChoice,
 ) -> None:
-    """The audience's ledger rows, by one INSERT ... SELECT."""
+    """The audience's ledger rows, by one INSERT ... SELECT, each given its reader's edition."""
     who = (
         sa.select(
             sa.literal(campaign.id).label("campaign_id"),
@@ -242,7 +300,7 @@ def _insert_audience(
             sa.literal("").label("provider_id"),
             sa.literal(0).label("attempts"),
             sa.literal("").label("claimed_by"),
-            sa.literal(campaign.language).label("language"),
+            choice.clause(Subscriber.language).label("language"),
         )
         .where(
             audience_clause(audience, segments, clock.now().date()),
@@ -267,7 +325,7 @@ def _insert_audience(
 
 
 def _insert_unless_active(session: Session, values: dict[str, Any]) -> Campaign:
-    """INSERT the campaign row unless its issue's edition has an active campaign (the unique index
+    """INSERT the campaign row unless its issue has an active campaign (the unique index
     decides, so two processes racing cannot both win); the winner's id otherwise, in an error."""
     table: sa.Table = Campaign.__table__  # type: ignore[assignment]
     dialect = session.get_bind().dialect.name
@@ -275,28 +333,28 @@ def _insert_unless_active(session: Session, values: dict[str, Any]) -> Campaign:
     active = table.c.status.in_([s.value for s in ACTIVE_STATUSES])
     statement = (
         insert.values(values)
-        .on_conflict_do_nothing(index_elements=["issue_slug", "language"], index_where=active)
+        .on_conflict_do_nothing(index_elements=["issue_slug"], index_where=active)
         .returning(table.c.id)
     )
     campaign_id = session.scalar(statement)
     if campaign_id is None:
-        raise DeliveryError(_already_active(session, values["issue_slug"], values["language"]))
+        raise DeliveryError(_already_active(session, values["issue_slug"]))
     campaign = session.get(Campaign, campaign_id)
     assert campaign is not None
     return campaign
 
 
-def _already_active(session: Session, slug: str, language: str) -> str:
+def _already_active(session: Session, slug: str) -> str:
     other = session.execute(
         sa.select(Campaign.id, Campaign.status).where(
-            Campaign.issue_slug == slug, Campaign.language == language, Campaign.status.in_(ACTIVE_STATUSES)
+            Campaign.issue_slug == slug, Campaign.status.in_(ACTIVE_STATUSES)
         )
     ).first()
     if other is None:  # it finished in the meantime: trying again will work
         return f"another campaign of {slug} was active a moment ago; try again"
     number, status = other
     return (
-        f"campaign {number} of {slug} ({language}) is already {status}: one campaign per issue at a time. "
+        f"campaign {number} of {slug} is already {status}: one campaign per issue at a time. "
         f"See `outreach campaigns status {number}`; resume or cancel it, or wait for it to finish"
     )
 
@@ -307,13 +365,12 @@ def _activate(session: Session, campaign: Campaign) -> None:
     other = session.scalar(
         sa.select(sa.func.count()).where(
             Campaign.issue_slug == campaign.issue_slug,
-            Campaign.language == campaign.language,
             Campaign.status.in_(ACTIVE_STATUSES),
             Campaign.id != campaign.id,
         )
     )
     if other:
-        raise DeliveryError(_already_active(session, campaign.issue_slug, campaign.language))
+        raise DeliveryError(_already_active(session, campaign.issue_slug))
     campaign.status = CampaignStatus.SENDING
     try:
         session.flush()

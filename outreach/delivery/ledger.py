@@ -31,6 +31,7 @@ from outreach.audience import Consent, ConsentMethod, SuppressionReason, stop_ma
 from outreach.audience.db import execute_many
 from outreach.audience.schema import STILL_WRITTEN_TO, Subscriber, SubscriberStatus, Suppression
 from outreach.clock import Clock
+from outreach.delivery.editions import EditionChoice
 from outreach.delivery.pacing import Backoff
 from outreach.delivery.schema import Campaign, CampaignStatus, Delivery, DeliveryState
 from outreach.models import Recipient
@@ -71,6 +72,7 @@ class Claimed:
     message_id: str
     attempts: int
     recipient: Recipient
+    edition: str = ""  # the language edition this recipient gets ('' for the campaign's default)
 
 
 @dataclass
@@ -152,6 +154,7 @@ def _due_rows() -> tuple[_Rows, _Rows]:
             Delivery.id,
             Delivery.subscriber_id,
             Delivery.attempts,
+            Delivery.language.label("edition"),
             Subscriber.email,
             Subscriber.first_name,
             Subscriber.last_name,
@@ -230,12 +233,15 @@ def claim(
     claimer: str,
     domain: str,
     secret: str,
+    editions: EditionChoice | None = None,
 ) -> list[Claimed]:
     """Mark up to ``batch`` due pending rows ``sending`` and return them (call inside a transaction).
 
     Each row gets the Message-ID ``tokens.message_id(secret, campaign, row, domain)``. Rows whose
     subscriber may no longer be mailed (unsubscribed, bounced, suppressed since the campaign started)
-    become ``skipped`` with the reason instead: an unsubscribe is honoured at once.
+    become ``skipped`` with the reason instead: an unsubscribe is honoured at once. With ``editions``
+    (a campaign in several languages), each row's edition is chosen again from its reader's language
+    now, and the row says so when that changed since the snapshot.
     """
     now = clock.now()
     fresh, retries = _due_rows()
@@ -246,6 +252,7 @@ def claim(
         rows += connection.execute(retries, {**values, "batch": batch - len(rows)})
     claimed: list[Claimed] = []
     skipped: list[dict[str, object]] = []
+    switched: list[dict[str, object]] = []
     for row in rows:
         if reason := _not_mailable(row):
             skipped.append(
@@ -253,9 +260,16 @@ def claim(
             )
             continue
         mid = message_id(secret, campaign_id, row.id, domain)
-        claimed.append(Claimed(row.id, row.subscriber_id, mid, row.attempts + 1, _recipient(row)))
+        edition = str(row.edition or "")
+        if editions is not None and editions.others:
+            edition = editions.for_reader(row.language)
+            if edition != row.edition:
+                switched.append({"id": row.id, "language": edition})
+        claimed.append(Claimed(row.id, row.subscriber_id, mid, row.attempts + 1, _recipient(row), edition))
     if skipped:
         update_rows(session, skipped, only_state=DeliveryState.PENDING)
+    if switched:
+        update_rows(session, switched, only_state=DeliveryState.PENDING)
     if not claimed:
         return claimed
     ids = [c.delivery_id for c in claimed]
@@ -373,6 +387,19 @@ def counts(session: Session, campaign_id: int) -> dict[str, int]:
         ).all()
     )
     return {state.value: int(found.get(state, 0)) for state in DeliveryState}
+
+
+def counts_by_edition(session: Session, campaign_id: int) -> dict[str, dict[str, int]]:
+    """How many rows of each language edition are in each state; empty for a one-edition campaign."""
+    found: dict[str, dict[str, int]] = {}
+    rows = session.execute(
+        sa.select(Delivery.language, Delivery.state, sa.func.count())
+        .where(Delivery.campaign_id == campaign_id)
+        .group_by(Delivery.language, Delivery.state)
+    )
+    for language, state, n in rows:
+        found.setdefault(str(language), {s.value: 0 for s in DeliveryState})[str(state)] = int(n)
+    return dict(sorted(found.items())) if len(found) > 1 else {}
 
 
 def reasons(session: Session, campaign_id: int, limit: int = 20) -> list[tuple[str, str, int]]:

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
+from outreach.delivery.editions import EditionChoice, EditionContent
 from outreach.delivery.frame import MessageFrame
 from outreach.delivery.ledger import Claimed
 from outreach.delivery.schema import Campaign
@@ -38,9 +39,19 @@ class CampaignContent:
     reply_to: str
     list_id: str
     bounce_address: str = ""  # [events] return_path: the VERP base; "" sends from from_address
+    language: str = ""  # the default edition's (the templates above)
+    editions: tuple[EditionContent, ...] = ()  # the other language editions
+
+    @property
+    def choice(self) -> EditionChoice:
+        """How the campaign's readers are split between its editions."""
+        return EditionChoice(self.language, tuple(e.language for e in self.editions))
 
     @classmethod
-    def of(cls, campaign: Campaign, bounce_address: str = "") -> CampaignContent:
+    def of(
+        cls, campaign: Campaign, bounce_address: str = "", editions: tuple[EditionContent, ...] = ()
+    ) -> CampaignContent:
+        """The content of ``campaign``; ``editions`` are its other editions (``editions.contents_of``)."""
         return cls(
             campaign.id,
             campaign.issue_slug,
@@ -52,6 +63,8 @@ class CampaignContent:
             campaign.reply_to,
             campaign.list_id,
             bounce_address,
+            campaign.language,
+            editions,
         )
 
 
@@ -75,6 +88,17 @@ class CampaignMessages:
         self.frame = MessageFrame(
             templates, campaign.from_name, campaign.from_address, campaign.list_id, reply_to=campaign.reply_to
         )
+        # One frame per language edition, made once like the default's; a row names its edition.
+        self.frames = {
+            edition.language: MessageFrame(
+                PersonalTemplates(edition.subject_source, edition.html_source, edition.text_source),
+                campaign.from_name,
+                campaign.from_address,
+                campaign.list_id,
+                reply_to=campaign.reply_to,
+            )
+            for edition in campaign.editions
+        }
 
     def links(self, subscriber_id: int) -> RecipientLinks:
         return recipient_links(
@@ -109,7 +133,8 @@ class CampaignMessages:
 
     def compose(self, claimed: Claimed, now: datetime) -> OutgoingMessage:
         links = self.links(claimed.subscriber_id)
-        stamped = self.frame.stamp(claimed.recipient, links, claimed.message_id, now)
+        frame = self.frames.get(claimed.edition, self.frame) if self.frames else self.frame
+        stamped = frame.stamp(claimed.recipient, links, claimed.message_id, now)
         raw = self.signer(stamped.raw) if self.signer else stamped.raw
         headers = [
             ("Message-ID", claimed.message_id),

@@ -28,6 +28,7 @@ from outreach.audience import transaction
 from outreach.clock import Clock
 from outreach.delivery import ledger
 from outreach.delivery.campaigns import get_campaign, log, pause
+from outreach.delivery.editions import EditionChoice, EditionContent, contents_of
 from outreach.delivery.journal import Journal, Journals
 from outreach.delivery.ledger import Claimed
 from outreach.delivery.limits import LedgerLimits
@@ -137,10 +138,12 @@ class CampaignRunner:
         self._sending = False
         self._status_at = 0.0
         self._failure: DeliveryError | None = None
+        self.editions: EditionChoice | None = None  # the campaign's languages, known once it runs
 
     def run(self, wait_for_retries: bool = True) -> Progress:
-        campaign, counts = self._recover()
-        content = CampaignContent.of(campaign, self.return_path)
+        campaign, counts, editions = self._recover()
+        content = CampaignContent.of(campaign, self.return_path, editions)
+        self.editions = content.choice
         self.messages = CampaignMessages(
             content, self.base_url, self.secret, self.signer, unsubscribe_mailto=self.unsubscribe_mailto
         )
@@ -174,7 +177,7 @@ class CampaignRunner:
             )
         return self.progress
 
-    def _recover(self) -> tuple[Campaign, dict[str, int]]:
+    def _recover(self) -> tuple[Campaign, dict[str, int], tuple[EditionContent, ...]]:
         """Settle what dead runners left (their journals first), in one transaction."""
         recovered = Recovered()
         try:
@@ -198,11 +201,12 @@ class CampaignRunner:
                         f"returned to the queue, {recovered.unknown} unknown",
                     )
                 counts = ledger.counts(session, self.campaign_id)
+                editions = contents_of(session, self.campaign_id)
         except BaseException:
             recovered.finish(committed=False)
             raise
         recovered.finish(committed=True)
-        return campaign, counts
+        return campaign, counts, editions
 
     def _start_senders(self, content: CampaignContent, journal: Journal | None) -> Senders:
         """Threads by default; with ``processes`` set, sending processes that compose and send on every
@@ -282,7 +286,14 @@ class CampaignRunner:
                 wanted, later = self._allowed(session, size * free, size)
                 if wanted:
                     claimed = ledger.claim(
-                        session, self.campaign_id, wanted, self.clock, self.claimer, domain, self.secret
+                        session,
+                        self.campaign_id,
+                        wanted,
+                        self.clock,
+                        self.claimer,
+                        domain,
+                        self.secret,
+                        editions=self.editions,
                     )
                     self.pace.take(len(claimed))
         if returned:

@@ -3,8 +3,10 @@
 The ledger is the reliability contract: a row is ``sending`` (with its Message-ID) before a transport
 is called and ``sent``/``failed`` after, so a crash in between leaves a visible ``unknown`` and never a
 silent gap or an automatic resend. ``(campaign_id, subscriber_id)`` is unique, so nobody can be queued
-twice for one campaign, and at most one campaign per issue and language edition is active at a time
-(a partial unique index), so two sends of one issue started together cannot both queue the audience.
+twice for one campaign, and at most one campaign per issue is active at a time (a partial unique
+index), so two sends of one issue started together cannot both queue the audience. A campaign sends
+every language edition of its issue: the campaign row holds the default edition, ``campaign_editions``
+the others, and each ledger row says which edition its recipient gets.
 """
 
 from __future__ import annotations
@@ -54,7 +56,8 @@ class Campaign(Base):
     The compiled templates are stored so that a resumed campaign, or a worker on another machine,
     sends exactly what was planned even if the Markdown file changes afterwards. ``archive`` is decided
     by whoever creates the campaign (only a full send of a ready newsletter issue is public);
-    ``language`` is the issue's language, the edition this campaign sends.
+    ``language`` is the default edition's language: the content columns here are that edition, sent
+    to everyone whose language has no edition of its own; ``CampaignEdition`` rows hold the others.
     """
 
     __tablename__ = "campaigns"
@@ -62,7 +65,6 @@ class Campaign(Base):
         sa.Index(
             "uq_campaigns_active_issue",
             "issue_slug",
-            "language",
             unique=True,
             sqlite_where=sa.text(_ACTIVE),
             postgresql_where=sa.text(_ACTIVE),
@@ -100,7 +102,9 @@ class Campaign(Base):
 class Delivery(Base):
     """One recipient of one campaign: the ledger row.
 
-    ``language`` is the edition this recipient got (for now always the campaign's). ``claimed_at`` is
+    ``language`` is the edition this recipient gets: chosen from their language when the audience is
+    snapshotted, and chosen again when the row is claimed (a reader who switched language since gets
+    the edition they read now). ``claimed_at`` is
     when the row was last taken for sending, kept while the row is sending, sent or unknown and
     cleared when it goes back to pending: the per-hour and per-day limits count these rows.
     """
@@ -132,6 +136,26 @@ class Delivery(Base):
     # A one-off letter's row: the recipient's own columns from the contacts file, frozen with the
     # campaign so a resume personalises as planned (``recipient.COLUMN``); None for everyone else.
     fields: Mapped[dict[str, str] | None] = mapped_column(JsonDocument)
+
+
+class CampaignEdition(Base):
+    """One more language edition of a campaign's issue, frozen at creation like the campaign's own.
+
+    The campaign row is the default edition; this is ``slug.es.md`` and its kind. The sender, the
+    audience and the schedule are the campaign's: only what readers read differs.
+    """
+
+    __tablename__ = "campaign_editions"
+    __table_args__ = (sa.UniqueConstraint("campaign_id", "language"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    campaign_id: Mapped[int] = mapped_column(BigId, sa.ForeignKey("campaigns.id", ondelete="CASCADE"))
+    language: Mapped[str] = mapped_column(sa.String(35))
+    issue_path: Mapped[str] = mapped_column(sa.Text, default="")
+    subject: Mapped[str] = mapped_column(sa.Text)
+    subject_source: Mapped[str] = mapped_column(sa.Text)
+    html_source: Mapped[str] = mapped_column(sa.Text)
+    text_source: Mapped[str] = mapped_column(sa.Text)
 
 
 class CampaignEvent(Base):

@@ -17,12 +17,12 @@ from datetime import datetime
 import sqlalchemy as sa
 from itsdangerous import URLSafeSerializer
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy.orm import Mapped, Session, mapped_column, object_session
 
 from outreach.audience.schema import Base, BigId
 from outreach.clock import Clock
 from outreach.config import Config
-from outreach.delivery.schema import Campaign
+from outreach.delivery.schema import Campaign, CampaignEdition
 from outreach.tokens import Keys, TokenRefused, load_signed
 
 SALT = "outreach.click"
@@ -105,9 +105,18 @@ class ClickTracking:
         return _TEXT_URL.sub(swap, source)
 
     def apply(self, campaign: Campaign) -> None:
-        """Rewrite the campaign's stored HTML and text (after it has an id, before any row is sent)."""
+        """Rewrite the campaign's stored HTML and text, and its other language editions' (after it has
+        an id and its editions are stored, before any row is sent)."""
         campaign.html_source = self.rewrite_html(campaign.html_source, campaign.id)
         campaign.text_source = self.rewrite_text(campaign.text_source, campaign.id)
+        session = object_session(campaign)
+        if session is None:
+            return
+        for edition in session.scalars(
+            sa.select(CampaignEdition).where(CampaignEdition.campaign_id == campaign.id)
+        ):
+            edition.html_source = self.rewrite_html(edition.html_source, campaign.id)
+            edition.text_source = self.rewrite_text(edition.text_source, campaign.id)
 
 
 def tracking_for(config: Config) -> ClickTracking | None:

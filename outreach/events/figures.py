@@ -11,8 +11,8 @@ sending (ledger rows failed as ``bounced:``), which send no report afterwards; a
 hard and a soft bounce counts as hard. Clicks count events.
 
 A campaign sent in several language editions has the same figures per edition (``edition=``): the
-ledger row records which edition its recipient got. While the ledger has no such column, a campaign
-has one edition and ``editions`` lists none.
+ledger row records which edition its recipient got (``outreach.delivery.editions``). A campaign of a
+one-language issue has one edition and ``editions`` lists none.
 """
 
 from __future__ import annotations

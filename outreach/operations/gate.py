@@ -63,6 +63,12 @@ class Clearance:
         return self.report.compiled
 
     @property
+    def editions(self) -> tuple[CompiledIssue, ...]:
+        """Every language edition, rendered, the default first (``outreach.content.editions``)."""
+        self.compiled  # noqa: B018 - refuses when there were errors
+        return self.report.all_editions
+
+    @property
     def cleared(self) -> bool:
         return not self.refusals
 
@@ -109,6 +115,14 @@ def clear(
             refusals.append(
                 f"it is a draft: once it has been reviewed, set 'status: ready' in its front matter{at}"
             )
+        for edition in report.editions:
+            if edition.issue.status is not IssueStatus.READY:
+                line = edition.issue.line_of("status")
+                at = f"{edition.issue.path}:{line}" if line else str(edition.issue.path)
+                refusals.append(
+                    f"its {edition.issue.language} edition is a draft: once the translation has been "
+                    f"reviewed, set 'status: ready' in its front matter ({at})"
+                )
         if issue.send_at is not None and issue.send_at > now:
             due = issue.send_at
             if purpose is not Purpose.SCHEDULE and not send_now:

@@ -70,7 +70,8 @@ def summary_of(report: CheckReport, config: Config) -> IssueSummary:
     path = report.path
     counts = {"errors": len(report.errors), "warnings": len(report.warnings)}
     if report.compiled is not None:
-        issue = report.compiled.issue
+        # An edition's file (slug.es.md) is summarised as that edition, though checked with its issue.
+        issue = next((c.issue for c in report.all_editions if c.issue.path == path), report.compiled.issue)
         return IssueSummary(
             path, path.stem, issue.subject, issue.date, str(issue.status), issue.send_at, **counts
         )

@@ -127,6 +127,7 @@ def schedule_send(
             local_time=local_time,
             grace=grace_of(config.settings.schedule),
             reviewed_commit=reviewed_commit(clearance),
+            editions=clearance.editions[1:],
         )
         record(
             session,

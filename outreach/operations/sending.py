@@ -21,7 +21,15 @@ from outreach.audience.subscribers import known_topics
 from outreach.clock import Clock, SystemClock
 from outreach.config import Config
 from outreach.delivery import ledger
-from outreach.delivery.campaigns import Plan, Sender, archivable, create_campaign, plan, sender_for
+from outreach.delivery.campaigns import (
+    Plan,
+    Sender,
+    archivable,
+    choice_of,
+    create_campaign,
+    plan,
+    sender_for,
+)
 from outreach.delivery.ledger import Claimed
 from outreach.delivery.outgoing import CampaignContent, CampaignMessages
 from outreach.delivery.runner import Progress, Report
@@ -59,6 +67,11 @@ class SendPlan:
     def recipients(self) -> int:
         return self.plan.recipients
 
+    @property
+    def editions(self) -> dict[str, int]:
+        """Recipients per language edition, the default first (one entry for a one-language issue)."""
+        return self.plan.editions
+
 
 def plan_send(
     config: Config,
@@ -92,7 +105,8 @@ def plan_send(
         segments = load_segments(
             config.path("lists") / "segments.yaml", known_topics(session), "lists/segments.yaml"
         )
-        counted = plan(session, wanted, segments, clock.now().date(), compiled.issue.slug, limit)
+        editions = choice_of(compiled, clearance.editions[1:])
+        counted = plan(session, wanted, segments, clock.now().date(), compiled.issue.slug, limit, editions)
     limits, concurrency = pacing(config, name)
     return SendPlan(
         clearance=clearance,
@@ -156,6 +170,7 @@ def start_campaign(
             tracking=tracking_for(config),
             archive=archivable(compiled.issue, planned.limit),
             reviewed_commit=reviewed_commit(planned.clearance),
+            editions=planned.clearance.editions[1:],
         )
         total = ledger.counts(session, campaign.id)["pending"]
         if expected is not None and total != expected:
@@ -166,7 +181,12 @@ def start_campaign(
             "campaign.send",
             f"campaign {campaign.id}",
             clock,
-            {"issue": compiled.issue.slug, "recipients": total, "transport": planned.transport},
+            {
+                "issue": compiled.issue.slug,
+                "recipients": total,
+                "transport": planned.transport,
+                "editions": list(choice_of(compiled, planned.clearance.editions[1:]).languages),
+            },
         )
         return campaign.id
 
@@ -195,6 +215,7 @@ class TestCopy:
 
     address: str
     result: SendResult
+    edition: str = ""  # the language of the edition this copy is of ('' for a one-language issue)
 
 
 def campaign_content(
@@ -249,26 +270,41 @@ def send_test_copies(
     *,
     engine: Engine,
     actor: Actor,
+    edition: str | None = None,
 ) -> list[TestCopy]:
     """[TEST] copies of the real message to staff; drafts are fine, errors are not.
 
-    Who asked for them, for which addresses and what the transport said is written to the audit log.
+    An issue in several languages sends a copy of each edition to each address (``edition`` names
+    one, e.g. ``es``, for that edition alone); a copy of an edition other than the default says its
+    language in the subject (``[TEST es]``). Who asked for them, for which addresses and what the
+    transport said is written to the audit log.
     """
     clock = clock or SystemClock()
-    compiled = clear(path, config, Purpose.TEST, clock.now()).require()
+    clearance = clear(path, config, Purpose.TEST, clock.now())
+    clearance.require()
+    chosen = pick_editions(clearance.editions, edition)
     name = transport or config.settings.delivery.transport
     way_out = build_transport(config, name)
     requires_public_links(config, way_out)
     now = clock.now()
-    outgoing = [
-        compose_one(
-            config, compiled, Recipient(email=address), now, subject_prefix=TEST_PREFIX, key=str(index)
-        )
-        for index, address in enumerate(addresses)
-    ]
+    default = clearance.editions[0].issue.language
+    outgoing: list[tuple[str, OutgoingMessage]] = []
+    for compiled in chosen:
+        language = compiled.issue.language
+        prefix = TEST_PREFIX if language == default else f"[TEST {language}] "
+        for address in addresses:
+            message = compose_one(
+                config, compiled, Recipient(email=address), now, subject_prefix=prefix, key=str(len(outgoing))
+            )
+            outgoing.append((language, message))
     with way_out:
-        results = way_out.send(outgoing)
-    copies = [TestCopy(m.recipient, r) for m, r in zip(outgoing, results, strict=True)]
+        results = way_out.send([message for _, message in outgoing])
+    several = len(clearance.editions) > 1  # a one-language issue's copies need no edition named
+    copies = [
+        TestCopy(m.recipient, r, language if several else "")
+        for (language, m), r in zip(outgoing, results, strict=True)
+    ]
+    compiled = clearance.editions[0]
     with transaction(engine) as session:
         record(
             session,
@@ -279,10 +315,23 @@ def send_test_copies(
             {
                 "to": [copy.address for copy in copies],
                 "outcomes": [str(copy.result.outcome) for copy in copies],
+                "editions": [copy.edition for copy in copies],
                 "transport": name,
             },
         )
     return copies
+
+
+def pick_editions(editions: Sequence[CompiledIssue], language: str | None) -> list[CompiledIssue]:
+    """All ``editions``, or the one in ``language``; an error listing them for a language not written."""
+    if not language:
+        return list(editions)
+    wanted = language.strip().lower().replace("_", "-")
+    found = [e for e in editions if e.issue.language.lower() == wanted]
+    if not found:
+        written = ", ".join(e.issue.language for e in editions)
+        raise DeliveryError(f"this issue has no {language!r} edition; it is written in {written}")
+    return found
 
 
 def sample_message(config: Config, compiled: CompiledIssue, now: datetime | None = None) -> OutgoingMessage:

@@ -9,6 +9,7 @@ campaign's history (``scheduled``, ``rescheduled``, ``cancelled``).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
@@ -17,7 +18,8 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from outreach.clock import Clock, show_time
-from outreach.delivery.campaigns import Sender, archivable, log
+from outreach.delivery.campaigns import Sender, archivable, edition_rows, log
+from outreach.delivery.editions import replace_editions
 from outreach.delivery.schema import Campaign, CampaignStatus
 from outreach.render import CompiledIssue
 from outreach.scheduling.errors import SchedulingError
@@ -152,8 +154,12 @@ def schedule_issue(
     local_time: bool = False,
     grace: timedelta | None = None,
     reviewed_commit: str = "",
+    editions: Sequence[CompiledIssue] = (),
 ) -> Scheduled:
     """Create or replace the issue's scheduled campaign and its job (in the caller's transaction).
+
+    ``compiled`` is the issue's default edition and ``editions`` its others: the campaign sends each
+    reader the one in their language, chosen when the audience is snapshotted at the due time.
 
     With ``grace``, a local-time send reports the zones whose readers will miss it already.
     ``reviewed_commit`` is the commit the send gate found the issue clean in ('' without a review).
@@ -205,6 +211,7 @@ def schedule_issue(
         campaign.archive = archivable(issue, None)
         send.local_time = local_time
     session.flush()
+    replace_editions(session, campaign, edition_rows(editions))
     due = due_times(session, send_at, window, local_time)
     wakes = due.first
     passed = tuple(due.passed(now, grace)) if grace is not None and local_time else ()

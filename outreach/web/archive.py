@@ -23,6 +23,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from outreach.audience import transaction
+from outreach.delivery.editions import web_templates
 from outreach.delivery.schema import Campaign, CampaignStatus, Delivery, DeliveryState
 from outreach.delivery.tracking import untrack
 from outreach.models import Recipient, RecipientLinks
@@ -92,8 +93,11 @@ def archived_issues(session: Session, base_url: str) -> list[ArchivedIssue]:
     return issues
 
 
-def web_version(session: Session, slug: str, base_url: str, keys: Keys) -> str | None:
-    """The HTML of the newest sent campaign of ``slug``, for nobody in particular."""
+def web_version(
+    session: Session, slug: str, base_url: str, keys: Keys, language: str | None = None
+) -> str | None:
+    """The HTML of the newest sent campaign of ``slug``, for nobody in particular: its ``language``
+    edition (the default edition without one), None when the issue was not sent in that language."""
     campaign = session.scalars(
         sa.select(Campaign)
         .where(Campaign.issue_slug == slug, _sent())
@@ -102,7 +106,17 @@ def web_version(session: Session, slug: str, base_url: str, keys: Keys) -> str |
     ).first()
     if campaign is None:
         return None
-    html = _templates(campaign).render(NOBODY, _public_links(base_url, slug)).html
+    return edition_web_version(session, campaign, base_url, keys, language)
+
+
+def edition_web_version(
+    session: Session, campaign: Campaign, base_url: str, keys: Keys, language: str | None = None
+) -> str | None:
+    """One edition of one campaign as the web shows it (None for a language it was not sent in)."""
+    sources = web_templates(session, campaign, language)
+    if sources is None:
+        return None
+    html = PersonalTemplates(*sources).render(NOBODY, _public_links(base_url, campaign.issue_slug)).html
     return untrack(html, keys, base_url)
 
 

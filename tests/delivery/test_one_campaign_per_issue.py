@@ -3,7 +3,7 @@ queued twice, and the other process is told which campaign is already sending.
 
 Each process does what ``outreach send --yes`` does before sending (config, render, segments), then
 waits at a barrier (a file the test creates once both are ready), so both INSERTs meet in the database
-every round: the decision is the database's (a partial unique index on the issue and its language
+every round: the decision is the database's (a partial unique index on the issue
 among active campaigns), not a read-then-write check. Each round is a new issue.
 """
 
@@ -156,6 +156,6 @@ def test_two_campaigns_of_one_issue_created_together_make_one(project: tuple[Pat
             created = [s["created"] for s in said if "created" in s]
             refused = [str(s["refused"]) for s in said if "refused" in s]
             assert created == [winner] and len(refused) == 1, said
-            assert f"campaign {winner} of {slug} (en) is already sending" in refused[0]
+            assert f"campaign {winner} of {slug} is already sending" in refused[0]
     finally:
         engine.dispose()

@@ -18,11 +18,13 @@ from outreach.audience.schema import Subscriber
 from outreach.audience.subscribers import known_topics
 from outreach.clock import FixedClock
 from outreach.config import Config
-from outreach.delivery.campaigns import history
-from outreach.delivery.schema import Campaign, CampaignEvent, CampaignStatus, Delivery
+from outreach.content.editions import read_editions
+from outreach.delivery.campaigns import history, sender_for
+from outreach.delivery.schema import Campaign, CampaignEdition, CampaignEvent, CampaignStatus, Delivery
+from outreach.render import render_issue
 from outreach.scheduling import jobs as scheduler_jobs
 from outreach.scheduling.errors import SchedulingError
-from outreach.scheduling.planning import cancel_issue
+from outreach.scheduling.planning import cancel_issue, schedule_issue
 from outreach.scheduling.sending import Start, start_due
 from outreach.scheduling.timing import SendWindow
 from tests.scheduling.conftest import START, FakeJobs, People, Plan, issue_text
@@ -297,3 +299,38 @@ def states(engine: Engine, campaign_id: int) -> dict[str, str]:
 def history_of(engine: Engine, campaign_id: int) -> list[CampaignEvent]:
     with transaction(engine) as session:
         return list(history(session, campaign_id))
+
+
+def test_a_scheduled_issue_sends_each_reader_their_edition_chosen_at_the_due_time(
+    synced: Engine, site: Config, people: People, clock: FixedClock, jobs: FakeJobs, issue_file: Path
+) -> None:
+    spanish = issue_file.with_name(issue_file.stem + ".es.md")
+    spanish.write_text(
+        "---\nsubject: Noticias de diciembre\n"
+        "preheader: Un preencabezado lo bastante largo para la revisión\n"
+        "language: es\nstatus: ready\n---\nHola.\n",
+        encoding="utf-8",
+    )
+    english, es = (render_issue(issue, site) for issue in read_editions(issue_file, site.time_zone).all)
+    with transaction(synced) as session:
+        campaign_id = schedule_issue(
+            session, english, sender_for(site, english), "outbox", clock, SendWindow(NY), jobs, editions=[es]
+        ).campaign_id
+    ana, ben = people(["ana@example.org", "ben@example.org"], clock=clock)
+    with transaction(synced) as session:  # ana reads Spanish by the time it goes
+        session.execute(sa.update(Subscriber).where(Subscriber.id == ana).values(language="es"))
+    clock.advance((SEND_AT - START).total_seconds())
+    assert start(synced, site, campaign_id, clock) is Start.STARTED
+    with synced.connect() as connection:
+        languages = dict(
+            connection.execute(
+                sa.select(Delivery.subscriber_id, Delivery.language).where(
+                    Delivery.campaign_id == campaign_id
+                )
+            ).all()
+        )
+        stored = connection.scalars(
+            sa.select(CampaignEdition.subject).where(CampaignEdition.campaign_id == campaign_id)
+        ).all()
+    assert languages == {ana: "es", ben: "en"}
+    assert stored == ["Noticias de diciembre"]
