@@ -184,8 +184,8 @@ def progress_json(progress: Progress) -> dict[str, Any]:
 
 def campaigns(request: Request) -> Response:
     state = state_of(request)
-    before = request.query_params.get("before", "")
-    if before and not before.isdigit():
+    before = request.query_params.get("before")
+    if before is not None and not before.isdigit():
         return problem(400, "'before' must be a campaign id (the 'more' of the previous page).", "before")
     with transaction(state.engine) as session:
         rows, more = campaign_rows(session, int(before) if before else None)
@@ -310,16 +310,16 @@ def segment_count(request: Request) -> Response:
 
 def audit(request: Request) -> Response:
     state = state_of(request)
-    since_text = request.query_params.get("since", "")
-    before = request.query_params.get("before", "")
+    since_text = request.query_params.get("since")
+    before = request.query_params.get("before")
     since = None
-    if since_text:
+    if since_text is not None:
         try:
             day = datetime.strptime(since_text, "%Y-%m-%d").date()
         except ValueError:
             return problem(400, "Write 'since' as YYYY-MM-DD, for example 2026-12-01.", "since")
         since = datetime.combine(day, time(), state.config.time_zone)
-    if before and not before.isdigit():
+    if before is not None and not before.isdigit():
         return problem(400, "'before' must be an entry id (the 'more' of the previous page).", "before")
     with transaction(state.engine) as session:
         found = entries(session, since=since, limit=AUDIT_PAGE + 1, before_id=int(before) if before else None)

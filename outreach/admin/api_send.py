@@ -85,6 +85,8 @@ def plan(request: Request) -> Response:
     if path is None:
         return issue_missing(str(request.path_params["slug"]))
     state = state_of(request)
+    if request.query_params.get("now", "1") != "1":
+        return problem(400, "'now' is either left out or 1 (send before the issue's send_at).", "now")
     now = request.query_params.get("now") == "1"
     scheduling = _due_later(request, path) is not None and not now
     try:

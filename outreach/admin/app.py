@@ -110,7 +110,7 @@ def create_admin_app(config: Config, engine: Engine, clock: Clock | None = None)
         if status == 500:
             log.exception("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
         if request.url.path.startswith(str(request.scope.get("root_path", "")).rstrip("/") + "/api/"):
-            return api_error(status)
+            return api_error(status, getattr(exc, "headers", None) or {})
         titles = {
             404: ("Page not found", "There is no page at this address."),
             405: ("Not allowed", "This page cannot be used that way."),
@@ -132,10 +132,11 @@ API_ERRORS = {
 }
 
 
-def api_error(status: int) -> Response:
-    """The API's answer when no route handled the request: JSON, never the HTML page."""
+def api_error(status: int, headers: dict[str, str]) -> Response:
+    """The API's answer when no route handled the request: JSON, never the HTML page (a 405 keeps
+    its ``Allow`` header, which says the methods the address takes)."""
     message = API_ERRORS.get(status, "Something went wrong on our side. Please try again in a little while.")
-    return JSONResponse({"error": message}, status_code=status, headers={"Cache-Control": "no-store"})
+    return JSONResponse({"error": message}, status_code=status, headers={**headers, "Cache-Control": "no-store"})
 
 
 def stop_background_sends(app: Starlette) -> None:
