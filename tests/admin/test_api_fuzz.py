@@ -55,7 +55,8 @@ def test_no_input_to_the_admin_api_gets_a_server_error_or_an_undocumented_answer
             "--suppress-health-check", "all",
             "--no-color",
         ]  # fmt: skip
-        done = subprocess.run(command, capture_output=True, text=True, cwd=tmp_path, timeout=1800, check=False)
+        done = subprocess.run(
+            command, capture_output=True, text=True, cwd=tmp_path, timeout=1800, check=False
+        )
     assert done.returncode == 0, done.stdout[-30000:] + done.stderr[-3000:]
     assert "No issues found" in done.stdout or "passed" in done.stdout.lower(), done.stdout[-3000:]
-
