@@ -35,7 +35,7 @@ def chromium_page(profile: Path, *, bypass_csp: bool = False, width: int = 1280)
             bypass_csp=bypass_csp,
             viewport={"width": width, "height": 900},
         )
-        # A send plan scores the issue with SpamAssassin: seconds on a busy 2-core machine. A guard, not a timing.
+        # A send plan scores the issue with SpamAssassin: seconds on a busy machine. A guard, not a timing.
         context.set_default_timeout(180_000)
         try:
             yield context.new_page()
