@@ -102,7 +102,7 @@ def time_pages(url: str, runs: int, total: int) -> bool:
                 else "(no budget)"
             )
             print(
-                f"{label:<64} median {1000 * median:7.1f} ms {verdict}; first visit {1000 * first_seconds:.0f} ms"
+                f"{label:<64} median {1000 * median:7.1f} ms {verdict}; first {1000 * first_seconds:.0f} ms"
             )
     engine.dispose()
     return ok
