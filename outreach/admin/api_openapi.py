@@ -13,6 +13,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
+from outreach.accounts.schema import Role
 from outreach.admin.api_common import answer
 from outreach.admin.routing import admin_route
 
@@ -575,4 +576,5 @@ def openapi_json(request: Request) -> Response:
     return answer(document(root))
 
 
-ROUTES = [admin_route("/api/openapi.json", openapi_json, None, name="api_openapi")]
+# Behind sign-in like the rest: the document holds no data, but a public listener need not map the API.
+ROUTES = [admin_route("/api/openapi.json", openapi_json, Role.VIEWER, name="api_openapi")]

@@ -136,7 +136,9 @@ def api_error(status: int, headers: dict[str, str]) -> Response:
     """The API's answer when no route handled the request: JSON, never the HTML page (a 405 keeps
     its ``Allow`` header, which says the methods the address takes)."""
     message = API_ERRORS.get(status, "Something went wrong on our side. Please try again in a little while.")
-    return JSONResponse({"error": message}, status_code=status, headers={**headers, "Cache-Control": "no-store"})
+    return JSONResponse(
+        {"error": message}, status_code=status, headers={**headers, "Cache-Control": "no-store"}
+    )
 
 
 def stop_background_sends(app: Starlette) -> None:

@@ -105,7 +105,9 @@ def test_a_token_made_on_the_account_page_is_shown_once_and_acts_as_its_user(
     assert made_entry.actor == USERS[Role.EDITOR] and made_entry.via == "admin"
 
 
-def test_anonymous_and_unknown_requests_get_json_errors(client: TestClient) -> None:
+def test_anonymous_and_unknown_requests_get_json_errors(
+    client: TestClient, engine: Engine, clock: FixedClock
+) -> None:
     anonymous = client.get("/admin/api/campaigns")
     assert anonymous.status_code == 401 and anonymous.headers["content-type"] == "application/json"
     assert (
@@ -115,7 +117,8 @@ def test_anonymous_and_unknown_requests_get_json_errors(client: TestClient) -> N
     assert missing.status_code == 404 and "openapi.json" in missing.json()["error"]
     wrong = client.put("/admin/api/dashboard")
     assert wrong.status_code == 405 and "error" in wrong.json()
-    document = client.get("/admin/api/openapi.json")
+    assert client.get("/admin/api/openapi.json").status_code == 401
+    document = client.get("/admin/api/openapi.json", headers=token_for(engine, clock, Role.VIEWER))
     assert document.status_code == 200
     assert document.json()["openapi"] == "3.1.0" and document.json()["servers"] == [{"url": "/admin"}]
 
