@@ -336,6 +336,7 @@ PATHS: dict[str, Any] = {
             "responses": {
                 "200": _json(_ref("Plan"), "The plan ('cleared' says whether it may go)."),
                 **COMMON_ERRORS,
+                "400": _error("'now' is neither left out nor 1."),
                 "404": _error("There is no such issue."),
                 "409": _json(REFUSED, "The issue cannot be sent: the refusals say why."),
             },
