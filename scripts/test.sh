@@ -6,6 +6,8 @@ PYTHON="${PYTHON:-python3}"
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
 .venv/bin/python -m pip install --quiet --upgrade pip
 .venv/bin/python -m pip install --quiet -e '.[test]'
+# axe-core for the admin pages' accessibility test (it skips, saying why, without node).
+if command -v npm >/dev/null; then (cd tests/node && npm ci --no-audit --no-fund --silent); fi
 .venv/bin/ruff check outreach tests benchmarks
 .venv/bin/ruff format --check outreach tests benchmarks
 .venv/bin/mypy

@@ -18,13 +18,16 @@ from sqlalchemy.engine import Engine
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Mount
 from starlette.staticfiles import StaticFiles
 
 from outreach.accounts.schema import Role
 from outreach.admin import (
     account_pages,
+    api_openapi,
+    api_read,
+    api_send,
     campaign_stream,
     campaigns_pages,
     dashboard_pages,
@@ -62,6 +65,9 @@ MODULES = [
     report_pages,
     segments_pages,
     imports_pages,
+    api_read,
+    api_send,
+    api_openapi,
 ]
 
 
@@ -111,6 +117,8 @@ def create_admin_app(config: Config, engine: Engine, clock: Clock | None = None)
         status = exc.status_code if isinstance(exc, HTTPException) else 500
         if status == 500:
             log.exception("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
+        if request.url.path.startswith(str(request.scope.get("root_path", "")).rstrip("/") + "/api/"):
+            return api_error(status, getattr(exc, "headers", None) or {})
         titles = {
             404: ("Page not found", "There is no page at this address."),
             405: ("Not allowed", "This page cannot be used that way."),
@@ -124,6 +132,21 @@ def create_admin_app(config: Config, engine: Engine, clock: Clock | None = None)
     app = Starlette(routes=routes, exception_handlers={HTTPException: not_found, Exception: not_found})
     app.state.admin = state
     return app
+
+
+API_ERRORS = {
+    404: "There is nothing at this address; GET /admin/api/openapi.json lists the API.",
+    405: "This address does not take that method; GET /admin/api/openapi.json lists the API.",
+}
+
+
+def api_error(status: int, headers: dict[str, str]) -> Response:
+    """The API's answer when no route handled the request: JSON, never the HTML page (a 405 keeps
+    its ``Allow`` header, which says the methods the address takes)."""
+    message = API_ERRORS.get(status, "Something went wrong on our side. Please try again in a little while.")
+    return JSONResponse(
+        {"error": message}, status_code=status, headers={**headers, "Cache-Control": "no-store"}
+    )
 
 
 def stop_background_sends(app: Starlette) -> None:

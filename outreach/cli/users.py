@@ -13,7 +13,8 @@ from rich.markup import escape
 from rich.table import Table
 
 from outreach.accounts import Role
-from outreach.accounts.users import add_user, list_users, remove_user, reset_password, set_role
+from outreach.accounts.tokens import create_token, revoke, tokens_of
+from outreach.accounts.users import add_user, get_user, list_users, remove_user, reset_password, set_role
 from outreach.audience import transaction
 from outreach.audience.audit import entries
 from outreach.cli.common import RootOption, cli_actor, config_for, console
@@ -111,6 +112,91 @@ def remove_cmd(email: str, root: Path | None = RootOption) -> None:
     with transaction(database(config)) as session:
         remove_user(session, email, cli_actor(), SystemClock())
     console.print(f"removed {email}", markup=False)
+
+
+tokens_app = typer.Typer(
+    help="Personal API tokens for /admin/api/: each acts as its user, with at most the role given.\n\n"
+    "Example: outreach users token create ada@vaimh.example --name reports-script --role viewer",
+    no_args_is_help=True,
+)
+
+
+@tokens_app.command("create")
+def token_create(
+    email: str,
+    name: str = typer.Option(..., "--name", help="What the token is for, to recognise it later."),
+    role: Role = typer.Option(
+        Role.VIEWER, "--role", help="viewer, editor or admin; never more than the user's own role."
+    ),
+    root: Path | None = RootOption,
+) -> None:
+    """Make a token and print it once: keep it in a password manager or a secret store.
+
+    Example: outreach users token create ada@vaimh.example --name reports-script --role viewer
+    """
+    config = config_for(root)
+    with transaction(database(config)) as session:
+        user = get_user(session, email)
+        token, plain = create_token(session, user, name, role, cli_actor(), SystemClock())
+        token_id, token_role = token.id, token.role
+    console.print(
+        f"token {token_id} for {email} ({token_role}); it is shown only now:", markup=False, highlight=False
+    )
+    typer.echo(plain)
+
+
+@tokens_app.command("list")
+def token_list(
+    email: str, as_json: bool = typer.Option(False, "--json"), root: Path | None = RootOption
+) -> None:
+    """A user's tokens (never the tokens themselves: only their names, roles and use).
+
+    Example: outreach users token list ada@vaimh.example
+    """
+    config = config_for(root)
+    zone = config.time_zone
+    with transaction(database(config)) as session:
+        rows = [
+            (t.id, t.name, str(t.role), t.created_at, t.last_used_at)
+            for t in tokens_of(session, get_user(session, email))
+        ]
+    if as_json:
+        typer.echo(
+            json.dumps(
+                [
+                    {
+                        "id": i,
+                        "name": n,
+                        "role": r,
+                        "created": c.isoformat(),
+                        "last_used": u.isoformat() if u else None,
+                    }
+                    for i, n, r, c, u in rows
+                ],
+                indent=2,
+                ensure_ascii=False,
+            )
+        )
+        return
+    table = Table("id", "name", "role", "made", "last used")
+    for i, n, r, c, u in rows:
+        table.add_row(str(i), escape(n), r, _when(c, zone), _when(u, zone))
+    console.print(table)
+
+
+@tokens_app.command("revoke")
+def token_revoke(email: str, token_id: int, root: Path | None = RootOption) -> None:
+    """Revoke one of a user's tokens (its id is in ``outreach users token list``); it stops working at once.
+
+    Example: outreach users token revoke ada@vaimh.example 3
+    """
+    config = config_for(root)
+    with transaction(database(config)) as session:
+        revoke(session, get_user(session, email), token_id, cli_actor(), SystemClock())
+    console.print(f"revoked token {token_id} of {email}", markup=False)
+
+
+users_app.add_typer(tokens_app, name="token")
 
 
 def audit(
