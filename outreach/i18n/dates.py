@@ -52,7 +52,8 @@ class LocalDates:
         return _plain(format_skeleton("yMMMM", day, locale=self.locale))
 
     def when(self, moment: datetime) -> str:
-        """An event's start: ``Saturday, February 6, 2027, 9:30 AM`` / ``sábado, 6 de febrero de 2027, 9:30``."""
+        """An event's start: ``Saturday, February 6, 2027, 9:30 AM`` or, in Spanish,
+        ``sábado, 6 de febrero de 2027, 9:30``."""
         local = self.local(moment)
         day = format_date(local.date(), "full", locale=self.locale)
         time = format_time(local.replace(tzinfo=None), "short", locale=self.locale)

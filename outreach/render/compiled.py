@@ -17,9 +17,9 @@ from markupsafe import Markup, escape
 
 from outreach.config import Config
 from outreach.content.details import when_from_starts
+from outreach.content.placeholders import EXPRESSION, restore, token_for
 from outreach.i18n import N_, LocalDates, gettext_context, translations
 from outreach.i18n.catalogs import SITE_FOLDER
-from outreach.content.placeholders import EXPRESSION, restore, token_for
 from outreach.models import Block, Columns, Event, Issue, Placeholder, Recipient, RecipientLinks
 from outreach.render.inline import inline_css
 from outreach.render.layouts import layout_environment, render_layout
@@ -138,7 +138,11 @@ def language_context(language: str, config: Config) -> dict[str, Any]:
 
     def link_label(event: Event) -> str:
         """The event's link text; the default one in the reader's language."""
-        return messages.gettext(DEFAULT_LINK_LABEL) if event.link_label == DEFAULT_LINK_LABEL else event.link_label
+        return (
+            messages.gettext(DEFAULT_LINK_LABEL)
+            if event.link_label == DEFAULT_LINK_LABEL
+            else event.link_label
+        )
 
     def event_where(event: Event) -> str:
         """Where the event is; "Online" (the default for an online event) in the reader's language."""

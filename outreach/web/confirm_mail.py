@@ -111,7 +111,7 @@ class ConfirmationMail:
             "already": mail is Mail.ALREADY,
         }
         # "Hello there," for a reader who gave no name; each language says it its own way.
-        unnamed = messages.pgettext("the reader's name when we do not know it, after 'Hello'", "there")
+        unnamed = str(messages.pgettext("the reader's name when we do not know it, after 'Hello'", "there"))
         name = f"{LAYOUT}.mjml.j2"
         html = inline_css(compile_mjml(render_layout(env, name, context), folder, name))
         text = render_layout(env, f"{LAYOUT}.txt.j2", context)
