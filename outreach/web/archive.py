@@ -145,7 +145,7 @@ async def archive_page(request: Request) -> Response:
     state = _state(request)
     language = _language(request)
     issues = await run_in_threadpool(_issues, state, language)
-    return state.pages.page("archive.html.j2", lang=language, issues=issues)
+    return state.pages.page("archive.html.j2", lang=language, archive=True, issues=issues)
 
 
 async def issue_page(request: Request) -> Response:

@@ -73,8 +73,13 @@ class Pages:
         """The archive of ``language``: ``/archive`` for the default language, ``/es/archive`` otherwise."""
         return "/archive" if language == self.default_language else f"/{language}/archive"
 
-    def render(self, name: str, lang: str | None = None, **context: Any) -> str:
-        """Render a page in ``lang`` (default: the request's language, see outreach.web.language)."""
+    def render(
+        self, name: str, lang: str | None = None, archive: bool = False, **context: Any
+    ) -> str:
+        """Render a page in ``lang`` (default: the request's language, see outreach.web.language).
+
+        The language switch reopens the same page in another language; on an ``archive`` page (one
+        per language) it opens the other language's archive."""
         current = page_language(self.default_language)
         language = lang or current.language
         messages = translations(language, self.config.root / LOCALE_FOLDER)
@@ -88,6 +93,7 @@ class Pages:
             "dates": LocalDates(language, self.config.time_zone),
             "switch": self.languages if current.switchable and len(self.languages) > 1 else (),
             "archive_path": self.archive_path(language),
+            "switch_path": self.archive_path if archive else (lambda code: ""),
         }
         return self.env.get_template(name).render({**common, **context})
 
