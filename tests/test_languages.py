@@ -3,8 +3,8 @@ read as the golden files say (footer, dates in Spanish, in the site's zone); Eng
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
 from collections.abc import Callable
+from datetime import UTC, date, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -145,7 +145,7 @@ def test_a_spanish_edition_matches_its_golden_files(
     repo_config: Config, tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:
     compiled = render_issue(read_issue(_spanish_example(tmp_path)), repo_config)
-    links = recipient_links(repo_config.base_url, repo_config.secret_key, "42", "2026-12-holding-the-holidays")
+    links = _links(repo_config)
     mail = compiled.personalise(SAMPLE_RECIPIENT, links)
     for part in (mail.html, mail.text):
         assert "Cancelar la suscripci" in part and "Actualizar sus preferencias" in part

@@ -73,9 +73,7 @@ class Pages:
         """The archive of ``language``: ``/archive`` for the default language, ``/es/archive`` otherwise."""
         return "/archive" if language == self.default_language else f"/{language}/archive"
 
-    def render(
-        self, name: str, lang: str | None = None, archive: bool = False, **context: Any
-    ) -> str:
+    def render(self, name: str, lang: str | None = None, archive: bool = False, **context: Any) -> str:
         """Render a page in ``lang`` (default: the request's language, see outreach.web.language).
 
         The language switch reopens the same page in another language; on an ``archive`` page (one

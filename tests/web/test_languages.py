@@ -134,7 +134,14 @@ def _sent_issue(
     sender = Sender("VAIMH News", "news@vaimh.example", "", config.sender.list_id, "vaimh.example")
     with transaction(engine) as session:
         campaign = create_campaign(
-            session, compiled, sender, Audience(topics=("monthly-newsletter",)), {}, "memory", clock, archive=True
+            session,
+            compiled,
+            sender,
+            Audience(topics=("monthly-newsletter",)),
+            {},
+            "memory",
+            clock,
+            archive=True,
         )
         campaign_id = campaign.id
     send_campaign(config, engine, clock, campaign_id)
