@@ -109,8 +109,9 @@ class LanguageChoice:
         async def send_with_cookie(message: Message) -> None:
             if message["type"] == "http.response.start":
                 out = MutableHeaders(scope=message)
-                out.add_vary_header("Accept-Language")
-                out.add_vary_header("Cookie")
+                if out.get("content-type", "").startswith("text/html"):  # pages; not CSS, feeds, JSON
+                    out.add_vary_header("Accept-Language")
+                    out.add_vary_header("Cookie")
                 if remember is not None:
                     secure = "; Secure" if self.https else ""
                     out.append(
