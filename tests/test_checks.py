@@ -373,16 +373,24 @@ def test_html_over_102_kb_is_an_error(write_issue: WriteIssue, config: Config) -
     [
         (
             "partials/footer.mjml.j2",
-            '<a href="{{ links.unsubscribe }}">Unsubscribe</a>',
+            '<a href="{{ links.unsubscribe }}">{% trans %}Unsubscribe{% endtrans %}</a>',
             "missing-unsubscribe",
         ),
-        ("partials/footer.txt.j2", "Unsubscribe: {{ links.unsubscribe }}", "missing-unsubscribe"),
+        (
+            "partials/footer.txt.j2",
+            "{% trans %}Unsubscribe{% endtrans %}: {{ links.unsubscribe }}",
+            "missing-unsubscribe",
+        ),
         (
             "partials/footer.mjml.j2",
-            '<a href="{{ links.preferences }}">Update your preferences</a>',
+            '<a href="{{ links.preferences }}">{% trans %}Update your preferences{% endtrans %}</a>',
             "missing-preferences",
         ),
-        ("partials/footer.txt.j2", "Update your preferences: {{ links.preferences }}", "missing-preferences"),
+        (
+            "partials/footer.txt.j2",
+            "{% trans %}Update your preferences{% endtrans %}: {{ links.preferences }}",
+            "missing-preferences",
+        ),
         ("partials/footer.mjml.j2", "{{ org.postal_address }}", "missing-address"),
         ("partials/footer.txt.j2", "{{ org.postal_address }}", "missing-address"),
     ],

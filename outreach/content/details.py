@@ -71,6 +71,12 @@ def detail_value(text: str) -> Any:
     return int(text) if text.isdigit() else text
 
 
+def when_from_starts(starts: datetime) -> str:
+    """What an event given only ``starts:`` says for ``when:`` (in English; a layout in another
+    language writes the start in its own words, see outreach.render.compiled)."""
+    return f"{starts:%A, %B} {starts.day}, {starts:%Y}, {starts:%-I:%M %p}"
+
+
 def starts_at(value: Any, path: str, line: int) -> datetime | None:
     """An event's ``starts:`` as a date and time, or a ContentError naming the line and the form."""
     if value is None or value == "":

@@ -18,7 +18,7 @@ from markdown_it import MarkdownIt
 from markdown_it.token import Token
 from mdit_py_plugins.container import container_plugin
 
-from outreach.content.details import Details, read_details, starts_at
+from outreach.content.details import Details, read_details, starts_at, when_from_starts
 from outreach.content.fences import COMPONENTS, outline_blocks
 from outreach.content.plaintext import inline_text, render_text
 from outreach.content.structure import check_depth, heading_shift, shift_headings
@@ -222,7 +222,7 @@ class _Reader:
         starts = starts_at(data.get("starts"), self.path, details.line("starts", line))
         when = str(data.get("when") or "")
         if not when and starts is not None:
-            when = f"{starts:%A, %B} {starts.day}, {starts:%Y}, {starts:%-I:%M %p}"
+            when = when_from_starts(starts)
         if not when:
             raise self.error("an event needs 'when:' (as readers should see it) or 'starts:'", opening)
         online = bool(data.get("online", False))

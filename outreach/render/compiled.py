@@ -17,8 +17,11 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from markupsafe import Markup, escape
 
 from outreach.config import Config
+from outreach.content.details import when_from_starts
 from outreach.content.placeholders import EXPRESSION, restore, token_for
-from outreach.models import Block, Columns, Issue, Layout, Placeholder, Recipient, RecipientLinks
+from outreach.i18n import N_, LocalDates, gettext_context, translations
+from outreach.i18n.catalogs import SITE_FOLDER
+from outreach.models import Block, Columns, Event, Issue, Layout, Placeholder, Recipient, RecipientLinks
 from outreach.render.inline import inline_css
 from outreach.render.layouts import layout_environment, render_layout
 from outreach.render.mjml import compile_mjml
@@ -94,7 +97,9 @@ def render_issue(issue: Issue, config: Config, templates: Path | None = None) ->
     env = layout_environment(folder)
     personal = _Personal(issue)
     links = {name: personal(expr) for name, expr in LINK_EXPRESSIONS.items()}
-    context = _layout_context(issue, config, links, personal)
+    context = _dated(
+        {**_layout_context(issue, config, links, personal), **language_context(issue.language, config)}, issue
+    )
     if issue.layout is Layout.PLAIN:  # text only: no MJML, no HTML part
         mjml = html = ""
     else:
@@ -128,8 +133,6 @@ def _layout_context(
         "personal": personal,
         "base_url": config.base_url,
         "heading": personal.text(issue.heading),
-        "issue_date": f"{issue.date:%B} {issue.date.day}, {issue.date:%Y}",
-        "issue_month": f"{issue.date:%B %Y}",
         "kind": block_kind,
         "group_sections": group_sections,
         "plain": without_expressions,
@@ -137,6 +140,50 @@ def _layout_context(
         "preheader_filler": PREHEADER_FILLER,
     }
 
+
+def language_context(language: str, config: Config) -> dict[str, Any]:
+    """What a layout needs to speak ``language``: its catalog's gettext functions (for ``{% trans %}``
+    and ``_()``), dates in its words and the site's zone. Made once per edition, never per recipient."""
+    messages = translations(language, config.root / SITE_FOLDER)
+    dates = LocalDates(language, config.time_zone)
+
+    def event_when(event: Event) -> str:
+        """What staff wrote in ``when:``; or, for an event given only ``starts:``, its start in the
+        reader's language."""
+        if event.starts is not None and event.when == when_from_starts(event.starts):
+            return dates.when(event.starts)
+        return event.when
+
+    def link_label(event: Event) -> str:
+        """The event's link text; the default one in the reader's language."""
+        return (
+            messages.gettext(DEFAULT_LINK_LABEL)
+            if event.link_label == DEFAULT_LINK_LABEL
+            else event.link_label
+        )
+
+    def event_where(event: Event) -> str:
+        """Where the event is; "Online" (the default for an online event) in the reader's language."""
+        return messages.gettext(ONLINE) if event.online and event.where == ONLINE else event.where
+
+    return {
+        **gettext_context(messages),
+        "language": language,
+        "dates": dates,
+        "event_when": event_when,
+        "event_where": event_where,
+        "link_label": link_label,
+    }
+
+
+def _dated(context: dict[str, Any], issue: Issue) -> dict[str, Any]:
+    dates: LocalDates = context["dates"]
+    return {**context, "issue_date": dates.day(issue.date), "issue_month": dates.month(issue.date)}
+
+
+# The defaults outreach.content gives an event, in English; translated where a layout shows them.
+DEFAULT_LINK_LABEL = N_("Details and registration")
+ONLINE = N_("Online")
 
 # About 150 invisible characters: inboxes show up to ~140 of preview, so after the preheader they
 # show nothing instead of the mail's first words. (Entities: ASCII-only, like the rest of the HTML.)

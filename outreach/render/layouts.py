@@ -36,12 +36,17 @@ def layout_environment(templates: Path) -> jinja2.Environment:
 def _environment(templates: Path) -> jinja2.Environment:
     env = ImmutableSandboxedEnvironment(
         loader=jinja2.FileSystemLoader(str(templates)),
+        extensions=["jinja2.ext.i18n"],
         undefined=jinja2.StrictUndefined,
         autoescape=jinja2.select_autoescape(enabled_extensions=("mjml.j2", "html.j2", "mjml")),
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
     )
+    # {% trans %} collapses whitespace, as babel.cfg extracts it; the reader's language comes with
+    # each render (outreach.i18n.gettext_context), English when a caller passes none.
+    env.policies["ext.i18n.trimmed"] = True
+    env.install_null_translations()  # type: ignore[attr-defined]
     env.filters["attr_safe"] = attr_safe
     env.filters["css"] = css_value
     return env

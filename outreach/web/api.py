@@ -16,7 +16,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from outreach.web.archive import _issues
+from outreach.audience import transaction
+from outreach.web.archive import ArchivedIssue, archived_issues
 from outreach.web.signup import choices_for, validate
 from outreach.web.state import WebState, client_ip, user_agent
 from outreach.web.subscribe import _topics
@@ -76,9 +77,15 @@ async def subscribe(request: Request) -> Response:
     return JSONResponse({"status": "pending", "message": ACCEPTED}, status_code=202)
 
 
+def every_language(state: WebState) -> list[ArchivedIssue]:
+    """The archive of every language: one entry per issue and edition."""
+    with transaction(state.engine) as session:
+        return archived_issues(session, state.base_url)
+
+
 async def archive(request: Request) -> Response:
     state: WebState = request.app.state.web
-    issues = await run_in_threadpool(_issues, state)
+    issues = await run_in_threadpool(every_language, state)
     return JSONResponse(
         {
             "issues": [
@@ -86,7 +93,8 @@ async def archive(request: Request) -> Response:
                     "slug": issue.slug,
                     "subject": issue.subject,
                     "sent_at": issue.sent_at.isoformat(),
-                    "url": f"{state.base_url}/archive/{issue.slug}",
+                    "url": f"{state.base_url}{state.pages.archive_path(issue.language)}/{issue.slug}",
+                    "language": issue.language,
                 }
                 for issue in issues
             ]

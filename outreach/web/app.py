@@ -33,10 +33,12 @@ from outreach.admin.app import create_admin_app, stop_background_sends
 from outreach.clock import Clock, SystemClock
 from outreach.config import Config
 from outreach.errors import DatabaseError
+from outreach.i18n import N_
 from outreach.transports.base import Transport
 from outreach.web import api, archive, clicks, leave, preferences, subscribe
 from outreach.web.confirm_mail import ConfirmationMail
 from outreach.web.guard import MAX_BODY, WEBHOOK_PREFIX, RequestGuard
+from outreach.web.language import LanguageChoice
 from outreach.web.logs import redact_path
 from outreach.web.openapi import document
 from outreach.web.origin import SameOrigin
@@ -51,15 +53,15 @@ WEBHOOKS = "outreach.web.webhooks"
 JSON = "application/json"
 HTML = "text/html; charset=utf-8"
 
-FROM_ELSEWHERE = (
+FROM_ELSEWHERE = N_(
     "This form came from somewhere else, or has been open for a long time. "
     "Please reload the page and send it again."
 )
 STATUS_TITLES = {
-    400: ("Something went wrong", "We could not read that request."),
-    404: ("Page not found", "There is no page at this address."),
-    405: ("Not allowed", "This page cannot be used that way."),
-    413: ("Too much", "That was more than this page accepts."),
+    400: (N_("Something went wrong"), N_("We could not read that request.")),
+    404: (N_("Page not found"), N_("There is no page at this address.")),
+    405: (N_("Not allowed"), N_("This page cannot be used that way.")),
+    413: (N_("Too much"), N_("That was more than this page accepts.")),
 }
 
 
@@ -157,6 +159,7 @@ def create_app(
         *leave.ROUTES,
         *preferences.ROUTES,
         *archive.ROUTES,
+        *archive.language_routes(state.languages),
         *clicks.ROUTES,
         *api.ROUTES,
         Route("/openapi.json", openapi_json, methods=["GET"]),
@@ -183,8 +186,12 @@ def create_app(
         if request.url.path.startswith("/api/"):
             title = STATUS_TITLES.get(status, ("Error", ""))[0]
             return JSONResponse({"errors": {"body": title}}, status, headers=headers)
-        title, message = STATUS_TITLES.get(status, ("Something went wrong", "Please try again later."))
-        return pages.message(status, title, message, link=("/", "Go to the sign-up page"), headers=headers)
+        title, message = STATUS_TITLES.get(
+            status, (N_("Something went wrong"), N_("Please try again later."))
+        )
+        return pages.message(
+            status, title, message, link=("/", N_("Go to the sign-up page")), headers=headers
+        )
 
     async def database_busy(request: Request, exc: Exception) -> Response:
         # A database locked past the busy timeout (or out of reach): a plain page, and try again soon.
@@ -194,8 +201,8 @@ def create_app(
             return JSONResponse({"errors": {"body": "busy; try again shortly"}}, 503, headers=headers)
         return pages.message(
             503,
-            "We are busy for a moment",
-            "Nothing went wrong on your side. Please try again in a minute.",
+            N_("We are busy for a moment"),
+            N_("Nothing went wrong on your side. Please try again in a minute."),
             headers={**headers, **dict(COMMON)},
         )
 
@@ -204,8 +211,8 @@ def create_app(
         # This answer is made outside the other middleware, so it carries the headers itself.
         response = pages.message(
             500,
-            "Something went wrong on our side",
-            "We are sorry. Please try again in a little while.",
+            N_("Something went wrong on our side"),
+            N_("We are sorry. Please try again in a little while."),
             headers={"Content-Security-Policy": PAGE_CSP, "X-Frame-Options": "DENY", **dict(COMMON)},
         )
         return response
@@ -227,13 +234,19 @@ def create_app(
             return JSON, json.dumps({"errors": {"body": message}}).encode()
         if path.startswith(WEBHOOK_PREFIX):
             return JSON, json.dumps({"error": message}).encode()
-        title = "Too much" if status == 413 else "Something went wrong"
+        title = N_("Too much") if status == 413 else N_("Something went wrong")
         return HTML, pages.message_bytes(status, title, message)
 
     def refusal() -> bytes:
-        return pages.message_bytes(403, "Please try again", FROM_ELSEWHERE)
+        return pages.message_bytes(403, N_("Please try again"), FROM_ELSEWHERE)
 
-    middleware = [Middleware(SecurityHeaders, https=config.base_url.startswith("https://"))]
+    https = config.base_url.startswith("https://")
+    middleware = [
+        # Outermost: every page made while answering, refusals by the middleware below included,
+        # is in the request's language.
+        Middleware(LanguageChoice, languages=state.languages, https=https),
+        Middleware(SecurityHeaders, https=https),
+    ]
     proxies = config.settings.web.trusted_proxies
     if proxies:  # X-Forwarded-For names the client only when a proxy we trust wrote it
         middleware.append(Middleware(ProxyHeadersMiddleware, trusted_hosts=list(proxies)))

@@ -7,6 +7,12 @@ a campaign of an unready issue never appears here, and nor does its web version.
 The web version is the campaign's stored HTML rendered for nobody in particular: no name, no
 personal links (unsubscribe and preferences point to a page that explains where to find yours), and
 tracked links turned back into their destinations. It is what every mail's "view online" link opens.
+
+There is one archive per language: ``/archive`` lists the campaigns of the site's default language
+(the first of ``[audience] languages``) and ``/es/archive`` those of Spanish, each with its own RSS
+and Atom feeds (``/es/archive/rss.xml``) and pages in that language. ``/es/archive/SLUG`` is the
+Spanish edition of an issue; ``/archive/SLUG`` the default language's, or, for an issue sent only in
+another language, that edition (so a "view online" link never leads nowhere).
 """
 
 from __future__ import annotations
@@ -20,12 +26,13 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 
 from outreach.audience import transaction
 from outreach.delivery.editions import web_templates
-from outreach.delivery.schema import Campaign, CampaignStatus, Delivery, DeliveryState
+from outreach.delivery.schema import Campaign, CampaignEdition, CampaignStatus, Delivery, DeliveryState
 from outreach.delivery.tracking import untrack
+from outreach.i18n import N_
 from outreach.models import Recipient, RecipientLinks
 from outreach.render.personal import PersonalTemplates
 from outreach.tokens import Keys
@@ -43,6 +50,7 @@ class ArchivedIssue:
     subject: str
     sent_at: datetime
     campaign_id: int
+    language: str = ""
 
 
 def _aware(moment: datetime | None) -> datetime:
@@ -70,34 +78,51 @@ def _templates(campaign: Campaign) -> PersonalTemplates:
     return PersonalTemplates(campaign.subject_source, campaign.html_source, campaign.text_source)
 
 
-def archived_issues(session: Session, base_url: str) -> list[ArchivedIssue]:
-    """Sent issues, newest first, one entry per issue (the newest campaign of each slug)."""
+def archived_issues(session: Session, base_url: str, language: str | None = None) -> list[ArchivedIssue]:
+    """Sent issues (of ``language``, or of every language), newest first, one entry per issue (the
+    newest campaign of each slug)."""
+    language_is = sa.true()
+    if language is not None:
+        has_edition = sa.select(CampaignEdition.id).where(
+            CampaignEdition.campaign_id == Campaign.id, CampaignEdition.language == language
+        )
+        language_is = sa.or_(Campaign.language == language, has_edition.exists())
     campaigns = session.scalars(
         sa.select(Campaign)
-        .where(_sent())
+        .where(_sent(), language_is)
         .order_by(Campaign.started_at.desc(), Campaign.id.desc())
         .limit(LIMIT)
     )
-    seen: set[str] = set()
+    seen: set[tuple[str, str]] = set()
     issues: list[ArchivedIssue] = []
     for campaign in campaigns:
-        if campaign.issue_slug in seen:
+        shown = language or campaign.language  # the edition this archive lists
+        if (campaign.issue_slug, shown) in seen:
             continue
-        seen.add(campaign.issue_slug)
-        subject = _templates(campaign).render(NOBODY, _public_links(base_url, campaign.issue_slug)).subject
+        seen.add((campaign.issue_slug, shown))
+        sources = web_templates(session, campaign, shown)
+        if sources is None:
+            continue
+        links = _public_links(base_url, campaign.issue_slug)
+        subject = PersonalTemplates(*sources).render(NOBODY, links).subject
         issues.append(
             ArchivedIssue(
-                campaign.issue_slug, subject, _aware(campaign.started_at or campaign.created_at), campaign.id
+                campaign.issue_slug,
+                subject,
+                _aware(campaign.started_at or campaign.created_at),
+                campaign.id,
+                shown,
             )
         )
     return issues
 
 
 def web_version(
-    session: Session, slug: str, base_url: str, keys: Keys, language: str | None = None
+    session: Session, slug: str, base_url: str, keys: Keys, language: str | None = None, strict: bool = True
 ) -> str | None:
     """The HTML of the newest sent campaign of ``slug``, for nobody in particular: its ``language``
-    edition (the default edition without one), None when the issue was not sent in that language."""
+    edition (the default edition without one). When the issue was not sent in that language: None,
+    or unless ``strict`` the edition it was sent in (so an old ``/archive/SLUG`` link still works)."""
     campaign = session.scalars(
         sa.select(Campaign)
         .where(Campaign.issue_slug == slug, _sent())
@@ -106,7 +131,10 @@ def web_version(
     ).first()
     if campaign is None:
         return None
-    return edition_web_version(session, campaign, base_url, keys, language)
+    found = edition_web_version(session, campaign, base_url, keys, language)
+    if found is None and not strict:
+        found = edition_web_version(session, campaign, base_url, keys, None)
+    return found
 
 
 def edition_web_version(
@@ -125,29 +153,42 @@ def _state(request: Request) -> WebState:
     return state
 
 
-def _issues(state: WebState) -> list[ArchivedIssue]:
+def _issues(state: WebState, language: str) -> list[ArchivedIssue]:
     with transaction(state.engine) as session:
-        return archived_issues(session, state.base_url)
+        return archived_issues(session, state.base_url, language)
+
+
+def _language(request: Request) -> str:
+    """The archive's language: ``/es/archive...`` is Spanish; ``/archive...`` the default language."""
+    first = request.url.path.lstrip("/").split("/", 1)[0]
+    return _state(request).languages[0] if first == "archive" else first
 
 
 async def archive_page(request: Request) -> Response:
     state = _state(request)
-    issues = await run_in_threadpool(_issues, state)
-    return state.pages.page("archive.html.j2", issues=issues)
+    language = _language(request)
+    issues = await run_in_threadpool(_issues, state, language)
+    return state.pages.page("archive.html.j2", lang=language, archive=True, issues=issues)
 
 
 async def issue_page(request: Request) -> Response:
     state = _state(request)
     slug = request.path_params["slug"]
+    language = _language(request)
+    strict = not request.url.path.startswith("/archive/")
 
     def load() -> str | None:
         with transaction(state.engine) as session:
-            return web_version(session, slug, state.base_url, state.keys)
+            return web_version(session, slug, state.base_url, state.keys, language, strict)
 
     html = await run_in_threadpool(load) if len(slug) <= 200 else None
     if html is None:
         return state.pages.message(
-            404, "No such issue", "We could not find that issue.", link=("/archive", "See all issues")
+            404,
+            N_("No such issue"),
+            N_("We could not find that issue."),
+            link=(state.pages.archive_path(language), N_("See all issues")),
+            lang=language,
         )
     headers = {
         "Content-Security-Policy": ARCHIVE_CSP,
@@ -167,10 +208,16 @@ async def atom(request: Request) -> Response:
 
 async def _feed(request: Request, template: str, media_type: str) -> Response:
     state = _state(request)
-    issues = await run_in_threadpool(_issues, state)
+    language = _language(request)
+    issues = await run_in_threadpool(_issues, state, language)
     updated = issues[0].sent_at if issues else datetime(2026, 1, 1, tzinfo=UTC)
     body = state.pages.render(
-        template, issues=issues, updated=updated, rfc822=format_datetime, rfc3339=lambda d: d.isoformat()
+        template,
+        lang=language,
+        issues=issues,
+        updated=updated,
+        rfc822=format_datetime,
+        rfc3339=lambda d: d.isoformat(),
     )
     return Response(body, media_type=f"{media_type}; charset=utf-8", headers={"Cache-Control": "max-age=300"})
 
@@ -186,3 +233,20 @@ ROUTES = [
     Route("/archive/{slug}", issue_page, methods=["GET"]),
     Route("/manage", manage_page, methods=["GET"]),
 ]
+
+
+def language_routes(languages: tuple[str, ...]) -> list[BaseRoute]:
+    """``/es/archive`` and its feeds and issues, for each of the site's languages but the default.
+
+    One route per language, not ``/{lang}/archive``: a path of another part of the service (the
+    admin app's, say) can never be taken for an archive."""
+    routes: list[BaseRoute] = []
+    for language in languages[1:]:
+        prefix = f"/{language}/archive"
+        routes += [
+            Route(prefix, archive_page, methods=["GET"]),
+            Route(f"{prefix}/rss.xml", rss, methods=["GET"]),
+            Route(f"{prefix}/atom.xml", atom, methods=["GET"]),
+            Route(f"{prefix}/{{slug}}", issue_page, methods=["GET"]),
+        ]
+    return routes

@@ -1,7 +1,8 @@
 """The confirmation mail (and the "already subscribed" one): rendered once, stamped per sign-up.
 
 ``templates/confirm.mjml.j2`` and ``confirm.txt.j2`` go through the same MJML, inlining and
-per-recipient compilation as an issue, once per process; the links and the greeting stay
+per-recipient compilation as an issue, once per process and language (the subscriber's, from the
+site's catalogs, see outreach.i18n); the links and the greeting stay
 placeholders until a sign-up fills them. The message is stamped by the same ``MessageFrame`` as a
 campaign's: the same header path (a name typed into the sign-up form is text, quoted or encoded, never
 a header or an address of its own), the same 7-bit bodies, and it leaves through the configured
@@ -10,12 +11,15 @@ transport.
 
 from __future__ import annotations
 
+import json
 import threading
 from datetime import datetime
 from email.utils import make_msgid
 
 from outreach.config import Config
 from outreach.delivery.frame import MessageFrame
+from outreach.i18n import N_, Translations, best_language, gettext_context, translations
+from outreach.i18n.catalogs import SITE_FOLDER
 from outreach.models import Recipient, RecipientLinks
 from outreach.render.inline import inline_css
 from outreach.render.layouts import layout_environment, render_layout
@@ -31,15 +35,29 @@ PLACEHOLDERS = {
     "XQWEBPREFERENCESQX": "preferences_url",
     "XQWEBUNSUBSCRIBEQX": "unsubscribe_url",
     "XQWEBARCHIVEQX": "view_online_url",
-    "XQWEBGREETINGQX": 'subscriber.first_name | default("there")',
+    "XQWEBGREETINGQX": "subscriber.first_name | default({unnamed})",
 }
 
 
-def _subject(config: Config, mail: Mail) -> str:
-    name = config.organisation.short_name
-    if mail is Mail.ALREADY:
-        return f"You're already subscribed to {name} News"
-    return f"Please confirm your subscription to {name} News"
+SUBJECTS = {
+    Mail.ALREADY: N_("You're already subscribed to %(name)s News"),
+    Mail.CONFIRM: N_("Please confirm your subscription to %(name)s News"),
+}
+
+
+def _subject(config: Config, mail: Mail, messages: Translations) -> str:
+    return messages.gettext(SUBJECTS[mail]) % {"name": config.organisation.short_name}
+
+
+def site_languages(config: Config) -> tuple[str, ...]:
+    """The site's languages ([audience] languages in outreach.toml); the first is the default."""
+    return tuple(choice.key for choice in config.settings.audience.languages)
+
+
+def mail_language(config: Config, language: str) -> str:
+    """The language a subscriber's mail is written in: theirs if the site offers it, else the default."""
+    offered = site_languages(config)
+    return (best_language([language], offered) if language else None) or offered[0]
 
 
 class ConfirmationMail:
@@ -47,31 +65,38 @@ class ConfirmationMail:
 
     def __init__(self, config: Config) -> None:
         self.config = config
-        self._frames: dict[Mail, MessageFrame] = {}
+        self._frames: dict[tuple[Mail, str], MessageFrame] = {}
         self._lock = threading.Lock()
 
     def prepare(self) -> None:
-        """Compile now, so a broken layout stops ``outreach serve`` at start instead of at a sign-up."""
-        for mail in (Mail.CONFIRM, Mail.ALREADY):
-            self.frame(mail)
+        """Compile now, so a broken layout or catalog stops ``outreach serve`` at start instead of at
+        a sign-up."""
+        for language in site_languages(self.config):
+            for mail in (Mail.CONFIRM, Mail.ALREADY):
+                self.frame(mail, language)
 
-    def frame(self, mail: Mail) -> MessageFrame:
+    def frame(self, mail: Mail, language: str = "") -> MessageFrame:
+        """The mail in ``language`` (a site language; the default for any other)."""
+        language = mail_language(self.config, language)
         with self._lock:
-            if mail not in self._frames:
+            if (mail, language) not in self._frames:
                 sender = self.config.sender
-                self._frames[mail] = MessageFrame(
-                    self._compile(mail),
+                self._frames[mail, language] = MessageFrame(
+                    self._compile(mail, language),
                     sender.from_name,
                     sender.from_address,
                     sender.list_id,
                     reply_to=sender.reply_to,
                 )
-            return self._frames[mail]
+            return self._frames[mail, language]
 
-    def _compile(self, mail: Mail) -> PersonalTemplates:
+    def _compile(self, mail: Mail, language: str) -> PersonalTemplates:
         folder = self.config.path("templates")
         env = layout_environment(folder)
+        messages = translations(language, self.config.root / SITE_FOLDER)
         context = {
+            **gettext_context(messages),
+            "language": language,
             "org": self.config.organisation,
             "sender": self.config.sender,
             "brand": self.config.brand,
@@ -85,13 +110,15 @@ class ConfirmationMail:
             "greeting": "XQWEBGREETINGQX",
             "already": mail is Mail.ALREADY,
         }
+        # "Hello there," for a reader who gave no name; each language says it its own way.
+        unnamed = str(messages.pgettext("the reader's name when we do not know it, after 'Hello'", "there"))
         name = f"{LAYOUT}.mjml.j2"
         html = inline_css(compile_mjml(render_layout(env, name, context), folder, name))
         text = render_layout(env, f"{LAYOUT}.txt.j2", context)
         return PersonalTemplates(
-            subject=escape_jinja(_subject(self.config, mail)),
-            html=_restore(escape_jinja(html)),
-            text=_restore(escape_jinja(text)),
+            subject=escape_jinja(_subject(self.config, mail, messages)),
+            html=_restore(escape_jinja(html), unnamed),
+            text=_restore(escape_jinja(text), unnamed),
         )
 
     def compose(
@@ -103,7 +130,7 @@ class ConfirmationMail:
         now: datetime,
     ) -> OutgoingMessage:
         sender = self.config.sender
-        frame = self.frame(mail)
+        frame = self.frame(mail, recipient.language)
         message_id = make_msgid(domain=sender.message_id_domain)
         stamped = frame.stamp(recipient, links, message_id, now, extra={"confirm_url": confirm_url})
         return OutgoingMessage(
@@ -127,7 +154,8 @@ class ConfirmationMail:
         )
 
 
-def _restore(source: str) -> str:
+def _restore(source: str, unnamed: str) -> str:
+    literal = json.dumps(unnamed, ensure_ascii=False)  # a Jinja2 string literal, quotes escaped
     for token, expression in PLACEHOLDERS.items():
-        source = source.replace(token, "{{ " + expression + " }}")
+        source = source.replace(token, "{{ " + expression.format(unnamed=literal) + " }}")
     return source

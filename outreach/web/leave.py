@@ -18,9 +18,11 @@ from starlette.routing import Route
 from outreach.audience import Consent, ConsentMethod, SubscriberStatus, transaction
 from outreach.audience.schema import STILL_WRITTEN_TO, Subscriber
 from outreach.events.unsubscribes import count_unsubscribe
+from outreach.i18n import N_
 from outreach.tokens import LinkSubject, Purpose, read_subject
 from outreach.web import signed
 from outreach.web.forms import FormError, read_form
+from outreach.web.language import follow_subscriber
 from outreach.web.state import WebState, client_ip, same_origin, user_agent
 
 ONE_CLICK = ("List-Unsubscribe", "One-Click")
@@ -47,16 +49,18 @@ def leave(state: WebState, subject: LinkSubject, consent: Consent) -> None:
 def not_valid(state: WebState) -> Response:
     return state.pages.message(
         404,
-        "This link is not valid",
-        "Please check that the whole link was copied from the mail. If you would like to stop hearing "
-        "from us, reply to any of our mails and we will take care of it.",
+        N_("This link is not valid"),
+        N_(
+            "Please check that the whole link was copied from the mail. If you would like to stop hearing "
+            "from us, reply to any of our mails and we will take care of it."
+        ),
     )
 
 
-def _status(state: WebState, subscriber_id: int) -> SubscriberStatus | None:
+def _status(state: WebState, subscriber_id: int) -> tuple[SubscriberStatus | None, str | None]:
     with transaction(state.engine) as session:
         subscriber = session.get(Subscriber, subscriber_id)
-        return None if subscriber is None else subscriber.status
+        return (None, None) if subscriber is None else (subscriber.status, subscriber.language)
 
 
 async def one_click(request: Request) -> Response:
@@ -71,9 +75,11 @@ async def one_click(request: Request) -> Response:
     if form is None or form.get(ONE_CLICK[0]) != ONE_CLICK[1]:
         return state.pages.message(
             400,
-            "Nothing was changed",
-            "This address accepts one-click unsubscribe requests from mail programs. "
-            "To unsubscribe yourself, open the link from the mail in your browser.",
+            N_("Nothing was changed"),
+            N_(
+                "This address accepts one-click unsubscribe requests from mail programs. "
+                "To unsubscribe yourself, open the link from the mail in your browser."
+            ),
         )
     consent = Consent(
         ConsentMethod.ONE_CLICK,
@@ -82,6 +88,9 @@ async def one_click(request: Request) -> Response:
         user_agent=(user_agent(request) or "")[:500] or None,
     )
     await run_in_threadpool(leave, state, subject, consent)
+    follow_subscriber(
+        await run_in_threadpool(state.subscriber_language, subject.subscriber_id), state.languages
+    )
     return state.pages.page("unsubscribed.html.j2", preferences_url=None)
 
 
@@ -91,7 +100,8 @@ async def unsubscribe_page(request: Request) -> Response:
     subscriber_id = subscriber_ref(state, Purpose.UNSUBSCRIBE, token)
     if subscriber_id is None:
         return not_valid(state)
-    status = await run_in_threadpool(_status, state, subscriber_id)
+    status, language = await run_in_threadpool(_status, state, subscriber_id)
+    follow_subscriber(language, state.languages)
     return state.pages.page(
         "unsubscribe.html.j2",
         token=token,
@@ -117,7 +127,7 @@ async def unsubscribe_button(request: Request) -> Response:
         or not signed.csrf_ok(state.keys, f"leave:{subscriber_id}", form.get("csrf"), state.clock)
     ):
         return state.pages.message(
-            403, "Please try again", "Please open the link from the mail again and press the button."
+            403, N_("Please try again"), N_("Please open the link from the mail again and press the button.")
         )
     consent = Consent(
         ConsentMethod.FORM,
@@ -126,6 +136,9 @@ async def unsubscribe_button(request: Request) -> Response:
         user_agent=(user_agent(request) or "")[:500] or None,
     )
     await run_in_threadpool(leave, state, subject, consent)
+    follow_subscriber(
+        await run_in_threadpool(state.subscriber_language, subject.subscriber_id), state.languages
+    )
     return state.pages.page("unsubscribed.html.j2", preferences_url=None)
 
 

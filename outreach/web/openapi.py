@@ -120,6 +120,7 @@ BASE: dict[str, Any] = {
                                 "subject": {"type": "string"},
                                 "sent_at": {"type": "string", "format": "date-time"},
                                 "url": {"type": "string"},
+                                "language": {"type": "string"},
                             },
                         },
                     }

@@ -6,6 +6,10 @@ stylesheet, the feeds, the embed snippet) by putting its own file there, and ext
 ``{% extends "base.html.j2" %}``. Every page gets the organisation, the brand colours and the base
 URL from ``outreach.toml``; none names an organisation itself. A page never shows a traceback, only
 a short plain message (``message``).
+
+Pages speak the request's language (``outreach.web.language``): their text is ``{% trans %}`` in the
+templates and English messages marked ``N_`` in the handlers, translated from the site's catalogs
+(``outreach.i18n``); each page shows a switch to the site's other languages.
 """
 
 from __future__ import annotations
@@ -18,6 +22,9 @@ import jinja2
 from starlette.responses import HTMLResponse
 
 from outreach.config import Config
+from outreach.i18n import LocalDates, gettext_context, translations
+from outreach.i18n.catalogs import SITE_FOLDER as LOCALE_FOLDER
+from outreach.web.language import page_language
 
 NO_STORE = {"Cache-Control": "no-store"}
 
@@ -33,11 +40,14 @@ def environment(site_pages: Path | None = None) -> jinja2.Environment:
         loaders.insert(0, jinja2.FileSystemLoader(site_pages))
     env = jinja2.Environment(
         loader=jinja2.ChoiceLoader(loaders),
+        extensions=["jinja2.ext.i18n"],
         autoescape=jinja2.select_autoescape(enabled_extensions=("html.j2", "xml.j2"), default=True),
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
     )
+    env.policies["ext.i18n.trimmed"] = True  # as babel.cfg extracts them
+    env.install_null_translations()  # type: ignore[attr-defined]
     env.filters["css"] = _css_value
     return env
 
@@ -53,13 +63,35 @@ class Pages:
     def __init__(self, config: Config) -> None:
         self.config = config
         self.env = environment(config.path("templates") / SITE_FOLDER)
+        self.languages = tuple((c.key, c.label) for c in config.settings.audience.languages)
 
-    def render(self, name: str, **context: Any) -> str:
+    @property
+    def default_language(self) -> str:
+        return self.languages[0][0]
+
+    def archive_path(self, language: str) -> str:
+        """The archive of ``language``: ``/archive`` for the default language, ``/es/archive`` otherwise."""
+        return "/archive" if language == self.default_language else f"/{language}/archive"
+
+    def render(self, name: str, lang: str | None = None, archive: bool = False, **context: Any) -> str:
+        """Render a page in ``lang`` (default: the request's language, see outreach.web.language).
+
+        The language switch reopens the same page in another language; on an ``archive`` page (one
+        per language) it opens the other language's archive."""
+        current = page_language(self.default_language)
+        language = lang or current.language
+        messages = translations(language, self.config.root / LOCALE_FOLDER)
         common = {
+            **gettext_context(messages),
             "org": self.config.organisation,
             "brand": self.config.brand,
             "base_url": self.config.base_url,
             "compact": False,
+            "lang": language,
+            "dates": LocalDates(language, self.config.time_zone),
+            "switch": self.languages if current.switchable and len(self.languages) > 1 else (),
+            "archive_path": self.archive_path(language),
+            "switch_path": self.archive_path if archive else (lambda code: ""),
         }
         return self.env.get_template(name).render({**common, **context})
 

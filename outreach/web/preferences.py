@@ -23,9 +23,11 @@ from starlette.routing import Route
 from outreach.audience import Consent, ConsentMethod, SubscriberStatus, add_topic, remove_topic, transaction
 from outreach.audience.choices import ProfileChoices
 from outreach.audience.schema import Subscriber
+from outreach.i18n import N_
 from outreach.tokens import Purpose
 from outreach.web import signed
 from outreach.web.forms import Form, FormError, read_form
+from outreach.web.language import follow_subscriber
 from outreach.web.leave import not_valid, subscriber_ref
 from outreach.web.signup import (
     check_language,
@@ -39,7 +41,7 @@ from outreach.web.state import WebState, client_ip, same_origin, user_agent
 
 SOURCE = "preference centre"
 PROFILE = ("first_name", "last_name", "role", "language")
-KEEP_A_TOPIC = (
+KEEP_A_TOPIC = N_(
     "Please keep at least one kind of mail; to stop all mail, use “Unsubscribe from everything” below."
 )
 
@@ -184,6 +186,7 @@ async def preferences_page(request: Request) -> Response:
     found = None if subscriber_id is None else await run_in_threadpool(_load, state, subscriber_id)
     if subscriber_id is None or found is None:
         return not_valid(state)
+    follow_subscriber(found["language"], state.languages)
     return _page(state, token, subscriber_id, found)
 
 
@@ -194,6 +197,7 @@ async def preferences_post(request: Request) -> Response:
     found = None if subscriber_id is None else await run_in_threadpool(_load, state, subscriber_id)
     if subscriber_id is None or found is None:
         return not_valid(state)
+    follow_subscriber(found["language"], state.languages)
     try:
         form = await read_form(request)
     except FormError:
@@ -205,7 +209,9 @@ async def preferences_post(request: Request) -> Response:
         or not signed.csrf_ok(state.keys, subject, form.get("csrf"), state.clock)
     ):
         return state.pages.message(
-            403, "Please try again", "This page was open for a long time. Please reload it and try again."
+            403,
+            N_("Please try again"),
+            N_("This page was open for a long time. Please reload it and try again."),
         )
     consent = Consent(
         ConsentMethod.FORM,
@@ -228,6 +234,7 @@ async def preferences_post(request: Request) -> Response:
     await run_in_threadpool(_save, state, subscriber_id, change, consent)
     updated = await run_in_threadpool(_load, state, subscriber_id)
     assert updated is not None
+    follow_subscriber(updated["language"], state.languages)  # a new language shows at once
     return _page(state, token, subscriber_id, updated, saved=True)
 
 

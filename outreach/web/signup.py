@@ -46,12 +46,14 @@ from outreach.audience.free_text import clean_text
 from outreach.audience.schema import ConsentEvent, Subscriber, Suppression, Topic
 from outreach.clock import Clock
 from outreach.config import Config
+from outreach.i18n import N_
 
 # The version of the sign-up form's notice (what people agree to); recorded with every consent.
 # The default of [web] notice_version in outreach.toml; change it whenever the notice's wording changes.
 NOTICE_VERSION = "2026-11"
 SOURCE = "sign-up form"
 NAME_LIMIT = 100
+NAME_TOO_LONG = N_("Please keep the name under 100 characters.")  # says NAME_LIMIT in words
 
 
 class Mail(StrEnum):
@@ -120,7 +122,7 @@ def validate(
     try:
         normal = normalise_email(email.strip())
     except InvalidAddress:
-        problems["email"] = "Please check your email address; it should look like name@example.org."
+        problems["email"] = N_("Please check your email address; it should look like name@example.org.")
     names = {"first_name": first_name, "last_name": last_name}
     for key, value in names.items():
         names[key], problem = check_name(value)
@@ -134,9 +136,9 @@ def validate(
         problems["language"] = problem
     chosen = tuple(sorted(set(topics)))
     if not chosen:
-        problems["topics"] = "Please choose at least one kind of mail."
+        problems["topics"] = N_("Please choose at least one kind of mail.")
     elif set(chosen) - known_topics:
-        problems["topics"] = "Please choose from the kinds of mail listed."
+        problems["topics"] = N_("Please choose from the kinds of mail listed.")
     if problems:
         return None, problems
     return SignUp(normal, names["first_name"], names["last_name"], role_key, language_key, chosen), {}
@@ -146,7 +148,7 @@ def check_name(value: str) -> tuple[str, str | None]:
     """A name, cleaned (see ``free_text``), and the problem with it if any."""
     cleaned = clean_text(value)
     if len(cleaned) > NAME_LIMIT:
-        return cleaned, f"Please keep the name under {NAME_LIMIT} characters."
+        return cleaned, NAME_TOO_LONG
     return cleaned, None
 
 
@@ -155,7 +157,7 @@ def check_role(value: str, choices: ProfileChoices) -> tuple[str, str | None]:
     if not clean_text(value):
         return "", None
     key = choices.roles.resolve(value)
-    return (key, None) if key else ("", "Please choose one of the roles listed.")
+    return (key, None) if key else ("", N_("Please choose one of the roles listed."))
 
 
 def check_language(value: str, choices: ProfileChoices) -> tuple[str, str | None]:
@@ -163,7 +165,7 @@ def check_language(value: str, choices: ProfileChoices) -> tuple[str, str | None
     if not clean_text(value):
         return choices.default_language, None
     key = choices.languages.resolve(value)
-    return (key, None) if key else ("", "Please choose one of the languages listed.")
+    return (key, None) if key else ("", N_("Please choose one of the languages listed."))
 
 
 def latest_event(session: Session, subscriber_id: int) -> int:

@@ -70,6 +70,17 @@ class WebState:
     def base_url(self) -> str:
         return self.config.base_url
 
+    @property
+    def languages(self) -> tuple[str, ...]:
+        """The site's language keys; the first is the default."""
+        return tuple(choice.key for choice in self.config.settings.audience.languages)
+
+    def subscriber_language(self, subscriber_id: int) -> str | None:
+        """The language a subscriber chose (pages opened from their links speak it)."""
+        with transaction(self.engine) as session:
+            subscriber = session.get(Subscriber, subscriber_id)
+            return None if subscriber is None else subscriber.language
+
     def transport(self) -> Transport:
         """The configured transport, built on first use (tests hand one in)."""
         with self._lock:

@@ -18,8 +18,10 @@ from outreach.audience import transaction
 from outreach.audience.topics import TopicDefinition, load_topics
 from outreach.config import Config
 from outreach.errors import OutreachError
+from outreach.i18n import N_
 from outreach.web import signed
 from outreach.web.forms import FormError, read_form
+from outreach.web.language import follow_subscriber, page_language
 from outreach.web.security import embed_csp
 from outreach.web.signup import (
     Confirmed,
@@ -76,9 +78,11 @@ async def _form_page(
     state = _state(request)
     topics = await run_in_threadpool(_topics, state)
     choices = choices_for(state.config)
+    # A visitor reading the form in Spanish most likely wants the mail in Spanish too.
+    shown = page_language(choices.default_language).language
     defaults = {
         "topics": [k for k, _, _ in topics if k in state.default_topics],
-        "language": choices.default_language,
+        "language": shown if shown in choices.languages.keys else choices.default_language,
     }
     return state.pages.page(
         "subscribe.html.j2",
@@ -116,7 +120,7 @@ async def subscribe_post(request: Request) -> Response:
         form = await read_form(request)
     except FormError:
         return state.pages.message(
-            400, "Something went wrong", "We could not read that form. Please try again."
+            400, N_("Something went wrong"), N_("We could not read that form. Please try again.")
         )
     embed = form.get("embed") == "1"
     headers = _frame_headers(state) if embed else None
@@ -124,9 +128,11 @@ async def subscribe_post(request: Request) -> Response:
     if not signed.csrf_ok(state.keys, "signup", form.get("csrf"), state.clock):
         return state.pages.message(
             403,
-            "Please try again",
-            "This form has been open for a long time or came from somewhere else. "
-            "Please reload the page and send it again.",
+            N_("Please try again"),
+            N_(
+                "This form has been open for a long time or came from somewhere else. "
+                "Please reload the page and send it again."
+            ),
             headers=headers,
             compact=embed,
         )
@@ -134,9 +140,11 @@ async def subscribe_post(request: Request) -> Response:
     if wait > 0:
         return state.pages.message(
             429,
-            "Please wait a moment",
-            "We have had several sign-ups from your connection in a short time. "
-            "Please try again in a few minutes.",
+            N_("Please wait a moment"),
+            N_(
+                "We have had several sign-ups from your connection in a short time. "
+                "Please try again in a few minutes."
+            ),
             headers={**(headers or {}), "Retry-After": str(int(wait) + 1)},
             compact=embed,
         )
@@ -176,6 +184,9 @@ async def confirm_page(request: Request) -> Response:
     token = request.path_params["token"]
     if (refused := _refused(state, token)) is not None:
         return refused
+    payload = signed.verify(state.keys, signed.CONFIRM_SALT, token, state.clock, signed.CONFIRM_MAX_AGE)
+    if isinstance(payload, list) and payload and isinstance(payload[0], int):
+        follow_subscriber(await run_in_threadpool(state.subscriber_language, payload[0]), state.languages)
     return state.pages.page(
         "confirm.html.j2", token=token, csrf=signed.csrf_field(state.secret, f"confirm:{token}", state.clock)
     )
@@ -192,7 +203,7 @@ async def confirm_post(request: Request) -> Response:
         form = None
     if form is None or not signed.csrf_ok(state.keys, f"confirm:{token}", form.get("csrf"), state.clock):
         return state.pages.message(
-            403, "Please try again", "Please open the link from your mail again and press the button."
+            403, N_("Please try again"), N_("Please open the link from your mail again and press the button.")
         )
     payload = signed.verify(state.keys, signed.CONFIRM_SALT, token, state.clock, signed.CONFIRM_MAX_AGE)
     consent = form_consent(
@@ -207,19 +218,23 @@ async def confirm_post(request: Request) -> Response:
             return confirm(session, payload, consent, state.clock)
 
     result, subscriber_id = await run_in_threadpool(run)
+    if subscriber_id:
+        follow_subscriber(await run_in_threadpool(state.subscriber_language, subscriber_id), state.languages)
     if result in (Confirmed.CONFIRMED, Confirmed.ALREADY):
         links = state.links(subscriber_id)
         return state.pages.page("confirmed.html.j2", preferences_url=links.preferences)
     if result is Confirmed.STALE:
         return state.pages.message(
             410,
-            "This link has been replaced",
-            "Something has changed since this mail was sent. Please use the newest mail from us, "
-            "or sign up again.",
-            link=("/subscribe", "Sign up again"),
+            N_("This link has been replaced"),
+            N_(
+                "Something has changed since this mail was sent. Please use the newest mail from us, "
+                "or sign up again."
+            ),
+            link=("/subscribe", N_("Sign up again")),
         )
     return state.pages.message(
-        404, "This link is not valid", "Please sign up again.", link=("/subscribe", "Sign up")
+        404, N_("This link is not valid"), N_("Please sign up again."), link=("/subscribe", N_("Sign up"))
     )
 
 
@@ -230,12 +245,16 @@ def _refused(state: WebState, token: str) -> Response | None:
         if err.expired:
             return state.pages.message(
                 410,
-                "This link has expired",
-                "Confirmation links work for seven days. Please sign up again and we will send a new one.",
-                link=("/subscribe", "Sign up again"),
+                N_("This link has expired"),
+                N_(
+                    "Confirmation links work for seven days. Please sign up again and we will send a new one."
+                ),
+                link=("/subscribe", N_("Sign up again")),
             )
         return state.pages.message(
-            404, "This link is not valid", "Please check that the whole link was copied from the mail."
+            404,
+            N_("This link is not valid"),
+            N_("Please check that the whole link was copied from the mail."),
         )
     return None
 

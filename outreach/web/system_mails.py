@@ -307,4 +307,6 @@ class SystemMailer:
 def _recipient(subscriber: Subscriber | None) -> Recipient | None:
     if subscriber is None or not subscriber.email or subscriber.status is SubscriberStatus.ERASED:
         return None
-    return Recipient(subscriber.email, subscriber.first_name, subscriber.last_name)
+    return Recipient(
+        subscriber.email, subscriber.first_name, subscriber.last_name, language=subscriber.language or ""
+    )

@@ -136,7 +136,9 @@ def test_sign_up_confirm_change_preferences_and_unsubscribe_from_an_issue(
     page.get_by_label("Policy and advocacy").check()
     page.get_by_label("Language of our mail").select_option("es")
     page.get_by_role("button", name="Save my choices").click()
-    sync_api.expect(page.get_by_role("status")).to_contain_text("Saved.")
+    # Her mail is Spanish from now on, and so are the pages her links open (docs/languages.md).
+    sync_api.expect(page.get_by_role("status")).to_contain_text("Guardado.")
+    assert page.get_attribute("html", "lang") == "es"
     with transaction(engine) as session:
         subscriber = find_by_email(session, "rosa@example.org")
         assert subscriber is not None and subscriber.status is SubscriberStatus.ACTIVE
@@ -164,12 +166,12 @@ def test_sign_up_confirm_change_preferences_and_unsubscribe_from_an_issue(
     assert unsubscribe and str(issue["List-Unsubscribe"]).startswith(f"<{unsubscribe.group(1)}>")
 
     page.goto(unsubscribe.group(1))
-    sync_api.expect(page.get_by_role("heading", level=1)).to_contain_text("Unsubscribe")
+    sync_api.expect(page.get_by_role("heading", level=1)).to_contain_text("dejar de recibir")
     with transaction(engine) as session:
         subscriber = find_by_email(session, "rosa@example.org")
         assert subscriber is not None and subscriber.status is SubscriberStatus.ACTIVE
-    page.get_by_role("button", name="Unsubscribe me").click()
-    sync_api.expect(page.get_by_role("heading", level=1)).to_contain_text("You're unsubscribed")
+    page.get_by_role("button", name="Cancelar mi suscripción").click()
+    sync_api.expect(page.get_by_role("heading", level=1)).to_contain_text("Su suscripción está cancelada")
     with transaction(engine) as session:
         subscriber = find_by_email(session, "rosa@example.org")
         assert subscriber is not None and subscriber.status is SubscriberStatus.UNSUBSCRIBED

@@ -71,7 +71,8 @@ def test_saving_changes_topics_language_and_name_through_the_consent_log(
         "role": "mental-health-clinician",
     }
     saved = client.post(url, data=form)
-    assert saved.status_code == 200 and "Saved." in saved.text
+    # The page follows the language just chosen for the mail (docs/languages.md).
+    assert saved.status_code == 200 and "Guardado." in saved.text and '<html lang="es">' in saved.text
     subscriber = _load(engine, subscriber_id)
     assert sorted(t.topic_key for t in subscriber.topics) == ["spanish-edition", "trainings-events"]
     assert (subscriber.language, subscriber.first_name, subscriber.last_name) == ("es", "Benito", "Juárez")
@@ -214,7 +215,8 @@ def test_saving_changes_only_what_was_changed(
     assert after["role"] == "home-visitor"
     assert {**after, "role": before["role"]} == before  # trainings-events and the organisation stay
     wrong = client.post(url, data={**form, "csrf": csrf_of(client.get(url).text), "role": "astronaut"})
-    assert wrong.status_code == 400 and "Please choose one of the roles listed." in wrong.text
+    # In Spanish: the page follows the subscriber's language.
+    assert wrong.status_code == 400 and "Por favor, elija una de las opciones de la lista." in wrong.text
     assert _row(engine, subscriber_id) == after
 
 
@@ -244,7 +246,8 @@ def test_an_imported_member_ticks_one_topic_in_chromium_and_nothing_else_changes
     config, engine = served
     subscriber_id = _import_member(engine, SystemClock(), tmp_path)  # type: ignore[arg-type]
     before = _row(engine, subscriber_id)
-    page.goto(f"{config.base_url}{_url(config, subscriber_id)}")
+    # She reads Spanish mail but picks English for the page with the switch.
+    page.goto(f"{config.base_url}{_url(config, subscriber_id)}?lang=en")
     sync_api.expect(page.get_by_label("Which best describes you?")).to_have_value("Pediatric nurse")
     page.get_by_label("Policy and advocacy").check()
     page.get_by_role("button", name="Save my choices").click()

@@ -78,7 +78,7 @@ def test_a_new_address_is_unconfirmed_with_consent_and_gets_a_confirmation_mail(
     assert mail.recipient == "ana@example.org"
     assert "confirm" in mail.subject.lower()
     assert "/confirm/" in mail.text and "/confirm/" in mail.html
-    assert "Hello Ana," in mail.text
+    assert "Hola, Ana:" in mail.text  # she chose Spanish on the form: the mail is Spanish
 
 
 def test_the_confirm_link_needs_a_click_and_then_makes_the_subscriber_active(
