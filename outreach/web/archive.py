@@ -81,7 +81,7 @@ def _templates(campaign: Campaign) -> PersonalTemplates:
 def archived_issues(session: Session, base_url: str, language: str | None = None) -> list[ArchivedIssue]:
     """Sent issues (of ``language``, or of every language), newest first, one entry per issue (the
     newest campaign of each slug)."""
-    language_is = sa.true()
+    language_is: sa.ColumnElement[bool] = sa.true()
     if language is not None:
         has_edition = sa.select(CampaignEdition.id).where(
             CampaignEdition.campaign_id == Campaign.id, CampaignEdition.language == language
