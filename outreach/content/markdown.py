@@ -18,8 +18,9 @@ from markdown_it import MarkdownIt
 from markdown_it.token import Token
 from mdit_py_plugins.container import container_plugin
 
+from outreach.content.conditions import parse_condition
 from outreach.content.details import Details, read_details, starts_at
-from outreach.content.fences import COMPONENTS, outline_blocks
+from outreach.content.fences import COMPONENTS, SECTIONS, outline_blocks
 from outreach.content.plaintext import inline_text, render_text
 from outreach.content.structure import check_depth, heading_shift, shift_headings
 from outreach.content.urls import Address, checked_address, scheme_of
@@ -35,6 +36,7 @@ from outreach.models import (
     Link,
     Picture,
     Prose,
+    Section,
 )
 
 # markdown-it silently drops whatever lies deeper than this many levels; ``check_depth`` refuses
@@ -193,6 +195,12 @@ class _Reader:
             return self.picture_block(details.values, line, details.lines)
         if name == "columns":
             return self.columns(opening, inner)
+        if name in SECTIONS:
+            condition = parse_condition(name, argument, self.path, line)
+            blocks = self.blocks(_outdented(inner))
+            if not blocks:
+                raise self.error(f"this '::: {name}' section is empty: write what it shows inside it", opening)
+            return Section(condition=condition, blocks=tuple(blocks), line=line, written=argument)
         raise self.error("'::: column' belongs inside ':::: columns'", opening)
 
     def button(self, argument: str, inner: Sequence[Token], line: int) -> Button:

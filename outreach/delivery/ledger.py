@@ -20,7 +20,7 @@ import secrets
 import socket
 from collections import Counter, defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session
 
 from outreach.audience import Consent, ConsentMethod, SuppressionReason, stop_mailing
 from outreach.audience.db import execute_many
-from outreach.audience.schema import Subscriber, SubscriberStatus, Suppression
+from outreach.audience.schema import Subscriber, SubscriberStatus, SubscriberTopic, Suppression
 from outreach.clock import Clock
 from outreach.delivery.pacing import Backoff
 from outreach.delivery.schema import Campaign, CampaignStatus, Delivery, DeliveryState
@@ -95,6 +95,32 @@ def _recipient(row: Any) -> Recipient:
         region=str(row.region or ""),
         language=str(row.language or ""),
         attributes=tuple((str(k), str(v)) for k, v in attributes.items() if v is not None),
+    )
+
+
+def _with_topics(connection: sa.Connection, claimed: list[Claimed]) -> list[Claimed]:
+    """The claimed recipients with the topics they receive (what ``::: only topic=`` sections look at):
+    one read per batch, not a join that would repeat each row once per topic."""
+    topics: dict[int, list[str]] = defaultdict(list)
+    rows = connection.execute(
+        _topics_of(), {"ids": [c.subscriber_id for c in claimed]}
+    )
+    for subscriber_id, key in rows:
+        topics[subscriber_id].append(str(key))
+    if not topics:
+        return claimed
+    return [
+        replace(c, recipient=replace(c.recipient, topics=tuple(sorted(topics[c.subscriber_id]))))
+        if c.subscriber_id in topics
+        else c
+        for c in claimed
+    ]
+
+
+@functools.cache
+def _topics_of() -> sa.Select[tuple[int, str]]:
+    return sa.select(SubscriberTopic.subscriber_id, SubscriberTopic.topic_key).where(
+        SubscriberTopic.subscriber_id.in_(sa.bindparam("ids", expanding=True))
     )
 
 
@@ -248,6 +274,7 @@ def claim(
         update_rows(session, skipped, only_state=DeliveryState.PENDING)
     if not claimed:
         return claimed
+    claimed = _with_topics(connection, claimed)
     ids = [c.delivery_id for c in claimed]
     if connection.dialect.name == "postgresql":
         values = {"ids": ids, "message_ids": [c.message_id for c in claimed], "claimer": claimer, "now": now}

@@ -17,7 +17,8 @@ from markupsafe import Markup, escape
 
 from outreach.config import Config
 from outreach.content.placeholders import EXPRESSION, restore, token_for
-from outreach.models import Block, Columns, Issue, Placeholder, Recipient, RecipientLinks
+from outreach.models import Block, Columns, Issue, Placeholder, Recipient, RecipientLinks, Section
+from outreach.render.conditional import SectionMarks
 from outreach.render.inline import inline_css
 from outreach.render.layouts import layout_environment, render_layout
 from outreach.render.mjml import compile_mjml
@@ -79,8 +80,10 @@ def render_issue(issue: Issue, config: Config, templates: Path | None = None) ->
     folder = templates or config.path("templates")
     env = layout_environment(folder)
     personal = _Personal(issue)
+    marks = SectionMarks()
     links = {name: personal(expr) for name, expr in LINK_EXPRESSIONS.items()}
     context = _layout_context(issue, config, links, personal)
+    context["section_mark"] = marks
     mjml = render_layout(env, f"{issue.layout}.mjml.j2", context)
     html = inline_css(compile_mjml(mjml, folder, f"{issue.layout}.mjml.j2"))
     text = render_layout(env, f"{issue.layout}.txt.j2", context)
@@ -91,8 +94,10 @@ def render_issue(issue: Issue, config: Config, templates: Path | None = None) ->
     placeholders = tuple(personal.placeholders)
     templates_ = PersonalTemplates(
         subject=issue.subject,
-        html=restore(escape_jinja(wrap_long_lines(ascii_html(html)).replace("\n.", "\n .")), placeholders),
-        text=restore(escape_jinja(_tidy_text(text)), placeholders),
+        html=marks.restore(
+            restore(escape_jinja(wrap_long_lines(ascii_html(html)).replace("\n.", "\n .")), placeholders)
+        ),
+        text=marks.restore(restore(escape_jinja(marks.tidy_text(_tidy_text(text))), placeholders)),
     )
     return CompiledIssue(issue=issue, templates=templates_, mjml=mjml, placeholders=placeholders)
 
@@ -137,17 +142,21 @@ class SectionGroup:
 
     blocks: tuple[Block, ...] = ()
     columns: Columns | None = None
+    section: Section | None = None
 
 
 def group_sections(blocks: tuple[Block, ...]) -> list[SectionGroup]:
     groups: list[SectionGroup] = []
     run: list[Block] = []
     for block in blocks:
-        if isinstance(block, Columns):
+        if isinstance(block, Columns | Section):
             if run:
                 groups.append(SectionGroup(blocks=tuple(run)))
                 run = []
-            groups.append(SectionGroup(columns=block))
+            if isinstance(block, Section):
+                groups.append(SectionGroup(section=block))
+            else:
+                groups.append(SectionGroup(columns=block))
         else:
             run.append(block)
     if run:
@@ -156,7 +165,7 @@ def group_sections(blocks: tuple[Block, ...]) -> list[SectionGroup]:
 
 
 def block_kind(block: Block) -> str:
-    """The layout's name for a block: prose, button, callout, event, image, divider, columns."""
+    """The layout's name for a block: prose, button, callout, event, image, divider, columns, section."""
     return type(block).__name__.lower()
 
 

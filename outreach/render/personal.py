@@ -64,6 +64,7 @@ def recipient_context(recipient: Recipient, links: RecipientLinks) -> dict[str, 
         if (value := getattr(recipient, name))
     }
     subscriber["attributes"] = {k: _one_line(v) for k, v in recipient.attributes}
+    subscriber["topics"] = recipient.topics  # what '::: only topic=...' sections look at
     return {
         "subscriber": subscriber,
         "unsubscribe_url": links.unsubscribe,
