@@ -7,7 +7,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from outreach.checks.audience import check_audience
+from outreach.audience.choices import profile_choices
+from outreach.checks.audience import check_audience, check_sections
 from outreach.checks.contrast import check_contrast
 from outreach.checks.message import check_message
 from outreach.checks.spam import SpamScore, spam_score
@@ -87,6 +88,7 @@ def run_checks(path: Path, config: Config, spam: bool = True) -> CheckReport:
     for check in WRITING_CHECKS:
         report.findings += check(issue)
     report.findings += check_audience(issue, config.path("lists"))
+    report.findings += check_sections(issue, config.path("lists"), profile_choices(config.settings.audience))
     try:
         compiled = render_issue(issue, config)
     except TemplateError as err:
