@@ -99,6 +99,8 @@ class Event:
     html: str = ""
     text: str = ""
     starts: datetime | None = None
+    ends: datetime | None = None  # local time, like ``starts``; a calendar entry lasts an hour without it
+    key: str = ""  # the event's id: its calendar entry's UID and its .ics address (``id:`` or the title)
 
 
 @dataclass(frozen=True)

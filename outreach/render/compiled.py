@@ -18,6 +18,7 @@ from markupsafe import Markup, escape
 from outreach.config import Config
 from outreach.content.placeholders import EXPRESSION, restore, token_for
 from outreach.models import Block, Columns, Issue, Placeholder, Recipient, RecipientLinks, Section
+from outreach.render.calendar import calendar_links
 from outreach.render.conditional import SectionMarks
 from outreach.render.inline import inline_css
 from outreach.render.layouts import layout_environment, render_layout
@@ -122,6 +123,7 @@ def _layout_context(
         "plain": without_expressions,
         "title_level": functools.partial(title_level, issue.headings),
         "preheader_filler": PREHEADER_FILLER,
+        "calendar": functools.partial(calendar_links, config.base_url, issue.slug, config.time_zone),
     }
 
 

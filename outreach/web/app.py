@@ -34,7 +34,7 @@ from outreach.clock import Clock, SystemClock
 from outreach.config import Config
 from outreach.errors import DatabaseError
 from outreach.transports.base import Transport
-from outreach.web import api, archive, clicks, leave, preferences, subscribe
+from outreach.web import api, archive, calendar, clicks, leave, preferences, subscribe
 from outreach.web.confirm_mail import ConfirmationMail
 from outreach.web.guard import MAX_BODY, WEBHOOK_PREFIX, RequestGuard
 from outreach.web.logs import redact_path
@@ -157,6 +157,7 @@ def create_app(
         *leave.ROUTES,
         *preferences.ROUTES,
         *archive.ROUTES,
+        *calendar.ROUTES,
         *clicks.ROUTES,
         *api.ROUTES,
         Route("/openapi.json", openapi_json, methods=["GET"]),
