@@ -19,6 +19,7 @@ from __future__ import annotations
 import re
 from difflib import get_close_matches
 
+from outreach.content.placeholders import TOKEN
 from outreach.errors import ContentError
 from outreach.models import Condition, Term
 
@@ -42,6 +43,13 @@ def parse_condition(kind: str, text: str, path: str, line: int) -> Condition:
     terms: list[Term] = []
     position = 0
     text = text.strip()
+    if TOKEN.search(text):  # a {{ ... }} held as a token by ``placeholders.extract``
+        raise ContentError(
+            f"'::: {kind}' compares the reader's fields with fixed values; a {{{{ ... }}}} expression "
+            f"cannot be used there. Write the key, like {EXAMPLE.replace('only', kind, 1)}",
+            path,
+            line,
+        )
     if not text:
         raise ContentError(
             f"'::: {kind}' needs a condition, like {EXAMPLE.replace('only', kind, 1)}; "

@@ -132,7 +132,8 @@ class Shape:
                     yield index, line
             elif isinstance(run, _Mark):
                 if run.opens:
-                    hides = hidden > 0 or next(filled) != "1"
+                    shows = next(filled) == "1"  # always read: the lines after it are in order
+                    hides = hidden > 0 or not shows
                     counted.append(hides)
                     hidden += hides
                 elif counted.pop():
