@@ -202,7 +202,9 @@ class _Reader:
             condition = parse_condition(name, argument, self.path, line)
             blocks = self.blocks(_outdented(inner))
             if not blocks:
-                raise self.error(f"this '::: {name}' section is empty: write what it shows inside it", opening)
+                raise self.error(
+                    f"this '::: {name}' section is empty: write what it shows inside it", opening
+                )
             return Section(condition=condition, blocks=tuple(blocks), line=line, written=argument)
         raise self.error("'::: column' belongs inside ':::: columns'", opening)
 

@@ -68,7 +68,7 @@ class Shape:
         # Jinja2 turns each line end of the source into the compiled line end; a line without a
         # Jinja2 opener renders exactly as it is written.
         lines = source.replace("\r\n", "\n").replace("\r", "\n").split("\n")
-        self.runs: list[str | None | _Mark] = []
+        self.runs: list[str | _Mark | None] = []
         self.changing: list[str] = []
         self.sections = False
         fixed: list[str] = []

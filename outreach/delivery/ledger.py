@@ -102,9 +102,7 @@ def _with_topics(connection: sa.Connection, claimed: list[Claimed]) -> list[Clai
     """The claimed recipients with the topics they receive (what ``::: only topic=`` sections look at):
     one read per batch, not a join that would repeat each row once per topic."""
     topics: dict[int, list[str]] = defaultdict(list)
-    rows = connection.execute(
-        _topics_of(), {"ids": [c.subscriber_id for c in claimed]}
-    )
+    rows = connection.execute(_topics_of(), {"ids": [c.subscriber_id for c in claimed]})
     for subscriber_id, key in rows:
         topics[subscriber_id].append(str(key))
     if not topics:
@@ -118,7 +116,7 @@ def _with_topics(connection: sa.Connection, claimed: list[Claimed]) -> list[Clai
 
 
 @functools.cache
-def _topics_of() -> sa.Select[tuple[int, str]]:
+def _topics_of() -> _Rows:
     return sa.select(SubscriberTopic.subscriber_id, SubscriberTopic.topic_key).where(
         SubscriberTopic.subscriber_id.in_(sa.bindparam("ids", expanding=True))
     )

@@ -20,8 +20,8 @@ from pathlib import Path
 
 from outreach.config import CONFIG_FILE, Config, load_config
 from outreach.content import read_issue
-from outreach.errors import DeliveryError
 from outreach.content.walk import every_block
+from outreach.errors import DeliveryError
 from outreach.models import Block, Event
 from outreach.render import render_issue
 from outreach.render.sample import SAMPLE_RECIPIENT

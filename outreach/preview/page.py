@@ -7,9 +7,9 @@ than a data file so it always ships with the package. Autoescape is on: issue te
 
 from __future__ import annotations
 
-import jinja2
-
 from dataclasses import dataclass
+
+import jinja2
 
 from outreach.preview.mail import GMAIL_CLIP_BYTES, WARN_BYTES, Failure, Rendered, SampleMail, SampleReader
 
@@ -103,13 +103,19 @@ hiding the footer and the unsubscribe link">HTML {{ '%.1f' % mail.html_kb }} KB
   <form class="reader" method="get" action="/" aria-label="Show the mail as another reader sees it">
     <span>Show it as a reader whose</span>
     <label>role is <select name="role"><option value="">(the sample reader's)</option>
-      {% for key, label in choices.roles %}<option value="{{ key }}"{% if key == reader.role %} selected{% endif %}>{{ label }}</option>{% endfor %}
+      {% for key, label in choices.roles %}
+      <option value="{{ key }}"{% if key == reader.role %} selected{% endif %}>{{ label }}</option>
+      {% endfor %}
     </select></label>
     <label>language is <select name="language"><option value="">(the sample reader's)</option>
-      {% for key, label in choices.languages %}<option value="{{ key }}"{% if key == reader.language %} selected{% endif %}>{{ label }}</option>{% endfor %}
+      {% for key, label in choices.languages %}
+      <option value="{{ key }}"{% if key == reader.language %} selected{% endif %}>{{ label }}</option>
+      {% endfor %}
     </select></label>
     <label>topic is <select name="topic"><option value="">(none)</option>
-      {% for key, label in choices.topics %}<option value="{{ key }}"{% if key in reader.topics %} selected{% endif %}>{{ label }}</option>{% endfor %}
+      {% for key, label in choices.topics %}
+      <option value="{{ key }}"{% if key in reader.topics %} selected{% endif %}>{{ label }}</option>
+      {% endfor %}
     </select></label>
     <button type="submit">Show</button>
   </form>
@@ -146,7 +152,8 @@ hiding the footer and the unsubscribe link">HTML {{ '%.1f' % mail.html_kb }} KB
   <div class="frames">
     <figure>
       <figcaption>Phone ({{ phone }} px)</figcaption>
-      <iframe title="The mail at phone width" src="/mail.html?v={{ version }}&amp;{{ reader.query }}" width="{{ phone }}"
+      <iframe title="The mail at phone width" src="/mail.html?v={{ version }}&amp;{{ reader.query }}"
+              width="{{ phone }}"
               style="width: {{ phone }}px" onload="fitFrame(this)"></iframe>
     </figure>
     <figure>

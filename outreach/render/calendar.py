@@ -141,4 +141,4 @@ def calendar_file(event: Event, zone: ZoneInfo, base_url: str, version: EventVer
     if event.url:
         entry.add("url", event.url)
     calendar.add_component(entry)
-    return calendar.to_ical()
+    return bytes(calendar.to_ical())

@@ -24,7 +24,9 @@ from outreach.render import render_issue
 REPO = Path(__file__).resolve().parents[2]
 PATH = Path("newsletters/2026-12-sections.md")
 FRONT = '---\nsubject: "Sections"\ndate: 2026-12-01\nstatus: ready\n---\n'
-LINKS = RecipientLinks("https://news.vaimh.example/u/x", "https://news.vaimh.example/p/x", "https://v.example/v")
+LINKS = RecipientLinks(
+    "https://news.vaimh.example/u/x", "https://news.vaimh.example/p/x", "https://v.example/v"
+)
 BODY = (
     "Hello {{ subscriber.first_name }},\n"  # line 6
     "\n"

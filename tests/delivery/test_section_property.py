@@ -24,7 +24,6 @@ from outreach.config import load_config
 from outreach.content.issue import read_issue_text
 from outreach.models import Section
 from outreach.render import render_issue
-
 from tests.delivery.conftest import SECRET, START, TOPIC, Bench, TimedMemory, copy_project
 
 ROLES = ["home-visitor", "mental-health-clinician", "early-educator", ""]

@@ -30,7 +30,9 @@ from outreach.render.sample import SAMPLE_RECIPIENT
 REPO = Path(__file__).resolve().parents[2]
 ZONE = ZoneInfo("America/New_York")
 SLUG = "2026-10-late-talk"
-LINKS = RecipientLinks("https://news.vaimh.example/u/x", "https://news.vaimh.example/p/x", "https://v.example/v")
+LINKS = RecipientLinks(
+    "https://news.vaimh.example/u/x", "https://news.vaimh.example/p/x", "https://v.example/v"
+)
 
 EVENT = """
 ::: event
@@ -114,7 +116,9 @@ def test_uid_is_stable_and_sequence_moves_only_when_the_event_changes(
     clock.advance(3600)
     moved = datetime(2026, 12, 1, 17, 0, tzinfo=UTC)
     issue_file.write_text(
-        issue_file.read_text(encoding="utf-8").replace("starts: 2026-10-31 22:00", "starts: 2026-10-31 21:00"),
+        issue_file.read_text(encoding="utf-8").replace(
+            "starts: 2026-10-31 22:00", "starts: 2026-10-31 21:00"
+        ),
         encoding="utf-8",
     )
     changed = only_event(fetch(client, path))
@@ -165,11 +169,11 @@ def test_the_mail_links_the_ics_and_google_calendar_in_both_parts(config: Config
     assert google.replace("&", "&amp;") in mail.html
 
 
-def test_an_event_without_starts_has_no_calendar_links(config: Config, write_issue: Callable[..., Path]) -> None:
+def test_an_event_without_starts_has_no_calendar_links(
+    config: Config, write_issue: Callable[..., Path]
+) -> None:
     path = write_issue("::: event\ntitle: Someday\nwhen: Sometime in spring\n:::\n", status="ready")
-    mail = render_issue(read_issue(path, config.time_zone), config).personalise(
-        SAMPLE_RECIPIENT, LINKS
-    )
+    mail = render_issue(read_issue(path, config.time_zone), config).personalise(SAMPLE_RECIPIENT, LINKS)
     assert "Add to calendar" not in mail.text and "calendar.google.com" not in mail.html
 
 
