@@ -23,12 +23,14 @@ from outreach.content.placeholders import TOKEN
 from outreach.errors import ContentError
 from outreach.models import Condition, Term
 
-# field -> the per-recipient variable it reads
+# field -> the per-recipient variable it reads: a plain name in the recipient context, not a field of
+# ``subscriber`` (each ``subscriber.x`` is a sandboxed attribute lookup, and conditions are evaluated
+# for every recipient in both parts).
 FIELDS = {
-    "role": "subscriber.role",
-    "language": "subscriber.language",
-    "region": "subscriber.region",
-    "topic": "subscriber.topics",
+    "role": "reader_role",
+    "language": "reader_language",
+    "region": "reader_region",
+    "topic": "reader_topics",
 }
 KINDS = ("only", "unless")
 # A value is a key of the site's lists (letters, digits, '-', '_', '.', spaces inside quotes): nothing
@@ -103,10 +105,11 @@ def expression(condition: Condition) -> str:
     for term in condition.terms:
         variable = FIELDS[term.field]
         if term.field == "topic":
-            tests = [f"'{value}' in {variable}" for value in term.values]
+            parts.append("(" + " or ".join(f"'{value}' in {variable}" for value in term.values) + ")")
+        elif len(term.values) == 1:
+            parts.append(f"{variable} == '{term.values[0]}'")
         else:
-            tests = [f"{variable} == '{value}'" for value in term.values]
-        parts.append("(" + " or ".join(tests) + ")")
+            parts.append(f"{variable} in (" + ", ".join(f"'{value}'" for value in term.values) + ",)")
     joined = " and ".join(parts)
     return f"not ({joined})" if condition.negated else joined
 

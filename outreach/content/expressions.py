@@ -199,6 +199,9 @@ def _check(node: nodes.Node) -> None:  # one branch per kind of node, flat on pu
                 raise _refused("arithmetic comparisons (<, >)")
             _check(operand.expr)
         _check(node.expr)
+    elif isinstance(node, nodes.Tuple) and all(isinstance(item, nodes.Const) for item in node.items):
+        for item in node.items:  # a list of plain values, as a section's condition compares with
+            _check(item)
     elif isinstance(node, nodes.Concat | nodes.And | nodes.Or | nodes.Not | nodes.CondExpr):
         for child in node.iter_child_nodes():
             _check(child)

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import binascii
 import re
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 
 CRLF = "\r\n"
 _CRLF = b"\r\n"
@@ -71,6 +71,8 @@ class Shape:
         self.runs: list[str | _Mark | None] = []
         self.changing: list[str] = []
         self.sections = False
+        self._flags: list[int] = []  # which changing lines are sections' conditions
+        self._plans: dict[tuple[bool, ...], tuple[tuple[int, int], ...]] = {}
         fixed: list[str] = []
         for line in lines:
             bare = line.strip()
@@ -82,6 +84,7 @@ class Shape:
                 self.sections = True
                 self.runs.append(_OPENS if tag else _CLOSES)
                 if tag:
+                    self._flags.append(len(self.changing))
                     self.changing.append("{{ 1 if (" + tag.group(1) + ") else 0 }}")
             elif any(opener in line for opener in _OPENERS):
                 if fixed:
@@ -113,33 +116,46 @@ class Shape:
         if self.sections:
             runs = self.runs
             return CRLF.join(
-                line if line is not None else runs[index]  # type: ignore[misc]
-                for index, line in self.shown(lines)
+                lines[line] if line >= 0 else runs[index]  # type: ignore[misc]
+                for index, line in self.plan(lines)
             )
         filled = iter(lines)
         return CRLF.join(run if run is not None else next(filled) for run in self.runs)  # type: ignore[misc]
 
-    def shown(self, lines: Sequence[str]) -> Iterator[tuple[int, str | None]]:
-        """(index of the run, the recipient's line or None for a fixed run) for each run the recipient
-        gets: runs inside a section whose condition rendered 0 are left out."""
-        filled = iter(lines)
+    def plan(self, lines: Sequence[str]) -> tuple[tuple[int, int], ...]:
+        """What the recipient gets: (index of the run, index of their changing line or -1 for a fixed
+        run), leaving out runs inside a section whose condition rendered 0. Worked out once per
+        combination of the sections' answers (a handful per campaign), not per recipient."""
+        flags = tuple(lines[i] == "1" for i in self._flags)
+        plan = self._plans.get(flags)
+        if plan is None:
+            plan = self._plan(flags)
+            if len(self._plans) < 1024:  # 2^sections combinations at most; bounded all the same
+                self._plans[flags] = plan
+        return plan
+
+    def _plan(self, flags: tuple[bool, ...]) -> tuple[tuple[int, int], ...]:
+        answers = iter(flags)
+        changing = 0
         hidden = 0  # how many of the open sections hide what is inside them
         counted: list[bool] = []  # per open section: does it count in ``hidden``
+        plan: list[tuple[int, int]] = []
         for index, run in enumerate(self.runs):
             if run is None:
-                line = next(filled)
                 if not hidden:
-                    yield index, line
+                    plan.append((index, changing))
+                changing += 1
             elif isinstance(run, _Mark):
                 if run.opens:
-                    shows = next(filled) == "1"  # always read: the lines after it are in order
-                    hides = hidden > 0 or not shows
+                    changing += 1  # the condition's own line
+                    hides = hidden > 0 or not next(answers)
                     counted.append(hides)
                     hidden += hides
                 elif counted.pop():
                     hidden -= 1
             elif not hidden:
-                yield index, None
+                plan.append((index, -1))
+        return tuple(plan)
 
 
 class EncodedPart:
@@ -168,11 +184,11 @@ class EncodedPart:
     def _shown_body(self, lines: Sequence[str]) -> bytes | None:
         out: list[bytes] = []
         encoded = self._encoded
-        for index, line in self.shape.shown(lines):
-            if line is None:
+        for index, line in self.shape.plan(lines):
+            if line < 0:
                 out.append(encoded[index])  # type: ignore[arg-type]
                 continue
-            body = self._encode(line)
+            body = self._encode(lines[line])
             if len(body) > LIMIT and not fits(body):
                 return None
             out.append(body)

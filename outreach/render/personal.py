@@ -64,9 +64,15 @@ def recipient_context(recipient: Recipient, links: RecipientLinks) -> dict[str, 
         if (value := getattr(recipient, name))
     }
     subscriber["attributes"] = {k: _one_line(v) for k, v in recipient.attributes}
-    subscriber["topics"] = recipient.topics  # what '::: only topic=...' sections look at
+    subscriber["topics"] = recipient.topics
     return {
         "subscriber": subscriber,
+        # What '::: only' sections compare, as plain names (``outreach.content.conditions``): exactly
+        # the stored values, so a section means what the segment rule with the same values means.
+        "reader_role": recipient.role,
+        "reader_language": recipient.language,
+        "reader_region": recipient.region,
+        "reader_topics": recipient.topics,
         "unsubscribe_url": links.unsubscribe,
         "preferences_url": links.preferences,
         "view_online_url": links.view_online,
