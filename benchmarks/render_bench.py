@@ -32,6 +32,7 @@ EXAMPLE = ROOT / "newsletters" / "2026-12-holding-the-holidays.md"
 RENDER_BUDGET_MS = 50.0
 STAMP_BUDGET_US = 100.0
 SPEEDUP_BUDGET = 20.0
+ROLES = ["", "home-visitor", "mental-health-clinician", "parent-or-caregiver", "early-educator"]
 NAMES = ["Ana", "Zoë", "Nguyễn", "O'Brien", 'Mary "May"', "Łukasz", "José", "Aisha"]
 
 
@@ -60,7 +61,12 @@ def long_issue(folder: Path) -> Path:
 
 def audience(config: Config, slug: str, count: int) -> Audience:
     people = [
-        Recipient(email=f"reader{i}@example.org", first_name=NAMES[i % len(NAMES)], last_name="Test")
+        Recipient(
+            email=f"reader{i}@example.org",
+            first_name=NAMES[i % len(NAMES)],
+            last_name="Test",
+            role=ROLES[i % len(ROLES)],  # some readers get the example's '::: only' section, some not
+        )
         for i in range(count)
     ]
     links = [recipient_links(config.base_url, config.secret_key, str(i), slug) for i in range(count)]

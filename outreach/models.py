@@ -100,6 +100,8 @@ class Event:
     html: str = ""
     text: str = ""
     starts: datetime | None = None
+    ends: datetime | None = None  # local time, like ``starts``; a calendar entry lasts an hour without it
+    key: str = ""  # the event's id: its calendar entry's UID and its .ics address (``id:`` or the title)
 
 
 @dataclass(frozen=True)
@@ -114,6 +116,32 @@ class Divider:
 
 
 @dataclass(frozen=True)
+class Term:
+    """One part of a section's condition: ``field`` is one of ``values`` (``topic``: has one of them)."""
+
+    field: str
+    values: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Condition:
+    """Who sees a conditional section: readers who match every term (``unless``: who do not)."""
+
+    terms: tuple[Term, ...]
+    negated: bool = False
+
+
+@dataclass(frozen=True)
+class Section:
+    """``::: only ...`` / ``::: unless ...``: blocks that only some readers get, decided per recipient."""
+
+    condition: Condition
+    blocks: tuple[Block, ...]
+    line: int
+    written: str = ""  # the condition as the author wrote it, for messages and the preview
+
+
+@dataclass(frozen=True)
 class Columns:
     """Two columns side by side on wide screens, stacked on phones."""
 
@@ -122,7 +150,7 @@ class Columns:
     line: int
 
 
-Block = Prose | Button | Callout | Event | Image | Divider | Columns
+Block = Prose | Button | Callout | Event | Image | Divider | Columns | Section
 
 
 @dataclass(frozen=True)
@@ -188,6 +216,7 @@ class Recipient:
     attributes: tuple[tuple[str, str], ...] = ()
     # A one-off letter's recipient: their columns in the contacts file (``recipient.COLUMN``).
     fields: tuple[tuple[str, str], ...] = ()
+    topics: tuple[str, ...] = ()  # the topic keys they receive: what ``::: only topic=...`` looks at
 
     @property
     def full_name(self) -> str:

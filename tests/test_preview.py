@@ -326,3 +326,28 @@ def test_the_page_shows_what_check_finds_beside_the_mail(client: TestClient, iss
     assert "Phone (375 px)" in page.text  # the mail still shows, with "Dear friend, hello."
     findings = page.text.split('id="findings-title"', 1)[1]
     assert "subscribers have no field &#39;frist_name&#39;" in findings and f"{issue}:6" in findings
+
+
+SECTIONS = GOOD.replace(
+    "Dear {{",
+    "::: only role=mental-health-clinician\nFor clinicians only.\n:::\n\n"
+    "::: unless language=es\nNot for Spanish readers.\n:::\n\n"
+    "::: only topic=trainings-events\nAbout trainings.\n:::\n\nDear {{",
+)
+
+
+def test_the_sample_reader_can_be_switched_to_see_each_variant(issue: Path, client: TestClient) -> None:
+    save(issue, SECTIONS)
+    default = client.get("/mail.txt").text
+    assert "For clinicians only." not in default and "Not for Spanish readers." in default
+    assert "About trainings." not in default
+    clinician = client.get("/mail.txt?role=mental-health-clinician&topic=trainings-events").text
+    assert "For clinicians only." in clinician and "About trainings." in clinician
+    spanish = client.get("/mail.html?language=es").text
+    assert "Not for Spanish readers." not in spanish and "Dear Ana" in spanish
+    page = client.get("/?role=mental-health-clinician").text
+    # The form offers the site's lists, keeps the choice, and the frames and links show that reader.
+    assert '<option value="mental-health-clinician" selected>' in page
+    assert '<option value="es">' in page
+    assert 'src="/mail.html?v=' in page and "&amp;role=mental-health-clinician" in page
+    assert 'href="/mail.txt?role=mental-health-clinician"' in page

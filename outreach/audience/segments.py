@@ -23,6 +23,7 @@ from outreach import safe_yaml
 from outreach.audience.choices import ChoiceList, ProfileChoices
 from outreach.audience.schema import SubscriberStatus
 from outreach.errors import SegmentError
+from outreach.models import Condition
 
 SEGMENTS_FILE = "segments.yaml"
 ALL = "all"
@@ -403,3 +404,16 @@ def load_segments(
         )
         segments[name] = Segment(name, description, parser.rule(parts["rule"][1]), shown, line)
     return segments
+
+
+def section_rule(condition: Condition) -> Rule:
+    """The segment rule a ``::: only`` / ``::: unless`` section's condition means: the readers who get
+    the section are exactly those this rule selects (the property tests hold the two together)."""
+    parts: list[Rule] = [
+        TopicCondition("has_any", term.values)
+        if term.field == "topic"
+        else FieldCondition(term.field, "in", term.values)
+        for term in condition.terms
+    ]
+    rule: Rule = parts[0] if len(parts) == 1 else AllOf(tuple(parts))
+    return Not(rule) if condition.negated else rule

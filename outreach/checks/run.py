@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from outreach.audience.choices import profile_choices
-from outreach.checks.audience import check_audience
+from outreach.checks.audience import check_audience, check_sections
 from outreach.checks.contrast import check_contrast
 from outreach.checks.editions import check_drift
 from outreach.checks.message import check_message
@@ -118,6 +118,7 @@ def _check_edition(
         report.findings += check_audience(
             issue, config.path("lists"), profile_choices(config.settings.audience)
         )
+    report.findings += check_sections(issue, config.path("lists"), profile_choices(config.settings.audience))
     try:
         compiled = render_issue(issue, config)
     except TemplateError as err:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, time
 from typing import Any
 
 from outreach.errors import ContentError
@@ -89,3 +89,33 @@ def starts_at(value: Any, path: str, line: int) -> datetime | None:
     raise ContentError(
         f"'starts: {value}' is not a real date and time; write it as {STARTS_FORM}", path, line
     )
+
+
+def ends_at(value: Any, starts: datetime | None, path: str, line: int) -> datetime | None:
+    """An event's ``ends:``: a time on the day it starts (``13:00``) or a date and time; after ``starts``."""
+    if value is None or value == "":
+        return None
+    if starts is None:
+        raise ContentError("'ends:' needs 'starts:' as well (YYYY-MM-DD HH:MM)", path, line)
+    text = str(value).strip()
+    ends: datetime | None = None
+    try:
+        ends = datetime.fromisoformat(text)
+    except ValueError:
+        try:
+            clock = time.fromisoformat(text if len(text) > 4 else "0" + text)
+            ends = datetime.combine(starts.date(), clock)
+        except ValueError:
+            ends = None
+    if ends is None:
+        raise ContentError(
+            f"'ends: {value}' is not a time; write 13:00 (the same day) or {STARTS_FORM}", path, line
+        )
+    if ends <= starts:
+        raise ContentError(
+            f"'ends: {value}' is not after 'starts: {starts:%Y-%m-%d %H:%M}'; an event ending the next "
+            "day gives the date too, like 2027-01-15 01:00",
+            path,
+            line,
+        )
+    return ends

@@ -150,16 +150,26 @@ def check_template(source: str, env: jinja2.Environment) -> nodes.Template:
     Returns the syntax tree so the caller compiles it without parsing twice.
     """
     tree = env.parse(source)
-    for output in tree.body:
+    _check_statements(tree.body)
+    return tree
+
+
+def _check_statements(body: list[nodes.Node]) -> None:
+    """Output, and the ``{% if %}`` of a conditional section (no elif/else) whose test and body are
+    held to the same rules."""
+    for output in body:
+        if isinstance(output, nodes.If) and not output.elif_ and not output.else_:
+            _check(output.test)
+            _check_statements(output.body)
+            continue
         if not isinstance(output, nodes.Output):
             raise ExpressionProblem(
                 f"the template holds a '{{% {type(output).__name__.lower()} %}}' statement; "
-                "only {{ ... }} expressions are allowed"
+                "only {{ ... }} expressions and the sections of '::: only' are allowed"
             )
         for node in output.nodes:
             if not isinstance(node, nodes.TemplateData):
                 _check(node)
-    return tree
 
 
 def _check(node: nodes.Node) -> None:  # one branch per kind of node, flat on purpose
@@ -190,6 +200,9 @@ def _check(node: nodes.Node) -> None:  # one branch per kind of node, flat on pu
                 raise _refused("arithmetic comparisons (<, >)")
             _check(operand.expr)
         _check(node.expr)
+    elif isinstance(node, nodes.Tuple) and all(isinstance(item, nodes.Const) for item in node.items):
+        for item in node.items:  # a list of plain values, as a section's condition compares with
+            _check(item)
     elif isinstance(node, nodes.Concat | nodes.And | nodes.Or | nodes.Not | nodes.CondExpr):
         for child in node.iter_child_nodes():
             _check(child)

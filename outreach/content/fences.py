@@ -16,13 +16,16 @@ from difflib import get_close_matches
 
 from outreach.errors import ContentError
 
-COMPONENTS = ("button", "callout", "event", "image", "columns", "column")
+COMPONENTS = ("button", "callout", "event", "image", "columns", "column", "only", "unless")
 LEAVES = ("button", "callout", "event", "image")
+SECTIONS = ("only", "unless")  # conditional sections: a part of the issue for some readers
 # What may be opened directly inside what (None: the body itself).
 INSIDE: dict[str | None, tuple[str, ...]] = {
-    None: (*LEAVES, "columns"),
+    None: (*LEAVES, "columns", *SECTIONS),
     "columns": ("column",),
     "column": LEAVES,
+    "only": (*LEAVES, "columns", *SECTIONS),
+    "unless": (*LEAVES, "columns", *SECTIONS),
 }
 
 _FENCE = re.compile(r"^( {0,3})(:{3,})[ \t]*(.*?)[ \t]*$")
@@ -73,6 +76,12 @@ class _Outline:
             return self.unclosed(parent, before=index)
         if name == "column":
             return self.error("'::: column' belongs inside ':::: columns'", index)
+        if name in SECTIONS:
+            return self.error(
+                f"a '::: {name}' section cannot be inside a column: put the whole ':::: columns' block "
+                f"inside the '::: {name}' section",
+                index,
+            )
         if parent is not None and parent.name == "columns":
             return self.error(
                 f"inside ':::: columns' put exactly two '::: column' blocks; this '::: {name}' "
@@ -93,7 +102,8 @@ class _Outline:
         if not self.stack:
             raise self.error(
                 "this ':::' closes no block: remove it, or check that the block above opens with "
-                "'::: button', '::: callout', '::: event', '::: image' or ':::: columns'",
+                "'::: button', '::: callout', '::: event', '::: image', ':::: columns', '::: only' or "
+                "'::: unless'",
                 index,
             )
         top = self.stack[-1]

@@ -11,15 +11,19 @@ Every block keeps its source line so that checks and errors can say ``path:line`
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from markdown_it import MarkdownIt
 from markdown_it.token import Token
 from mdit_py_plugins.container import container_plugin
 
-from outreach.content.details import Details, read_details, starts_at, when_from_starts
-from outreach.content.fences import COMPONENTS, outline_blocks
+from outreach.content.conditions import parse_condition
+from outreach.content.details import Details, ends_at, read_details, starts_at, when_from_starts
+from outreach.content.fences import COMPONENTS, SECTIONS, outline_blocks
 from outreach.content.plaintext import inline_text, render_text
 from outreach.content.structure import check_depth, heading_shift, shift_headings
 from outreach.content.urls import Address, checked_address, scheme_of
@@ -35,6 +39,7 @@ from outreach.models import (
     Link,
     Picture,
     Prose,
+    Section,
 )
 
 # markdown-it silently drops whatever lies deeper than this many levels; ``check_depth`` refuses
@@ -193,6 +198,14 @@ class _Reader:
             return self.picture_block(details.values, line, details.lines)
         if name == "columns":
             return self.columns(opening, inner)
+        if name in SECTIONS:
+            condition = parse_condition(name, argument, self.path, line)
+            blocks = self.blocks(_outdented(inner))
+            if not blocks:
+                raise self.error(
+                    f"this '::: {name}' section is empty: write what it shows inside it", opening
+                )
+            return Section(condition=condition, blocks=tuple(blocks), line=line, written=argument)
         raise self.error("'::: column' belongs inside ':::: columns'", opening)
 
     def button(self, argument: str, inner: Sequence[Token], line: int) -> Button:
@@ -214,12 +227,14 @@ class _Reader:
         return read_details(inner, self.first_line + start + 1, allowed, self.path, self.line(opening))
 
     def event(self, opening: Token) -> Event:
-        allowed = ("title", "when", "starts", "where", "online", "link", "link_label")
+        allowed = ("title", "when", "starts", "ends", "where", "online", "link", "link_label", "id")
         details = self.details(opening, allowed)
         data, line = details.values, self.line(opening)
         if not data.get("title"):
             raise self.error("an event needs a 'title:'", opening)
         starts = starts_at(data.get("starts"), self.path, details.line("starts", line))
+        ends = ends_at(data.get("ends"), starts, self.path, details.line("ends", line))
+        key = event_key(data.get("id"), str(data["title"]), starts, self.path, details.line("id", line))
         when = str(data.get("when") or "")
         if not when and starts is not None:
             when = when_from_starts(starts)
@@ -252,6 +267,8 @@ class _Reader:
             html=html,
             text=text,
             starts=starts,
+            ends=ends,
+            key=key,
         )
 
     def picture_block(
@@ -305,6 +322,30 @@ class _Reader:
                 opening,
             )
         return Columns(left=tuple(halves[0]), right=tuple(halves[1]), line=self.line(opening))
+
+
+_EVENT_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,79}$")
+
+
+def event_key(given: object, title: str, starts: datetime | None, path: str, line: int) -> str:
+    """The event's id: ``id:`` as written, or its title as a slug plus the year it starts. It names the
+    calendar entry (its UID), so it stays the same when the time or the place changes; give ``id:``
+    when two issues describe the same event under different titles (a reminder and the newsletter)."""
+    if given is not None and given != "":
+        key = str(given).strip()
+        if not _EVENT_ID.match(key):
+            raise ContentError(
+                f"'id: {given}' must be lower-case letters, digits and dashes, like spring-gathering-2027",
+                path,
+                line,
+            )
+        return key
+    ascii_title = unicodedata.normalize("NFKD", title).encode("ascii", "ignore").decode().lower()
+    slug = re.sub(r"[^a-z0-9]+", "-", ascii_title).strip("-")
+    if len(slug) > 48:  # a few words are enough to tell events apart, and keep the address short
+        slug = slug[:49].rsplit("-", 1)[0]
+    slug = slug or "event"
+    return f"{slug}-{starts:%Y}" if starts is not None else slug
 
 
 def _outdented(tokens: Sequence[Token]) -> list[Token]:

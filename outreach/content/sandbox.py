@@ -58,6 +58,10 @@ def issue_sandbox(autoescape: bool, newline: str = "\n") -> jinja2.Environment:
         undefined=jinja2.ChainableUndefined,  # a missing field is empty, so `default` works
         newline_sequence=newline,  # type: ignore[arg-type]
         keep_trailing_newline=True,
+        # The only statements here are the {% if %}/{% endif %} lines of conditional sections: each
+        # vanishes with its line end, so a hidden section leaves no blank line behind.
+        trim_blocks=True,
+        lstrip_blocks=True,
     )
     env.globals.clear()
     env.filters = {name: env.filters[name] for name in FILTERS}

@@ -11,17 +11,38 @@ recipient's budget. But a recipient's part is the campaign's template with a few
 the template says which: the lines without a Jinja2 opener are the same for everyone. ``Shape`` splits
 a template into those fixed runs (encoded once, here) and the lines that change (rendered per
 recipient by a small template of their own, encoded and measured against 998 one by one).
+
+A conditional section (``::: only``) is an ``{% if %}`` line, the section's lines and an ``{% endif %}``
+line. Its condition becomes one more changing line, ``{{ 1 if CONDITION else 0 }}``, and the fixed
+runs and changing lines between the two tags are left out of a recipient's part when it renders 0: a
+section costs one expression per recipient, not a render of the whole part.
 """
 
 from __future__ import annotations
 
 import binascii
+import re
 from collections.abc import Callable, Sequence
 
 CRLF = "\r\n"
 _CRLF = b"\r\n"
 LIMIT = 998
 _OPENERS = ("{{", "{%", "{#")
+# The two lines of a conditional section (``outreach.render.conditional``), as the template has them.
+_OPEN_TAG = re.compile(r"^\{% if (.+) %\}$")
+_CLOSE_TAG = "{% endif %}"
+
+
+class _Mark:
+    """A section's start (``opens``) or end in a Shape's runs."""
+
+    __slots__ = ("opens",)
+
+    def __init__(self, opens: bool) -> None:
+        self.opens = opens
+
+
+_OPENS, _CLOSES = _Mark(True), _Mark(False)
 
 
 def quoted_printable(text: str) -> bytes:
@@ -47,11 +68,25 @@ class Shape:
         # Jinja2 turns each line end of the source into the compiled line end; a line without a
         # Jinja2 opener renders exactly as it is written.
         lines = source.replace("\r\n", "\n").replace("\r", "\n").split("\n")
-        self.runs: list[str | None] = []
+        self.runs: list[str | _Mark | None] = []
         self.changing: list[str] = []
+        self.sections = False
+        self._flags: list[int] = []  # which changing lines are sections' conditions
+        self._plans: dict[tuple[bool, ...], tuple[tuple[int, int], ...]] = {}
         fixed: list[str] = []
         for line in lines:
-            if any(opener in line for opener in _OPENERS):
+            bare = line.strip()
+            tag = _OPEN_TAG.match(bare) if bare.startswith("{% ") else None
+            if tag or bare == _CLOSE_TAG:
+                if fixed:
+                    self.runs.append(CRLF.join(fixed))
+                    fixed = []
+                self.sections = True
+                self.runs.append(_OPENS if tag else _CLOSES)
+                if tag:
+                    self._flags.append(len(self.changing))
+                    self.changing.append("{{ 1 if (" + tag.group(1) + ") else 0 }}")
+            elif any(opener in line for opener in _OPENERS):
                 if fixed:
                     self.runs.append(CRLF.join(fixed))
                     fixed = []
@@ -78,8 +113,49 @@ class Shape:
 
     def assemble(self, lines: Sequence[str]) -> str:
         """The whole part: the fixed runs with the recipient's lines in their places."""
+        if self.sections:
+            runs = self.runs
+            return CRLF.join(
+                lines[line] if line >= 0 else runs[index]  # type: ignore[misc]
+                for index, line in self.plan(lines)
+            )
         filled = iter(lines)
-        return CRLF.join(run if run is not None else next(filled) for run in self.runs)
+        return CRLF.join(run if run is not None else next(filled) for run in self.runs)  # type: ignore[misc]
+
+    def plan(self, lines: Sequence[str]) -> tuple[tuple[int, int], ...]:
+        """What the recipient gets: (index of the run, index of their changing line or -1 for a fixed
+        run), leaving out runs inside a section whose condition rendered 0. Worked out once per
+        combination of the sections' answers (a handful per campaign), not per recipient."""
+        flags = tuple(lines[i] == "1" for i in self._flags)
+        plan = self._plans.get(flags)
+        if plan is None:
+            plan = self._plan(flags)
+            if len(self._plans) < 1024:  # 2^sections combinations at most; bounded all the same
+                self._plans[flags] = plan
+        return plan
+
+    def _plan(self, flags: tuple[bool, ...]) -> tuple[tuple[int, int], ...]:
+        answers = iter(flags)
+        changing = 0
+        hidden = 0  # how many of the open sections hide what is inside them
+        counted: list[bool] = []  # per open section: does it count in ``hidden``
+        plan: list[tuple[int, int]] = []
+        for index, run in enumerate(self.runs):
+            if run is None:
+                if not hidden:
+                    plan.append((index, changing))
+                changing += 1
+            elif isinstance(run, _Mark):
+                if run.opens:
+                    changing += 1  # the condition's own line
+                    hides = hidden > 0 or not next(answers)
+                    counted.append(hides)
+                    hidden += hides
+                elif counted.pop():
+                    hidden -= 1
+            elif not hidden:
+                plan.append((index, -1))
+        return tuple(plan)
 
 
 class EncodedPart:
@@ -88,11 +164,13 @@ class EncodedPart:
     def __init__(self, shape: Shape, encode: Callable[[str], bytes]) -> None:
         self.shape = shape
         self._encode = encode
-        self._encoded = [encode(run) if run is not None else None for run in shape.runs]
+        self._encoded = [encode(run) if isinstance(run, str) else None for run in shape.runs]
         self.fixed_fits = all(fits(body) for body in self._encoded if body is not None)
 
     def body(self, lines: Sequence[str]) -> bytes | None:
         """The encoded part, or None when a line would pass 998 octets."""
+        if self.shape.sections:
+            return self._shown_body(lines)
         filled = iter(lines)
         out: list[bytes] = []
         for body in self._encoded:
@@ -103,6 +181,19 @@ class EncodedPart:
             out.append(body)
         return _CRLF.join(out)
 
+    def _shown_body(self, lines: Sequence[str]) -> bytes | None:
+        out: list[bytes] = []
+        encoded = self._encoded
+        for index, line in self.shape.plan(lines):
+            if line < 0:
+                out.append(encoded[index])  # type: ignore[arg-type]
+                continue
+            body = self._encode(lines[line])
+            if len(body) > LIMIT and not fits(body):
+                return None
+            out.append(body)
+        return _CRLF.join(out)
+
 
 class TextPart:
     """The text/plain part: 7bit when it is ASCII, quoted-printable otherwise."""
@@ -110,8 +201,8 @@ class TextPart:
     def __init__(self, shape: Shape) -> None:
         self.shape = shape
         self._quoted = EncodedPart(shape, quoted_printable)
-        self._ascii = all(run.isascii() for run in shape.runs if run is not None)
-        self._fixed_fits = all(fits(run.encode("utf-8")) for run in shape.runs if run is not None)
+        self._ascii = all(run.isascii() for run in shape.runs if isinstance(run, str))
+        self._fixed_fits = all(fits(run.encode("utf-8")) for run in shape.runs if isinstance(run, str))
 
     def body(self, text: str, lines: Sequence[str]) -> tuple[bytes, str]:
         """(body, Content-Transfer-Encoding) of the recipient's ``text``, whose changing lines are

@@ -39,7 +39,9 @@ from outreach.render.personal import Personalised, PersonalTemplates, recipient_
 _Body = tuple[bytes, str]  # an encoded part and its Content-Transfer-Encoding
 # The address is not cleaned but checked where it becomes a header: a cleaned copy could differ from
 # the envelope recipient.
-_TEXT_FIELDS = tuple(f.name for f in fields(Recipient) if f.name not in ("email", "attributes", "fields"))
+_TEXT_FIELDS = tuple(
+    f.name for f in fields(Recipient) if f.name not in ("email", "attributes", "fields", "topics")
+)
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,7 +20,7 @@ import secrets
 import socket
 from collections import Counter, defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
@@ -29,7 +29,13 @@ from sqlalchemy.orm import Session
 
 from outreach.audience import Consent, ConsentMethod, SuppressionReason, stop_mailing
 from outreach.audience.db import execute_many
-from outreach.audience.schema import STILL_WRITTEN_TO, Subscriber, SubscriberStatus, Suppression
+from outreach.audience.schema import (
+    STILL_WRITTEN_TO,
+    Subscriber,
+    SubscriberStatus,
+    SubscriberTopic,
+    Suppression,
+)
 from outreach.clock import Clock
 from outreach.delivery.editions import EditionChoice
 from outreach.delivery.pacing import Backoff
@@ -110,6 +116,30 @@ def _not_mailable(row: Any) -> str:
     if row.suppressed or not row.email:
         return "suppressed"
     return ""
+
+
+def _with_topics(connection: sa.Connection, claimed: list[Claimed]) -> list[Claimed]:
+    """The claimed recipients with the topics they receive (what ``::: only topic=`` sections look at):
+    one read per batch, not a join that would repeat each row once per topic."""
+    topics: dict[int, list[str]] = defaultdict(list)
+    rows = connection.execute(_topics_of(), {"ids": [c.subscriber_id for c in claimed]})
+    for subscriber_id, key in rows:
+        topics[subscriber_id].append(str(key))
+    if not topics:
+        return claimed
+    return [
+        replace(c, recipient=replace(c.recipient, topics=tuple(sorted(topics[c.subscriber_id]))))
+        if c.subscriber_id in topics
+        else c
+        for c in claimed
+    ]
+
+
+@functools.cache
+def _topics_of() -> _Rows:
+    return sa.select(SubscriberTopic.subscriber_id, SubscriberTopic.topic_key).where(
+        SubscriberTopic.subscriber_id.in_(sa.bindparam("ids", expanding=True))
+    )
 
 
 def update_rows(
@@ -272,6 +302,7 @@ def claim(
         update_rows(session, switched, only_state=DeliveryState.PENDING)
     if not claimed:
         return claimed
+    claimed = _with_topics(connection, claimed)
     ids = [c.delivery_id for c in claimed]
     if connection.dialect.name == "postgresql":
         values = {"ids": ids, "message_ids": [c.message_id for c in claimed], "claimer": claimer, "now": now}

@@ -16,6 +16,7 @@ import outreach.audience.site_keys
 import outreach.delivery.tracking
 import outreach.events.schema
 import outreach.scheduling.schema
+import outreach.web.calendar_schema
 import outreach.web.mail_schema  # noqa: F401
 from outreach.delivery.schema import metadata
 

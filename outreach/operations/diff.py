@@ -20,8 +20,9 @@ from pathlib import Path
 
 from outreach.config import CONFIG_FILE, Config, load_config
 from outreach.content import read_issue
+from outreach.content.walk import every_block
 from outreach.errors import DeliveryError
-from outreach.models import Block, Columns, Event
+from outreach.models import Block, Event
 from outreach.render import render_issue
 from outreach.render.sample import SAMPLE_RECIPIENT
 from outreach.tokens import recipient_links
@@ -91,12 +92,9 @@ def reader_view(issue_path: Path, config: Config, label: str) -> ReaderView:
 
 
 def _events(blocks: tuple[Block, ...]) -> Iterator[Event]:
-    for block in blocks:
+    for block in every_block(blocks):
         if isinstance(block, Event):
             yield block
-        elif isinstance(block, Columns):
-            yield from _events(block.left)
-            yield from _events(block.right)
 
 
 def _describe(event: Event) -> str:

@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from pathlib import Path
+from urllib.parse import urlencode
 
 from outreach.checks import run_checks
 from outreach.clock import Clock, SystemClock
@@ -23,7 +24,7 @@ from outreach.config import CONFIG_FILE, Config, load_config
 from outreach.content import read_issue
 from outreach.delivery.message import build_message, envelope_for
 from outreach.errors import ContentError, ContentErrors, OutreachError, TemplateError, located
-from outreach.models import Finding
+from outreach.models import Finding, Recipient
 from outreach.render import render_issue
 from outreach.render.sample import SAMPLE_RECIPIENT
 from outreach.tokens import recipient_links
@@ -104,11 +105,47 @@ class Failure:
 Rendered = SampleMail | Failure
 
 
-def render_sample(issue_path: Path, config: Config, templates: Path, clock: Clock) -> SampleMail:
-    """Read, render and frame ``issue_path`` for the sample reader; raises ``OutreachError``."""
+@dataclass(frozen=True)
+class SampleReader:
+    """Who the sample reader is, as far as ``::: only`` sections care: staff switch it in the preview
+    (``?role=...&language=...&topic=...``) to see each variant. Empty: the sample reader's own."""
+
+    role: str = ""
+    language: str = ""
+    topics: tuple[str, ...] = ()
+
+    @classmethod
+    def from_query(cls, query: Mapping[str, str] | None) -> SampleReader:
+        """From a request's query parameters; ``topic`` may list several keys, comma-separated."""
+        if not query:
+            return cls()
+        topics = tuple(t.strip() for t in query.get("topic", "").split(",") if t.strip())
+        return cls(query.get("role", "").strip(), query.get("language", "").strip(), topics)
+
+    @property
+    def query(self) -> str:
+        """The query string that asks for this reader ('' for the default one)."""
+        pairs = [("role", self.role), ("language", self.language), ("topic", ",".join(self.topics))]
+        return urlencode([(k, v) for k, v in pairs if v])
+
+    def recipient(self) -> Recipient:
+        base = SAMPLE_RECIPIENT
+        return replace(
+            base,
+            role=self.role or base.role,
+            language=self.language or base.language,
+            topics=self.topics or base.topics,
+        )
+
+
+def render_sample(
+    issue_path: Path, config: Config, templates: Path, clock: Clock, reader: SampleReader | None = None
+) -> SampleMail:
+    """Read, render and frame ``issue_path`` for the sample reader (as ``reader`` says, to see the
+    variants of ``::: only`` sections); raises ``OutreachError``."""
     issue = read_issue(issue_path, config.time_zone)
     compiled = render_issue(issue, config, templates)
-    recipient = SAMPLE_RECIPIENT
+    recipient = (reader or SampleReader()).recipient()
     links = recipient_links(config.base_url, config.secret_key, "preview", issue.slug)
     mail = compiled.personalise(recipient, links)
     envelope = envelope_for(issue, config, recipient.email, clock.now(), recipient.full_name)
@@ -194,7 +231,7 @@ class SamplePreview:
         self._config_mark = fingerprint([self.config_file])
         self._lock = threading.Lock()
         self._key: Fingerprint | None = None
-        self._result: Rendered = Failure(())
+        self._results: dict[SampleReader, Rendered] = {}
 
     @property
     def config_file(self) -> Path:
@@ -204,8 +241,10 @@ class SamplePreview:
     def templates(self) -> Path:
         return self._templates_dir or self._config.path("templates")
 
-    def current(self) -> Rendered:
-        """The mail as the files are now; re-rendered only when one of them changed."""
+    def current(self, reader: SampleReader | None = None) -> Rendered:
+        """The mail as the files are now, for ``reader`` (the sample reader when None); re-rendered
+        only when one of the files changed."""
+        reader = reader or SampleReader()
         with self._lock:
             key = fingerprint(
                 [
@@ -216,14 +255,18 @@ class SamplePreview:
                 ]
             )
             if key != self._key:
-                self._result = self._render()
+                self._results = {}
                 self._key = key
-            return self._result
+            if reader not in self._results:
+                if len(self._results) >= 16:  # a few variants are compared; never an unbounded cache
+                    self._results.clear()
+                self._results[reader] = self._render(reader)
+            return self._results[reader]
 
-    def _render(self) -> Rendered:
+    def _render(self, reader: SampleReader) -> Rendered:
         try:
             self._reload_config()
-            return render_sample(self.issue_path, self._config, self.templates, self._clock)
+            return render_sample(self.issue_path, self._config, self.templates, self._clock, reader)
         except OutreachError as err:
             for line in str(err).splitlines():
                 log.warning("%s", line)

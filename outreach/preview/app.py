@@ -18,9 +18,11 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, PlainTextResponse, Response, StreamingResponse
 from starlette.routing import Route
 
+from outreach.audience.topics import TOPICS_FILE, load_topics
 from outreach.config import Config
-from outreach.preview.mail import Failure, SampleMail, SamplePreview
-from outreach.preview.page import frame_error, preview_page
+from outreach.errors import OutreachError
+from outreach.preview.mail import Failure, SampleMail, SamplePreview, SampleReader
+from outreach.preview.page import ReaderChoices, frame_error, preview_page
 from outreach.preview.watch import ChangeFeed, WatchTargets, watch_files
 
 NO_STORE = {"Cache-Control": "no-store"}
@@ -50,23 +52,25 @@ def create_app(
             await watcher
 
     def page(request: Request) -> Response:
-        html = preview_page(preview.current(), _display(issue_path), changes.version)
+        reader = SampleReader.from_query(request.query_params)
+        rendered = preview.current(reader)
+        html = preview_page(rendered, _display(issue_path), changes.version, reader, reader_choices(config))
         return HTMLResponse(html, headers=NO_STORE)
 
     def mail_html(request: Request) -> Response:
-        rendered = preview.current()
+        rendered = preview.current(SampleReader.from_query(request.query_params))
         if isinstance(rendered, Failure):
             return HTMLResponse(frame_error(rendered), status_code=422, headers=NO_STORE)
         return HTMLResponse(rendered.html, headers=NO_STORE)
 
     def mail_text(request: Request) -> Response:
-        rendered = preview.current()
+        rendered = preview.current(SampleReader.from_query(request.query_params))
         if isinstance(rendered, Failure):
             return PlainTextResponse(_problem_lines(rendered), status_code=422, headers=NO_STORE)
         return PlainTextResponse(rendered.text, headers=NO_STORE)
 
     def mail_eml(request: Request) -> Response:
-        rendered = preview.current()
+        rendered = preview.current(SampleReader.from_query(request.query_params))
         if isinstance(rendered, Failure):
             return PlainTextResponse(_problem_lines(rendered), status_code=422, headers=NO_STORE)
         return _download(rendered)
@@ -105,6 +109,20 @@ async def reload_events(
         if quiet >= heartbeat:
             yield ": still here\n\n"
             quiet = 0.0
+
+
+def reader_choices(config: Config) -> ReaderChoices:
+    """The site's roles, languages and topics, for switching the sample reader (topics when readable)."""
+    audience = config.settings.audience
+    try:
+        topics = tuple((t.key, t.name) for t in load_topics(config.path("lists") / TOPICS_FILE))
+    except OutreachError:
+        topics = ()
+    return ReaderChoices(
+        roles=tuple((c.key, c.label) for c in audience.roles),
+        languages=tuple((c.key, c.label) for c in audience.languages),
+        topics=topics,
+    )
 
 
 def _download(mail: SampleMail) -> Response:

@@ -7,9 +7,11 @@ than a data file so it always ships with the package. Autoescape is on: issue te
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import jinja2
 
-from outreach.preview.mail import GMAIL_CLIP_BYTES, WARN_BYTES, Failure, Rendered, SampleMail
+from outreach.preview.mail import GMAIL_CLIP_BYTES, WARN_BYTES, Failure, Rendered, SampleMail, SampleReader
 
 PHONE_WIDTH = 375
 DESKTOP_WIDTH = 640
@@ -41,6 +43,7 @@ _PAGE = """\
   .size.warning { background: var(--warn-bg); color: var(--warn); }
   .size.clipped { background: var(--bad-bg); color: var(--bad); }
   .live { font-size: 13px; color: var(--muted); }
+  .reader { display: flex; flex-wrap: wrap; gap: 8px 14px; align-items: center; margin-bottom: 18px; }
   .frames { display: flex; flex-wrap: wrap; gap: 28px; align-items: flex-start; }
   figure { margin: 0; }
   figcaption { font-weight: 600; margin-bottom: 6px; }
@@ -90,12 +93,33 @@ hiding the footer and the unsubscribe link">HTML {{ '%.1f' % mail.html_kb }} KB
       {%- if mail.size_level == 'clipped' %}: over Gmail's {{ clip_kb }} KB, it will be clipped
       {%- elif mail.size_level == 'warning' %}: close to Gmail's {{ clip_kb }} KB limit
       {%- else %} of Gmail's {{ clip_kb }} KB limit{% endif %}</span>
-    <a href="/mail.html" target="_blank">Open the HTML</a>
-    <a href="/mail.txt" target="_blank">Open the text</a>
-    <a href="/mail.eml">Download the .eml</a>
+    <a href="/mail.html?{{ reader.query }}" target="_blank">Open the HTML</a>
+    <a href="/mail.txt?{{ reader.query }}" target="_blank">Open the text</a>
+    <a href="/mail.eml?{{ reader.query }}">Download the .eml</a>
     {% endif %}
     <span class="live" id="live">Reloads by itself when you save.</span>
   </div>
+  {% if choices %}
+  <form class="reader" method="get" action="/" aria-label="Show the mail as another reader sees it">
+    <span>Show it as a reader whose</span>
+    <label>role is <select name="role"><option value="">(the sample reader's)</option>
+      {% for key, label in choices.roles %}
+      <option value="{{ key }}"{% if key == reader.role %} selected{% endif %}>{{ label }}</option>
+      {% endfor %}
+    </select></label>
+    <label>language is <select name="language"><option value="">(the sample reader's)</option>
+      {% for key, label in choices.languages %}
+      <option value="{{ key }}"{% if key == reader.language %} selected{% endif %}>{{ label }}</option>
+      {% endfor %}
+    </select></label>
+    <label>topic is <select name="topic"><option value="">(none)</option>
+      {% for key, label in choices.topics %}
+      <option value="{{ key }}"{% if key in reader.topics %} selected{% endif %}>{{ label }}</option>
+      {% endfor %}
+    </select></label>
+    <button type="submit">Show</button>
+  </form>
+  {% endif %}
   {% if failure %}
   <div class="problems" role="alert">
     {% if failure.unexpected %}
@@ -128,12 +152,13 @@ hiding the footer and the unsubscribe link">HTML {{ '%.1f' % mail.html_kb }} KB
   <div class="frames">
     <figure>
       <figcaption>Phone ({{ phone }} px)</figcaption>
-      <iframe title="The mail at phone width" src="/mail.html?v={{ version }}" width="{{ phone }}"
+      <iframe title="The mail at phone width" src="/mail.html?v={{ version }}&amp;{{ reader.query }}"
+              width="{{ phone }}"
               style="width: {{ phone }}px" onload="fitFrame(this)"></iframe>
     </figure>
     <figure>
       <figcaption>Desktop ({{ desktop }} px)</figcaption>
-      <iframe title="The mail at desktop width" src="/mail.html?v={{ version }}"
+      <iframe title="The mail at desktop width" src="/mail.html?v={{ version }}&amp;{{ reader.query }}"
               width="{{ desktop }}"
               style="width: {{ desktop }}px" onload="fitFrame(this)"></iframe>
     </figure>
@@ -201,8 +226,24 @@ _page = _env.from_string(_PAGE)
 _frame_error = _env.from_string(_FRAME_ERROR)
 
 
-def preview_page(rendered: Rendered, issue_name: str, version: str) -> str:
-    """The whole preview page for a rendered mail, or the problems to fix."""
+@dataclass(frozen=True)
+class ReaderChoices:
+    """What the sample reader can be switched to: (key, label) of the site's roles, languages, topics."""
+
+    roles: tuple[tuple[str, str], ...] = ()
+    languages: tuple[tuple[str, str], ...] = ()
+    topics: tuple[tuple[str, str], ...] = ()
+
+
+def preview_page(
+    rendered: Rendered,
+    issue_name: str,
+    version: str,
+    reader: SampleReader | None = None,
+    choices: ReaderChoices | None = None,
+) -> str:
+    """The whole preview page for a rendered mail, or the problems to fix; ``reader`` is who the
+    sample reader is switched to (``::: only`` sections), ``choices`` what it can be switched to."""
     mail = rendered if isinstance(rendered, SampleMail) else None
     failure = rendered if isinstance(rendered, Failure) else None
     return _page.render(
@@ -214,6 +255,8 @@ def preview_page(rendered: Rendered, issue_name: str, version: str) -> str:
         desktop=DESKTOP_WIDTH,
         clip_kb=GMAIL_CLIP_BYTES // 1024,
         warn_kb=WARN_BYTES // 1024,
+        reader=reader or SampleReader(),
+        choices=choices,
     )
 
 

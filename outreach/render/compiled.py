@@ -21,7 +21,19 @@ from outreach.content.details import when_from_starts
 from outreach.content.placeholders import EXPRESSION, restore, token_for
 from outreach.i18n import N_, LocalDates, gettext_context, translations
 from outreach.i18n.catalogs import SITE_FOLDER
-from outreach.models import Block, Columns, Event, Issue, Layout, Placeholder, Recipient, RecipientLinks
+from outreach.models import (
+    Block,
+    Columns,
+    Event,
+    Issue,
+    Layout,
+    Placeholder,
+    Recipient,
+    RecipientLinks,
+    Section,
+)
+from outreach.render.calendar import calendar_links
+from outreach.render.conditional import SectionMarks
 from outreach.render.inline import inline_css
 from outreach.render.layouts import layout_environment, render_layout
 from outreach.render.mjml import compile_mjml
@@ -96,10 +108,12 @@ def render_issue(issue: Issue, config: Config, templates: Path | None = None) ->
     folder = templates or config.path("templates")
     env = layout_environment(folder)
     personal = _Personal(issue)
+    marks = SectionMarks()
     links = {name: personal(expr) for name, expr in LINK_EXPRESSIONS.items()}
     context = _dated(
         {**_layout_context(issue, config, links, personal), **language_context(issue.language, config)}, issue
     )
+    context["section_mark"] = marks
     if issue.layout is Layout.PLAIN:  # text only: no MJML, no HTML part
         mjml = html = ""
     else:
@@ -114,8 +128,10 @@ def render_issue(issue: Issue, config: Config, templates: Path | None = None) ->
     templates_ = PersonalTemplates(
         subject=issue.subject,
         html=html
-        and restore(escape_jinja(wrap_long_lines(ascii_html(html)).replace("\n.", "\n .")), placeholders),
-        text=restore(escape_jinja(_tidy_text(text)), placeholders),
+        and marks.restore(
+            restore(escape_jinja(wrap_long_lines(ascii_html(html)).replace("\n.", "\n .")), placeholders)
+        ),
+        text=marks.restore(restore(escape_jinja(marks.tidy_text(_tidy_text(text))), placeholders)),
     )
     return CompiledIssue(issue=issue, templates=templates_, mjml=mjml, placeholders=placeholders)
 
@@ -138,6 +154,7 @@ def _layout_context(
         "plain": without_expressions,
         "title_level": functools.partial(title_level, issue.headings),
         "preheader_filler": PREHEADER_FILLER,
+        "calendar": functools.partial(calendar_links, config.base_url, issue.slug, config.time_zone),
     }
 
 
@@ -202,17 +219,21 @@ class SectionGroup:
 
     blocks: tuple[Block, ...] = ()
     columns: Columns | None = None
+    section: Section | None = None
 
 
 def group_sections(blocks: tuple[Block, ...]) -> list[SectionGroup]:
     groups: list[SectionGroup] = []
     run: list[Block] = []
     for block in blocks:
-        if isinstance(block, Columns):
+        if isinstance(block, Columns | Section):
             if run:
                 groups.append(SectionGroup(blocks=tuple(run)))
                 run = []
-            groups.append(SectionGroup(columns=block))
+            if isinstance(block, Section):
+                groups.append(SectionGroup(section=block))
+            else:
+                groups.append(SectionGroup(columns=block))
         else:
             run.append(block)
     if run:
@@ -221,7 +242,7 @@ def group_sections(blocks: tuple[Block, ...]) -> list[SectionGroup]:
 
 
 def block_kind(block: Block) -> str:
-    """The layout's name for a block: prose, button, callout, event, image, divider, columns."""
+    """The layout's name for a block: prose, button, callout, event, image, divider, columns, section."""
     return type(block).__name__.lower()
 
 

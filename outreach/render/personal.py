@@ -64,6 +64,7 @@ def recipient_context(recipient: Recipient, links: RecipientLinks) -> dict[str, 
         if (value := getattr(recipient, name))
     }
     subscriber["attributes"] = {k: _one_line(v) for k, v in recipient.attributes}
+    subscriber["topics"] = recipient.topics
     # ``recipient`` is the reader as a one-off letter knows them: the subscriber's fields, then the
     # columns of the contacts file (which win: the letter was written for that file). Without a file
     # it is the subscriber's own dict: no copy per recipient of a newsletter.
@@ -71,6 +72,12 @@ def recipient_context(recipient: Recipient, links: RecipientLinks) -> dict[str, 
     return {
         "subscriber": subscriber,
         "recipient": {**subscriber, **columns} if columns else subscriber,
+        # What '::: only' sections compare, as plain names (``outreach.content.conditions``): exactly
+        # the stored values, so a section means what the segment rule with the same values means.
+        "reader_role": recipient.role,
+        "reader_language": recipient.language,
+        "reader_region": recipient.region,
+        "reader_topics": recipient.topics,
         "unsubscribe_url": links.unsubscribe,
         "preferences_url": links.preferences,
         "view_online_url": links.view_online,

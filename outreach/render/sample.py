@@ -10,7 +10,7 @@ SAMPLE_RECIPIENT = Recipient(
     first_name="Ana",
     last_name="Rivera",
     organisation="Hampton Roads Early Head Start",
-    role="home-visitor",
+    role="home-visitor",  # a key of [audience] roles, as subscribers' rows hold it
     region="Hampton Roads",
     language="en",
 )

@@ -35,7 +35,7 @@ from outreach.config import Config
 from outreach.errors import DatabaseError
 from outreach.i18n import N_
 from outreach.transports.base import Transport
-from outreach.web import api, archive, clicks, leave, preferences, subscribe
+from outreach.web import api, archive, calendar, clicks, leave, preferences, subscribe
 from outreach.web.confirm_mail import ConfirmationMail
 from outreach.web.guard import MAX_BODY, WEBHOOK_PREFIX, RequestGuard
 from outreach.web.language import LanguageChoice
@@ -160,6 +160,7 @@ def create_app(
         *preferences.ROUTES,
         *archive.ROUTES,
         *archive.language_routes(state.languages),
+        *calendar.ROUTES,
         *clicks.ROUTES,
         *api.ROUTES,
         Route("/openapi.json", openapi_json, methods=["GET"]),

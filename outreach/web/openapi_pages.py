@@ -141,6 +141,19 @@ PAGE_PATHS: dict[str, Any] = {
         **_page("One sent issue's web version.", s404="No such issue."),
     },
     "/manage": _page("Where the archive's personal links lead: use the links in your mail."),
+    "/events/{slug}/{event}.ics": {
+        "parameters": [
+            {"name": "slug", "in": "path", "required": True, "schema": {"type": "string"}},
+            {"name": "event", "in": "path", "required": True, "schema": {"type": "string"}},
+        ],
+        "get": {
+            "summary": "An event card's calendar file (RFC 5545).",
+            "responses": {
+                **_answers("text/calendar", s200="The calendar file."),
+                **_answers(HTML, s404="No such event."),
+            },
+        },
+    },
     "/c/{token}": {
         "parameters": TOKEN,
         "get": {
