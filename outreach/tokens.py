@@ -139,15 +139,19 @@ def recipient_links(
     *,
     campaign: int | None = None,
     mailto: str = "",
+    language: str = "",
 ) -> RecipientLinks:
     """The per-recipient URLs; ``base_url`` is the web service, ``mailto`` the site's unsubscribe
     mailbox (``[sender] unsubscribe_mailto``): its link carries the same signed token in the subject,
-    so a mail to it can be honoured without trusting its From line."""
+    so a mail to it can be honoured without trusting its From line. ``language`` names an edition
+    other than the default, whose web copy is in that language's archive."""
     unsubscribe = make_token(secret, Purpose.UNSUBSCRIBE, subject_ref(subscriber, campaign))
     return RecipientLinks(
         unsubscribe=f"{base_url}/u/{unsubscribe}",
         preferences=f"{base_url}/p/{make_token(secret, Purpose.PREFERENCES, subscriber)}",
-        view_online=f"{base_url}/archive/{issue_slug}",
+        view_online=f"{base_url}/{language}/archive/{issue_slug}"
+        if language
+        else f"{base_url}/archive/{issue_slug}",
         unsubscribe_mailto=f"mailto:{mailto}?subject={MAILTO_SUBJECT}{unsubscribe}" if mailto else "",
     )
 

@@ -100,7 +100,9 @@ class CampaignMessages:
             for edition in campaign.editions
         }
 
-    def links(self, subscriber_id: int) -> RecipientLinks:
+    def links(self, subscriber_id: int, edition: str = "") -> RecipientLinks:
+        """The reader's links; a reader of another language's edition views it online in that
+        language's archive (``/es/archive/SLUG``), everyone else in the default one."""
         return recipient_links(
             self.base_url,
             self.secret,
@@ -108,6 +110,7 @@ class CampaignMessages:
             self.campaign.issue_slug,
             campaign=self.campaign.campaign_id,
             mailto=self.unsubscribe_mailto,
+            language=edition if edition in self.frames else "",
         )
 
     def envelope_from(self, delivery_id: int, message_id: str = "") -> str:
@@ -132,7 +135,7 @@ class CampaignMessages:
         return return_path(self.secret, content.bounce_address, content.campaign_id, delivery_id)
 
     def compose(self, claimed: Claimed, now: datetime) -> OutgoingMessage:
-        links = self.links(claimed.subscriber_id)
+        links = self.links(claimed.subscriber_id, claimed.edition)
         frame = self.frames.get(claimed.edition, self.frame) if self.frames else self.frame
         stamped = frame.stamp(claimed.recipient, links, claimed.message_id, now)
         raw = self.signer(stamped.raw) if self.signer else stamped.raw

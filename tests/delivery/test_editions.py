@@ -138,10 +138,12 @@ def test_each_reader_gets_the_edition_in_their_language_exactly_once(
             assert mail["Subject"] == "Notas de invierno de VAIMH"
             assert "Estimada Sam:" in text_of(mail)
             assert "Early relationships" not in text_of(mail)
+            assert f"/es/archive/{en.issue.slug}" in text_of(mail)  # viewed online in Spanish
         else:
             assert mail["Subject"] == "Winter notes from VAIMH"
             assert "Dear Sam," in text_of(mail)
             assert "primeras relaciones" not in text_of(mail)
+            assert f"/archive/{en.issue.slug}" in text_of(mail) and "/es/archive/" not in text_of(mail)
     assert bench.counts(campaign_id)["sent"] == len(READERS)
     with transaction(bench.engine) as session:
         stored = session.get(Campaign, campaign_id)

@@ -1,7 +1,7 @@
 """Calendar events: the version (SEQUENCE, LAST-MODIFIED) of each event's served .ics.
 
-Revision ID: 0106cal
-Revises: 0105
+Revision ID: 0302
+Revises: 0301
 Create Date: 2026-12-01
 """
 
@@ -10,8 +10,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0106cal"
-down_revision = "0105"
+revision = "0302"
+down_revision = "0301"
 branch_labels = None
 depends_on = None
 
