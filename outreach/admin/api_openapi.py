@@ -527,6 +527,139 @@ PATHS: dict[str, Any] = {
         e400="'since' or 'before' is not valid; the message says how to write it.",
     ),
 }
+
+
+def _query(name: str, description: str, schema: dict[str, Any] | None = None) -> dict[str, Any]:
+    return {
+        "name": name,
+        "in": "query",
+        "required": False,
+        "schema": schema or STRING,
+        "description": description,
+    }
+
+
+PAGE = _query("page", "Which page, from 1 (50 a page).", {"type": "integer", "minimum": 1, "maximum": 100000})
+LISTED = _obj(
+    {
+        "id": {"type": "integer"},
+        "email": {"type": ["string", "null"]},
+        "first_name": STRING,
+        "last_name": STRING,
+        "organisation": STRING,
+        "role": STRING,
+        "language": STRING,
+        "status": STRING,
+    }
+)
+BULK_REPORT = _obj(
+    {
+        "done": INT,
+        "unchanged": INT,
+        "refused": INT,
+        "lines": {
+            "type": "array",
+            "items": _obj(
+                {"line": {"type": "integer"}, "given": STRING, "outcome": STRING, "message": STRING}
+            ),
+        },
+    }
+)
+ADDRESSES = _obj(
+    {
+        "addresses": {
+            "oneOf": [{"type": "array", "items": STRING}, STRING],
+            "description": "A list of addresses, or a text with one address per line ('address, anything').",
+        },
+        "note": STRING,
+    },
+    ["addresses"],
+)
+PATHS.update(
+    {
+        "/api/subscribers": _get(
+            "subscribers",
+            "Find subscribers: by the start of an address, name or organisation, narrowed by topic, "
+            "segment, status and language; newest first, a page of 50.",
+            "viewer",
+            _obj(
+                {
+                    "subscribers": {"type": "array", "items": LISTED},
+                    "page": {"type": "integer"},
+                    "per_page": {"type": "integer"},
+                    "has_next": {"type": "boolean"},
+                    "total": INT,
+                    "total_is_at_least": {"type": "boolean"},
+                }
+            ),
+            [
+                _query("q", "Words each matching the start of the address, a name or the organisation."),
+                _query("topic", "A topic key (GET /admin/api/topics)."),
+                _query("segment", "A segment name (GET /admin/api/segments), or 'all'."),
+                _query(
+                    "status", "active, unconfirmed, unsubscribed, bounced, complained, erased or contact."
+                ),
+                _query("language", "A language key, e.g. es."),
+                PAGE,
+            ],
+            e400="A filter names a topic, segment, status or page that does not exist.",
+        ),
+        "/api/subscribers/{subscriber_id}": _get(
+            "subscriber",
+            "One subscriber: profile, topics, tags, suppression, consent log, deliveries and events.",
+            "viewer",
+            {"type": "object"},
+            [{"name": "subscriber_id", "in": "path", "required": True, "schema": {"type": "integer"}}],
+            e404="There is no such subscriber.",
+        ),
+        "/api/suppressions": {
+            **_get(
+                "suppressions",
+                "The suppression list, newest first, a page of 50.",
+                "viewer",
+                _obj(
+                    {
+                        "suppressions": {
+                            "type": "array",
+                            "items": _obj(
+                                {
+                                    "email": {"type": ["string", "null"]},
+                                    "email_hash": STRING,
+                                    "reason": STRING,
+                                    "note": STRING,
+                                    "created_at": WHEN,
+                                }
+                            ),
+                        },
+                        "page": {"type": "integer"},
+                        "has_next": {"type": "boolean"},
+                    }
+                ),
+                [_query("q", "The start of an address."), PAGE],
+                e400="'page' is not a page number.",
+            ),
+            **_post(
+                "suppress",
+                "Suppress addresses: each line is answered (done, unchanged or refused and why).",
+                "admin",
+                "200",
+                BULK_REPORT,
+                [],
+                ADDRESSES,
+            ),
+        },
+        "/api/suppressions/release": _post(
+            "release",
+            "Take addresses off the suppression list (erased people stay on it; nobody is re-subscribed).",
+            "admin",
+            "200",
+            BULK_REPORT,
+            [],
+            ADDRESSES,
+        ),
+    }
+)
+
 # The send's own 409 carries the gate's refusals when there are some.
 PATHS["/api/issues/{slug}/send"]["post"]["responses"]["409"] = _json(
     {"oneOf": [_ref("Error"), NOT_SENT]},

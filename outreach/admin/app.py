@@ -26,6 +26,7 @@ from outreach.accounts.schema import Role
 from outreach.admin import (
     account_pages,
     api_openapi,
+    api_people,
     api_read,
     api_send,
     campaign_stream,
@@ -66,6 +67,7 @@ MODULES = [
     segments_pages,
     imports_pages,
     api_read,
+    api_people,
     api_send,
     api_openapi,
 ]
