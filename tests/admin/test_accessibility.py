@@ -88,7 +88,12 @@ def test_every_admin_page_has_no_axe_violations(
         admin = get_user(session, USERS[Role.ADMIN])
         code = pyotp.TOTP(secret).at(clock.now())
         set_up_second_factor(session, admin, secret, code, TEST_SECRET, Actor("t", "cli"), clock)
-    values = {"slug": EXAMPLE_ISSUE.stem, "campaign_id": str(filled.campaign_id)}
+    values = {
+        "slug": EXAMPLE_ISSUE.stem,
+        "campaign_id": str(filled.campaign_id),
+        "subscriber_id": str(filled.readers[0]),
+        "name": "home-visitors",  # a segment of the project's lists/segments.yaml
+    }
     problems: dict[str, str] = {}
     with (
         live_admin(project, engine, clock) as (base, config),
@@ -101,8 +106,23 @@ def test_every_admin_page_has_no_axe_violations(
         page.click("button[type=submit]")
         problems["/login (a wrong password)"] = summary(violations(page))
         sign_in_page(page, base, USERS[Role.ADMIN], pyotp.TOTP(secret).at(clock.now()))
+        # An upload to look at: the import pages are about one file.
+        upload = tmp_path / "members.csv"
+        upload.write_text(
+            "email,first_name\nnew.reader@example.org,Rosa\nnot-an-address,Bad\n", encoding="utf-8"
+        )
+        page.goto(f"{base}/admin/imports")
+        page.set_input_files("#import-file", str(upload))
+        page.click("form[enctype] button[type=submit]")
+        values["upload_id"] = page.url.rstrip("/").rsplit("/", 1)[1].split("?")[0]
         checked = pages(config, engine, clock, values)
         assert "/" in checked and f"/campaigns/{filled.campaign_id}/report" in checked
+        for shown in (
+            f"/imports/{values['upload_id']}",
+            f"/subscribers/{filled.readers[0]}",
+            "/segments/home-visitors",
+        ):
+            assert shown in checked
         for path in [*checked, "/no-such-page"]:
             page.goto(f"{base}/admin{path}")
             problems[path] = summary(violations(page))
