@@ -31,6 +31,7 @@ from outreach.audience import Consent, ConsentMethod, SuppressionReason, stop_ma
 from outreach.audience.db import execute_many
 from outreach.audience.schema import Subscriber, SubscriberStatus, Suppression
 from outreach.clock import Clock
+from outreach.delivery.claims import Claimed as Claimed  # made here; callers know it as ledger.Claimed
 from outreach.delivery.pacing import Backoff
 from outreach.delivery.schema import Campaign, CampaignStatus, Delivery, DeliveryState
 from outreach.models import Recipient
@@ -60,17 +61,6 @@ class Taken(Protocol):
     def subscriber_id(self) -> int: ...
     @property
     def attempts(self) -> int: ...
-
-
-@dataclass(frozen=True, slots=True)
-class Claimed:
-    """A ledger row marked ``sending``, with what is needed to compose its message."""
-
-    delivery_id: int
-    subscriber_id: int
-    message_id: str
-    attempts: int
-    recipient: Recipient
 
 
 @dataclass

@@ -11,16 +11,26 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
+from outreach.delivery.claims import Claimed
 from outreach.delivery.frame import MessageFrame
-from outreach.delivery.ledger import Claimed
-from outreach.delivery.schema import Campaign
 from outreach.models import RecipientLinks
 from outreach.render.personal import PersonalTemplates
 from outreach.tokens import recipient_links, return_path
 from outreach.transports.base import OutgoingMessage
 
+if TYPE_CHECKING:  # a sending process composes without the database layer
+    from outreach.delivery.schema import Campaign
+
 Signer = Callable[[bytes], bytes]
+
+
+def no_signer() -> Signer | None:
+    """The signer factory of a site without DKIM (picklable: it crosses into sending processes)."""
+    return None
+
+
 _BASE32 = frozenset("abcdefghijklmnopqrstuvwxyz234567")
 
 

@@ -205,12 +205,16 @@ class CampaignRunner:
         return campaign, counts
 
     def _start_senders(self, content: CampaignContent, journal: Journal | None) -> Senders:
-        """Threads by default; with ``processes`` set, sending processes that compose and send on every
-        core (composing holds the GIL, so threads alone stop at one core)."""
-        if self.processes is None:
-            return SendingThreads(self.messages, self.transport, self.settings.concurrency, self.clock.now)
+        """Threads of this process by default; with ``processes`` set, the same threads spread over
+        sending processes, at most one per core (composing holds the GIL, so one process stops at one
+        core; connections are threads either way)."""
+        threads = self.settings.concurrency
+        if self.processes is None or self.processes.processes_for(threads) < 2:
+            return SendingThreads(self.messages, self.transport, threads, self.clock.now)
         lock = journal.lock_file if journal is not None else None
-        return self.processes.start(content, self.base_url, self.secret, self.unsubscribe_mailto, lock)
+        return self.processes.start(
+            content, self.base_url, self.secret, self.unsubscribe_mailto, lock, threads
+        )
 
     def _sizes(self, workers: int) -> tuple[int, int]:
         """(rows per chunk, chunks in flight): two chunks per worker, one sending and one ready, so no

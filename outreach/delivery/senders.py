@@ -11,8 +11,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Protocol
 
+from outreach.delivery.claims import Claimed
 from outreach.delivery.journal import ChunkReceipts
-from outreach.delivery.ledger import Claimed
 from outreach.delivery.outgoing import CampaignMessages
 from outreach.errors import DeliveryError, OutreachError
 from outreach.transports.base import Outcome, SendResult, Transport, stopped

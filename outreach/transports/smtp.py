@@ -19,6 +19,7 @@ import ssl
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Literal
 
 from outreach.transports.base import (
@@ -27,6 +28,7 @@ from outreach.transports.base import (
     Receipts,
     SendResult,
     Transport,
+    TransportFactory,
     not_attempted,
     one_line,
     stopped,
@@ -140,11 +142,15 @@ class SmtpTransport(Transport):
         self.settings = settings
         self.max_batch = settings.max_batch
         self.endpoint = f"{settings.host}:{settings.port}"
+        self._own_context = ssl_context is None  # built from the settings, so a recipe can build it again
         self._context = ssl_context or _tls_context(settings.tls_verify)
         self._slots = threading.BoundedSemaphore(settings.connections)
         self._lock = threading.Lock()
         self._idle: list[_Connection] = []
         self._generation = 0
+
+    def recipe(self) -> TransportFactory | None:
+        return partial(SmtpTransport, self.name, self.settings) if self._own_context else None
 
     def open(self) -> None:
         """Connections open lazily, one per concurrent ``send``; there is nothing to do up front."""
