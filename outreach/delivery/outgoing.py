@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from outreach.delivery.claims import Claimed
 from outreach.delivery.frame import MessageFrame
@@ -19,9 +19,6 @@ from outreach.models import RecipientLinks
 from outreach.render.personal import PersonalTemplates
 from outreach.tokens import recipient_links, return_path
 from outreach.transports.base import OutgoingMessage
-
-if TYPE_CHECKING:  # a sending process composes without the database layer
-    from outreach.delivery.schema import Campaign
 
 Signer = Callable[[bytes], bytes]
 
@@ -32,6 +29,21 @@ def no_signer() -> Signer | None:
 
 
 _BASE32 = frozenset("abcdefghijklmnopqrstuvwxyz234567")
+
+
+class CampaignRow(Protocol):
+    """What ``CampaignContent.of`` reads of a campaign (``outreach.delivery.schema.Campaign``): named
+    here so a sending process, which imports this module, never imports the database layer."""
+
+    id: int
+    issue_slug: str
+    subject_source: str
+    html_source: str
+    text_source: str
+    from_name: str
+    from_address: str
+    reply_to: str
+    list_id: str
 
 
 @dataclass(frozen=True)
@@ -50,7 +62,7 @@ class CampaignContent:
     bounce_address: str = ""  # [events] return_path: the VERP base; "" sends from from_address
 
     @classmethod
-    def of(cls, campaign: Campaign, bounce_address: str = "") -> CampaignContent:
+    def of(cls, campaign: CampaignRow, bounce_address: str = "") -> CampaignContent:
         return cls(
             campaign.id,
             campaign.issue_slug,
