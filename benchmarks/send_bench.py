@@ -7,7 +7,7 @@ Run:  python benchmarks/send_bench.py [--recipients 20000] [--connections 1,4,10
 A temporary project (this repository's outreach.toml, templates and lists, a SQLite database) gets
 ``--recipients`` subscribers by bulk insert; a long issue (~60 KB per message) is rendered,
 ``create_campaign`` snapshots the audience into the ledger, and ``CampaignRunner`` sends it with the
-``smtp`` transport (``connections = concurrency = N``, ``[delivery] processes`` = the cores) to
+``smtp`` transport (``connections = concurrency = N``, ``[delivery] processes`` = ``--processes``) to
 Postfix's ``smtp-sink`` on 127.0.0.1. Then, in the same run and to the same sink, ``smtp-source``
 sends as many messages of the same size over N reused connections (``-d``). For each round, every
 connection count is run in turn (outreach, smtp-source, next count), each of outreach's sends in a new
@@ -406,8 +406,8 @@ def main() -> int:
     parser.add_argument(
         "--processes",
         type=int,
-        default=os.cpu_count() or 1,
-        help="[delivery] processes (default: the cores; the runner uses at most one per core; 1: threads)",
+        default=1,
+        help="[delivery] processes (default 1: the runner's threads; N: at most one per core)",
     )
     parser.add_argument("--database-url", default="", help="a PostgreSQL server for the workers' mode")
     parser.add_argument("--workers", type=int, default=3, help="runner processes on PostgreSQL")

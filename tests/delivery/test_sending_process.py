@@ -180,8 +180,9 @@ def test_a_sending_process_that_dies_fails_its_chunks(server: tuple[Holding, int
             threading.Event().wait(0.01)
         victim = senders.children[0]
         os.kill(victim.process.pid, signal.SIGKILL)
-        wait(futures, timeout=60)
+        victim.process.wait(10)
         handler.release.set()
+        wait(futures, timeout=60)
         failed = [f for f in futures if f.exception() is not None]
     finally:
         senders.close()
