@@ -41,6 +41,8 @@ from outreach.transports.base import Transport, TransportFactory
 
 # Seconds a sending process whose runner is gone waits for the answers to the messages in hand.
 GRACE = 2.0
+# As the runner's (runner.SWITCH_INTERVAL): seconds a thread may hold the GIL while another waits.
+SWITCH_INTERVAL = 0.0005
 # Signals the sender threads leave to the main thread (Python runs handlers there only).
 _SIGNALS = {signal.SIGTERM, signal.SIGUSR1, signal.SIGINT}
 
@@ -164,6 +166,7 @@ class _Sender:
 def main() -> int:
     """Serve one runner until it closes stdin (the end of its run) or goes away."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    sys.setswitchinterval(SWITCH_INTERVAL)  # a reply never waits long for another thread's composing
     signal.signal(signal.SIGUSR1, _on_stop)
     signal.signal(signal.SIGTERM, _on_term)
     inp, out = sys.stdin.buffer, sys.stdout.buffer
