@@ -13,8 +13,10 @@ is lost, the result is RETRY with ``uncertain=True``: the ledger marks the row `
 
 from __future__ import annotations
 
+import contextlib
 import re
 import smtplib
+import socket
 import ssl
 import threading
 from collections.abc import Callable, Sequence
@@ -390,6 +392,7 @@ class SmtpTransport(Transport):
         settings = self.settings
         try:
             client = self._open_client()
+            _no_delay(client)
             code, text = client.ehlo()
             if code != 250:
                 code, text = client.helo()
@@ -458,6 +461,18 @@ class SmtpTransport(Transport):
             detail = f"{self.endpoint}: no answer within {self.settings.timeout:g} s"
             return SendResult("", Outcome.RETRY, "timeout", detail)
         return SendResult("", Outcome.RETRY, "connect", f"{self.endpoint}: cannot connect ({err})")
+
+
+def _no_delay(client: smtplib.SMTP) -> None:
+    """Turn Nagle's algorithm off: every write here is a whole unit (the pipelined commands, a whole
+    message) followed by a wait for the reply, so there is never a small write worth holding back.
+    With it on, the tail segment of a message (one that does not fit the peer's window in one
+    segment) waits for the ACK of the rest, which the server delays (it has nothing to say until the
+    final dot): 40-200 ms stalls, per message, on every connection."""
+    sock = getattr(client, "sock", None)
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
 
 def _prepare(connection: _Connection, message: OutgoingMessage) -> tuple[str, str, list[str]] | SendResult:
