@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import random
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, wait
@@ -97,16 +98,28 @@ STATUS_EVERY = 0.5
 SWITCH_INTERVAL = 0.0005
 
 
+_switching = threading.Lock()
+_runs_switching = 0
+_switch_before = 0.0
+
+
 @contextlib.contextmanager
 def _quick_switches() -> Iterator[None]:
-    """Hand the GIL over every ``SWITCH_INTERVAL`` while this run sends (the setting is the
-    interpreter's: restored after)."""
-    before = sys.getswitchinterval()
-    sys.setswitchinterval(min(before, SWITCH_INTERVAL))
+    """Hand the GIL over every ``SWITCH_INTERVAL`` while any run of this process sends (the setting is
+    the interpreter's: the first run to start sets it, the last to end restores it)."""
+    global _runs_switching, _switch_before
+    with _switching:
+        if _runs_switching == 0:
+            _switch_before = sys.getswitchinterval()
+            sys.setswitchinterval(min(_switch_before, SWITCH_INTERVAL))
+        _runs_switching += 1
     try:
         yield
     finally:
-        sys.setswitchinterval(before)
+        with _switching:
+            _runs_switching -= 1
+            if _runs_switching == 0:
+                sys.setswitchinterval(_switch_before)
 
 
 class CampaignRunner:
