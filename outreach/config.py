@@ -158,9 +158,10 @@ class Delivery(_Section):
     batch_size: int = 200
     max_consecutive_errors: int = 20
     max_attempts: int = 5
-    # 1: one process sends, with the transport's `concurrency` threads. N > 1: N sending processes, each
-    # composing and sending one chunk at a time, use every core (composing holds the GIL); the ledger
-    # stays in the one parent process.
+    # 1: the runner's process sends, with the transport's `concurrency` threads (one connection each).
+    # N > 1: the same threads spread over up to N sending processes, never more than one per core
+    # (composing holds the GIL; connections are threads either way); the ledger stays in the runner.
+    # Worth it when composing is the limit (DKIM signing); docs/performance.md has the figures.
     processes: int = Field(default=1, ge=1)
 
 

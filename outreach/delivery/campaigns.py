@@ -30,7 +30,8 @@ from outreach.audience.schema import Subscriber
 from outreach.clock import Clock
 from outreach.config import Config
 from outreach.delivery.audience import audience_clause, exclusion_reason
-from outreach.delivery.editions import EditionChoice, replace_editions
+from outreach.delivery.edition_choice import EditionChoice
+from outreach.delivery.editions import choice_clause, replace_editions
 from outreach.delivery.schema import (
     ACTIVE_STATUSES,
     Campaign,
@@ -126,7 +127,7 @@ def plan(
     per_edition: dict[str, int] = {}
     if editions is not None and editions.others:
         chosen = (
-            sa.select(editions.clause(Subscriber.language).label("edition"))
+            sa.select(choice_clause(editions, Subscriber.language).label("edition"))
             .where(audience_clause(audience, segments, today), mailable_clause(), ~already_has(slug))
             .order_by(Subscriber.id)
         )
@@ -300,7 +301,7 @@ def _insert_audience(
             sa.literal("").label("provider_id"),
             sa.literal(0).label("attempts"),
             sa.literal("").label("claimed_by"),
-            choice.clause(Subscriber.language).label("language"),
+            choice_clause(choice, Subscriber.language).label("language"),
         )
         .where(
             audience_clause(audience, segments, clock.now().date()),

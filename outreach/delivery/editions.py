@@ -17,69 +17,28 @@ whose primary language is the same (``es``, ``es-ES``), the default first; else 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import sqlalchemy as sa
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
+from outreach.delivery.edition_choice import EditionChoice, EditionContent, normal_tag, primary_tag
 from outreach.delivery.schema import Campaign, CampaignEdition
 
 
-def _normal(tag: str) -> str:
-    return tag.strip().lower().replace("_", "-")
-
-
-def _primary(tag: str) -> str:
-    return _normal(tag).split("-", 1)[0]
-
-
-@dataclass(frozen=True, slots=True)
-class EditionChoice:
-    """A campaign's editions as far as choosing one is concerned: the default and the others."""
-
-    default: str
-    others: tuple[str, ...] = ()
-
-    @property
-    def languages(self) -> tuple[str, ...]:
-        return (self.default, *self.others)
-
-    def for_reader(self, language: str | None) -> str:
-        """The edition a reader whose language is ``language`` gets."""
-        if not self.others or not language:
-            return self.default
-        wanted = _normal(language)
-        for edition in self.languages:
-            if _normal(edition) == wanted:
-                return edition
-        primary = wanted.split("-", 1)[0]
-        for edition in self.languages:
-            if _primary(edition) == primary:
-                return edition
-        return self.default
-
-    def clause(self, language: sa.ColumnElement[str] | InstrumentedAttribute[str]) -> sa.ColumnElement[str]:
-        """The same choice as ``for_reader``, as SQL over a reader's language column."""
-        if not self.others:
-            return sa.literal(self.default)
-        normal = sa.func.lower(sa.func.replace(sa.func.coalesce(language, ""), "_", "-"))
-        whens: list[tuple[sa.ColumnElement[bool], str]] = []
-        for edition in self.languages:
-            whens.append((normal == _normal(edition), edition))
-        for edition in self.languages:
-            primary = _primary(edition)
-            whens.append((sa.or_(normal == primary, normal.like(f"{primary}-%")), edition))
-        return sa.case(*whens, else_=sa.literal(self.default))
-
-
-@dataclass(frozen=True, slots=True)
-class EditionContent:
-    """One more edition's templates, as plain values (they cross into sending processes)."""
-
-    language: str
-    subject_source: str
-    html_source: str
-    text_source: str
+def choice_clause(
+    choice: EditionChoice, language: sa.ColumnElement[str] | InstrumentedAttribute[str]
+) -> sa.ColumnElement[str]:
+    """The same choice as ``EditionChoice.for_reader``, as SQL over a reader's language column."""
+    if not choice.others:
+        return sa.literal(choice.default)
+    normal = sa.func.lower(sa.func.replace(sa.func.coalesce(language, ""), "_", "-"))
+    whens: list[tuple[sa.ColumnElement[bool], str]] = []
+    for edition in choice.languages:
+        whens.append((normal == normal_tag(edition), edition))
+    for edition in choice.languages:
+        primary = primary_tag(edition)
+        whens.append((sa.or_(normal == primary, normal.like(f"{primary}-%")), edition))
+    return sa.case(*whens, else_=sa.literal(choice.default))
 
 
 def editions_of(session: Session, campaign_id: int) -> list[CampaignEdition]:
@@ -124,9 +83,9 @@ def replace_editions(session: Session, campaign: Campaign, editions: Sequence[Ca
 def web_templates(session: Session, campaign: Campaign, language: str | None) -> tuple[str, str, str] | None:
     """(subject, HTML, text) templates of one edition of a campaign, for its web copy: the default
     edition for no language or the default's own, None for a language the campaign was not sent in."""
-    if not language or _normal(language) == _normal(campaign.language):
+    if not language or normal_tag(language) == normal_tag(campaign.language):
         return campaign.subject_source, campaign.html_source, campaign.text_source
     for edition in editions_of(session, campaign.id):
-        if _normal(edition.language) == _normal(language):
+        if normal_tag(edition.language) == normal_tag(language):
             return edition.subject_source, edition.html_source, edition.text_source
     return None

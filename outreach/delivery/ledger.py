@@ -37,7 +37,8 @@ from outreach.audience.schema import (
     Suppression,
 )
 from outreach.clock import Clock
-from outreach.delivery.editions import EditionChoice
+from outreach.delivery.claims import Claimed as Claimed  # made here; callers know it as ledger.Claimed
+from outreach.delivery.edition_choice import EditionChoice
 from outreach.delivery.pacing import Backoff
 from outreach.delivery.schema import Campaign, CampaignStatus, Delivery, DeliveryState
 from outreach.models import Recipient
@@ -67,18 +68,6 @@ class Taken(Protocol):
     def subscriber_id(self) -> int: ...
     @property
     def attempts(self) -> int: ...
-
-
-@dataclass(frozen=True, slots=True)
-class Claimed:
-    """A ledger row marked ``sending``, with what is needed to compose its message."""
-
-    delivery_id: int
-    subscriber_id: int
-    message_id: str
-    attempts: int
-    recipient: Recipient
-    edition: str = ""  # the language edition this recipient gets ('' for the campaign's default)
 
 
 @dataclass

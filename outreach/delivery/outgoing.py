@@ -11,18 +11,41 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Protocol
 
-from outreach.delivery.editions import EditionChoice, EditionContent
+from outreach.delivery.claims import Claimed
+from outreach.delivery.edition_choice import EditionChoice, EditionContent
 from outreach.delivery.frame import MessageFrame
-from outreach.delivery.ledger import Claimed
-from outreach.delivery.schema import Campaign
 from outreach.models import RecipientLinks
 from outreach.render.personal import PersonalTemplates
 from outreach.tokens import recipient_links, return_path
 from outreach.transports.base import OutgoingMessage
 
 Signer = Callable[[bytes], bytes]
+
+
+def no_signer() -> Signer | None:
+    """The signer factory of a site without DKIM (picklable: it crosses into sending processes)."""
+    return None
+
+
 _BASE32 = frozenset("abcdefghijklmnopqrstuvwxyz234567")
+
+
+class CampaignRow(Protocol):
+    """What ``CampaignContent.of`` reads of a campaign (``outreach.delivery.schema.Campaign``): named
+    here so a sending process, which imports this module, never imports the database layer."""
+
+    id: int
+    issue_slug: str
+    subject_source: str
+    html_source: str
+    text_source: str
+    from_name: str
+    from_address: str
+    reply_to: str
+    list_id: str
+    language: str
 
 
 @dataclass(frozen=True)
@@ -49,7 +72,7 @@ class CampaignContent:
 
     @classmethod
     def of(
-        cls, campaign: Campaign, bounce_address: str = "", editions: tuple[EditionContent, ...] = ()
+        cls, campaign: CampaignRow, bounce_address: str = "", editions: tuple[EditionContent, ...] = ()
     ) -> CampaignContent:
         """The content of ``campaign``; ``editions`` are its other editions (``editions.contents_of``)."""
         return cls(

@@ -1,198 +1,235 @@
-"""Sending processes: composing holds the GIL, so one process stops at one core; these use them all.
+"""Sending processes: composing holds the GIL, so one process stops at one core; these use the others.
+
+Connections are not processes. A run with ``concurrency`` C (chunks in flight, one connection each)
+and ``[delivery] processes`` P starts ``min(P, cores, C)`` sending processes and spreads the C sender
+threads over them (``sending_process.py``): threads that wait on sockets cost no core, so ten
+connections need no more processes than four, and each process is a fresh interpreter that imports
+only what sending needs (~30 MB), not a copy of the whole program.
 
 Each process gets the campaign's content once (at start), builds its own transport (its own SMTP
-connection or HTTP client) and signer, and then only receives claimed rows and returns results. The
-ledger stays in the parent: claims and results are still one process's short transactions, so the
+connections or HTTP client) and signer, and then only receives claimed rows and returns results. The
+ledger stays in the runner: claims and results are still one process's short transactions, so the
 exactly-once contract of the ledger does not change. Every hand-over and answer also goes to the
-parent's journal as it happens, so whatever becomes of a sending process, the parent (or recovery)
+runner's journal as it happens, so whatever becomes of a sending process, the runner (or recovery)
 knows what it had sent.
 
-Processes start from a clean server process (``forkserver``), never by forking a parent that holds
-database connections. The server process imports the program and the sending code once
-(``set_forkserver_preload``), and each sending process is forked from it with all of that in memory:
-without it, every sending process imports the program again (~1 s each).
-
-A sending process never outlives the process that started it. Its parent is the fork server, which
-every sending process keeps alive (each holds the server's "alive" pipe), so "exit when the parent
-dies" (``PR_SET_PDEATHSIG``, Linux) covers the server only. The runner's own death is seen through a
-lifeline: a pipe whose only writer is the runner, read by a watchdog thread in each sending process;
-the kernel closes it however the runner dies, and the watchdog then lets the message in hand finish
-(``GRACE`` seconds at most) and exits. SIGTERM (the pool shutting down, or a whole process group
-being stopped) does the same. Ctrl+C is the runner's to handle: it tells every process to stop
-handing messages over through a shared flag.
+A sending process never outlives its runner: its stdin, which only the runner writes, is the lifeline
+(see ``sending_process.py``). ``stop`` (safe in a signal handler) sends each process SIGUSR1. A
+process that dies fails the futures of its chunks, and the runner settles them from the journal.
 """
 
 from __future__ import annotations
 
-import atexit
 import contextlib
-import ctypes
-import multiprocessing
 import os
 import signal
+import subprocess
 import sys
 import threading
-import time
 from collections.abc import Callable
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import Future
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import Any
 
-from outreach.delivery import journal
-from outreach.delivery.ledger import Claimed
-from outreach.delivery.outgoing import CampaignContent, CampaignMessages, Signer
-from outreach.delivery.senders import Sent, compose_and_deliver
-from outreach.transports import backend_modules
-from outreach.transports.base import Transport
+import outreach
+from outreach.delivery import wire
+from outreach.delivery.claims import Claimed
+from outreach.delivery.outgoing import CampaignContent, Signer
+from outreach.delivery.senders import Sent
+from outreach.delivery.sending_process import Chunk, Start
+from outreach.transports.base import TransportFactory
 
-# What the server process imports before forking sending processes: the program (so a child does not
-# import it again as ``__mp_main__``), the transports, and the wiring the transport factory lives in.
-PRELOAD = ["__main__", "outreach.delivery.wiring", *backend_modules()]
-# Seconds a sending process whose runner is gone waits for the answer to the message in hand.
-GRACE = 2.0
-PR_SET_PDEATHSIG = 1
+# How a sending process starts: this interpreter, importing only the sending side.
+BOOT = "from outreach.delivery.sending_process import main; raise SystemExit(main())"
+# Seconds ``close`` waits for a process to say goodbye before it is killed.
+CLOSE_WAIT = 30.0
+
+
+class SendingProcessDied(RuntimeError):
+    """A sending process ended with chunks in hand; the journal says what became of them."""
+
+
+def cores() -> int:
+    """The cores this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def spread(threads: int, processes: int) -> list[int]:
+    """``threads`` sender threads over ``processes`` processes, as evenly as they go."""
+    base, extra = divmod(threads, processes)
+    return [base + (1 if n < extra else 0) for n in range(processes)]
 
 
 @dataclass(frozen=True)
 class SendingProcesses:
-    """How many sending processes, and how each builds its transport and signer (picklable callables,
-    e.g. ``functools.partial`` of a module-level function)."""
+    """At most how many sending processes, and how each builds its transport and signer (picklable
+    callables that import only the sending side, e.g. ``Transport.recipe()``)."""
 
     count: int
-    transport_factory: Callable[[], Transport]
+    transport_factory: TransportFactory
     signer_factory: Callable[[], Signer | None]
 
+    def processes_for(self, threads: int) -> int:
+        return max(1, min(self.count, cores(), threads))
+
     def start(
-        self, content: CampaignContent, base_url: str, secret: str, mailto: str, lock_file: Path | None
+        self,
+        content: CampaignContent,
+        base_url: str,
+        secret: str,
+        mailto: str,
+        lock_file: Path | None,
+        threads: int,
     ) -> ProcessSenders:
-        context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload(PRELOAD)  # no effect once this program's server has started
-        lifeline, keep = context.Pipe(duplex=False)
-        stop = context.RawValue("b", 0)
-        executor = ProcessPoolExecutor(
-            max_workers=self.count,
-            mp_context=context,
-            initializer=_start,
-            initargs=(
-                content,
-                base_url,
-                secret,
-                mailto,
-                self.transport_factory,
-                self.signer_factory,
-                lifeline,
-                stop,
-                lock_file,
-            ),
+        """Start the processes for ``threads`` chunks in flight (the runner's concurrency)."""
+        threads = max(1, threads)
+        shares = spread(threads, self.processes_for(threads))
+        children: list[_Child] = []
+        try:
+            for share in shares:
+                start = Start(
+                    content,
+                    base_url,
+                    secret,
+                    mailto,
+                    self.transport_factory,
+                    self.signer_factory,
+                    lock_file,
+                    share,
+                )
+                children.append(_Child.start(start))
+        except BaseException:
+            for child in children:
+                child.kill()
+            raise
+        return ProcessSenders(threads, children)
+
+
+class _Child:
+    """One sending process as the runner sees it: its pipes, its chunks in hand and their futures."""
+
+    def __init__(self, process: subprocess.Popen[bytes], threads: int) -> None:
+        self.process = process
+        self.threads = threads
+        self.futures: dict[int, Future[Sent]] = {}
+        self.lock = threading.Lock()
+        self.gone = False
+        self.reader = threading.Thread(target=self._read, name=f"sending-{process.pid}", daemon=True)
+
+    @classmethod
+    def start(cls, start: Start) -> _Child:
+        env = dict(os.environ)
+        home = str(Path(outreach.__file__).resolve().parents[1])  # where this program's package is
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (home, env.get("PYTHONPATH", "")) if p)
+        process = subprocess.Popen(
+            [sys.executable, "-c", BOOT], stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env
         )
-        return ProcessSenders(self.count, executor, stop, (lifeline, keep))
+        child = cls(process, start.threads)
+        assert process.stdin is not None
+        try:
+            wire.write(process.stdin, start)
+        except OSError as err:
+            child.kill()
+            raise SendingProcessDied(f"a sending process did not start ({err})") from err
+        child.reader.start()
+        return child
+
+    @property
+    def load(self) -> float:
+        return len(self.futures) / self.threads
+
+    def submit(self, number: int, chunk: list[Claimed], segment: Path | None) -> Future[Sent]:
+        future: Future[Sent] = Future()
+        with self.lock:
+            if self.gone:
+                future.set_exception(SendingProcessDied(self._ended()))
+                return future
+            self.futures[number] = future
+        assert self.process.stdin is not None
+        with contextlib.suppress(OSError):  # it died: the reader fails this chunk's future with the rest
+            wire.write(self.process.stdin, Chunk(number, chunk, segment))
+        return future
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        while True:
+            try:
+                number, sent, trouble = wire.read(self.process.stdout)
+            except (EOFError, OSError):
+                break
+            with self.lock:
+                future = self.futures.pop(number, None)
+            if future is None:
+                continue
+            if sent is None:
+                future.set_exception(SendingProcessDied(trouble))
+            else:
+                future.set_result(sent)
+        self.process.wait()
+        with self.lock:
+            self.gone = True
+            left, self.futures = list(self.futures.values()), {}
+        for future in left:
+            future.set_exception(SendingProcessDied(self._ended()))
+
+    def _ended(self) -> str:
+        code = self.process.returncode
+        how = f"killed by {signal.Signals(-code).name}" if code is not None and code < 0 else f"exit {code}"
+        return f"sending process {self.process.pid} ended ({how})"
+
+    def send_signal(self, signum: int) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            if self.process.returncode is None:
+                os.kill(self.process.pid, signum)
+
+    def goodbye(self) -> None:
+        assert self.process.stdin is not None
+        with contextlib.suppress(OSError):
+            wire.write(self.process.stdin, None)
+            self.process.stdin.close()
+
+    def wait(self, seconds: float) -> None:
+        try:
+            self.process.wait(seconds)
+        except subprocess.TimeoutExpired:
+            self.kill()
+        self.reader.join(5)
+        if self.process.stdout is not None:
+            self.process.stdout.close()
+
+    def kill(self) -> None:
+        self.send_signal(signal.SIGKILL)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.process.wait(5)
 
 
 class ProcessSenders:
-    """The running pool, as the runner uses it."""
+    """The running processes, as the runner uses them: each chunk goes to the least busy one."""
 
-    def __init__(
-        self, count: int, executor: ProcessPoolExecutor, stop: Any, lifeline: tuple[Connection, Connection]
-    ) -> None:
+    def __init__(self, count: int, children: list[_Child]) -> None:
         self.count = count
-        self.executor = executor
-        self._stop = stop
-        self._lifeline = lifeline
+        self.children = children
+        self._number = 0
 
     def submit(self, chunk: list[Claimed], segment: Path | None) -> Future[Sent]:
-        return self.executor.submit(compose_and_send_in_child, chunk, segment)
+        self._number += 1
+        child = min(self.children, key=lambda c: c.load)
+        return child.submit(self._number, chunk, segment)
 
     def stop(self) -> None:
-        self._stop.value = 1
+        for child in self.children:
+            child.send_signal(signal.SIGUSR1)
 
     def close(self) -> None:
-        self.executor.shutdown(wait=True, cancel_futures=True)
-        for end in self._lifeline:
-            end.close()
+        """Say goodbye (each process finishes its chunks, closes its connections and exits)."""
+        for child in self.children:
+            child.goodbye()
+        for child in self.children:
+            child.wait(CLOSE_WAIT)
 
-
-# -- inside a sending process -----------------------------------------------------------------------------
-
-_messages: CampaignMessages | None = None
-_transport: Transport | None = None
-_stop: Any = None
-_leaving = False
-_busy = False
-
-
-def _start(
-    content: CampaignContent,
-    base_url: str,
-    secret: str,
-    mailto: str,
-    transport_factory: Callable[[], Transport],
-    signer_factory: Callable[[], Signer | None],
-    lifeline: Connection,
-    stop: Any,
-    lock_file: Path | None,
-) -> None:
-    global _messages, _transport, _stop
-    _die_with_parent()
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl+C is the runner's to handle
-    signal.signal(signal.SIGTERM, _on_term)
-    _stop = stop
-    if lock_file is not None:
-        journal.hold(lock_file)  # held until this process ends: recovery waits for it
-    threading.Thread(target=_watch, args=(lifeline,), name="lifeline", daemon=True).start()
-    _transport = transport_factory()
-    _messages = CampaignMessages(content, base_url, secret, signer_factory(), unsubscribe_mailto=mailto)
-    atexit.register(_transport.close)
-
-
-def _die_with_parent() -> None:
-    """Ask Linux for SIGTERM when the parent (the fork server) dies."""
-    if sys.platform.startswith("linux"):
-        with contextlib.suppress(OSError, AttributeError):  # the lifeline still works
-            ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
-
-
-def _on_term(signum: int, frame: object) -> None:
-    global _leaving
-    _leaving = True
-
-
-def _watch(lifeline: Connection) -> None:
-    """Wait for the runner to go (its end of the lifeline closes) or for SIGTERM, then leave."""
-    while not _leaving:
-        try:
-            if lifeline.poll(0.2):
-                break  # nothing is ever written: readable means the writer is gone
-        except (OSError, EOFError):
-            break
-    _leave()
-
-
-def _leave() -> None:
-    """Stop handing messages over, give the one in hand ``GRACE`` seconds, then exit."""
-    global _leaving
-    _leaving = True
-    deadline = time.monotonic() + GRACE
-    while _busy and time.monotonic() < deadline:
-        time.sleep(0.02)
-    os._exit(0)
-
-
-def _stopping() -> bool:
-    return _leaving or bool(_stop is not None and _stop.value)
-
-
-def compose_and_send_in_child(chunk: list[Claimed], segment: Path | None) -> Sent:
-    """Compose and send one chunk in a sending process (the Date header is this moment)."""
-    global _busy
-    if _messages is None or _transport is None:
-        raise RuntimeError("the sending process was not started")
-    if segment is not None:
-        journal.forget_older(segment)
-    _busy = True
-    try:
-        return compose_and_deliver(_messages, _transport, chunk, segment, _stopping, datetime.now(UTC))
-    finally:
-        _busy = False
+    @property
+    def pids(self) -> list[int]:
+        return [child.process.pid for child in self.children]

@@ -12,9 +12,12 @@ of the claimed rows go back to ``pending``, and the run ends with ``SendingStopp
 
 from __future__ import annotations
 
+import contextlib
 import random
+import sys
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -28,7 +31,8 @@ from outreach.audience import transaction
 from outreach.clock import Clock
 from outreach.delivery import ledger
 from outreach.delivery.campaigns import get_campaign, log, pause
-from outreach.delivery.editions import EditionChoice, EditionContent, contents_of
+from outreach.delivery.edition_choice import EditionChoice, EditionContent
+from outreach.delivery.editions import contents_of
 from outreach.delivery.journal import Journal, Journals
 from outreach.delivery.ledger import Claimed
 from outreach.delivery.limits import LedgerLimits
@@ -87,6 +91,37 @@ Report = Callable[[Progress], None]
 
 # How often a running campaign re-reads its status (pause and cancel take effect within this).
 STATUS_EVERY = 0.5
+
+
+# Seconds a thread may hold the GIL while another waits for it (CPython's default is 5 ms). A sender
+# thread whose SMTP reply has arrived needs the GIL for microseconds; behind the runner's ledger work
+# or another thread's composing it would wait up to the whole interval, once per reply, on every
+# connection (a convoy that grows with the connections).
+SWITCH_INTERVAL = 0.0005
+
+
+_switching = threading.Lock()
+_runs_switching = 0
+_switch_before = 0.0
+
+
+@contextlib.contextmanager
+def _quick_switches() -> Iterator[None]:
+    """Hand the GIL over every ``SWITCH_INTERVAL`` while any run of this process sends (the setting is
+    the interpreter's: the first run to start sets it, the last to end restores it)."""
+    global _runs_switching, _switch_before
+    with _switching:
+        if _runs_switching == 0:
+            _switch_before = sys.getswitchinterval()
+            sys.setswitchinterval(min(_switch_before, SWITCH_INTERVAL))
+        _runs_switching += 1
+    try:
+        yield
+    finally:
+        with _switching:
+            _runs_switching -= 1
+            if _runs_switching == 0:
+                sys.setswitchinterval(_switch_before)
 
 
 class CampaignRunner:
@@ -151,7 +186,7 @@ class CampaignRunner:
         self.progress.done = self.progress.total - counts["pending"] - counts["sending"]
         self.progress.sent = counts["sent"]
         self.report(self.progress)
-        with self.stop.armed():
+        with self.stop.armed(), _quick_switches():
             journal = self.journals.start(self.claimer, self.campaign_id) if self.journals else None
             finished = False
             try:
@@ -209,12 +244,16 @@ class CampaignRunner:
         return campaign, counts, editions
 
     def _start_senders(self, content: CampaignContent, journal: Journal | None) -> Senders:
-        """Threads by default; with ``processes`` set, sending processes that compose and send on every
-        core (composing holds the GIL, so threads alone stop at one core)."""
-        if self.processes is None:
-            return SendingThreads(self.messages, self.transport, self.settings.concurrency, self.clock.now)
+        """Threads of this process by default; with ``processes`` set, the same threads spread over
+        sending processes, at most one per core (composing holds the GIL, so one process stops at one
+        core; connections are threads either way)."""
+        threads = self.settings.concurrency
+        if self.processes is None or self.processes.processes_for(threads) < 2:
+            return SendingThreads(self.messages, self.transport, threads, self.clock.now)
         lock = journal.lock_file if journal is not None else None
-        return self.processes.start(content, self.base_url, self.secret, self.unsubscribe_mailto, lock)
+        return self.processes.start(
+            content, self.base_url, self.secret, self.unsubscribe_mailto, lock, threads
+        )
 
     def _sizes(self, workers: int) -> tuple[int, int]:
         """(rows per chunk, chunks in flight): two chunks per worker, one sending and one ready, so no

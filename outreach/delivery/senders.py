@@ -5,17 +5,17 @@ be told to stop: the message each has in hand finishes, the rest of its chunk is
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, overload
 
+from outreach.delivery.claims import Claimed
 from outreach.delivery.journal import ChunkReceipts
-from outreach.delivery.ledger import Claimed
 from outreach.delivery.outgoing import CampaignMessages
 from outreach.errors import DeliveryError, OutreachError
-from outreach.transports.base import Outcome, SendResult, Transport, stopped
+from outreach.transports.base import Outcome, OutgoingMessage, SendResult, Transport, stopped
 
 # What a chunk comes back as: one result per claimed row, in order, and what went wrong if sending
 # could not go on (the results then say what had happened up to that point).
@@ -48,9 +48,8 @@ def compose_and_deliver(
         return [stopped(str(claimed.delivery_id)) for claimed in chunk], ""
     attempts = {str(claimed.delivery_id): claimed.attempts for claimed in chunk}
     receipts = ChunkReceipts(segment, attempts, stopping)
-    outgoing = []
+    outgoing = Composed(messages, chunk, now)
     try:
-        outgoing = [messages.compose(claimed, now) for claimed in chunk]
         transport.deliver(outgoing, receipts)
     except Exception as err:  # reported with what had happened; the runner stops and says it
         results = [receipts.answers.get(str(c.delivery_id)) or _left(receipts, c) for c in chunk]
@@ -58,6 +57,44 @@ def compose_and_deliver(
     finally:
         receipts.flush()
     return receipts.results(outgoing), ""
+
+
+class Composed(Sequence[OutgoingMessage]):
+    """A chunk's messages, each composed when a transport first reaches for it.
+
+    Composing holds the GIL; sending does not. Composed one at a time, just before its bytes leave,
+    a message costs the other connections' threads at most one message's composing (~100 µs) before
+    they get the GIL back; a whole chunk composed up front would hold it for milliseconds, and every
+    SMTP reply that arrived meanwhile would wait for it (a convoy). A transport that needs the whole
+    batch (one HTTP request) simply iterates it first."""
+
+    def __init__(self, messages: CampaignMessages, chunk: Sequence[Claimed], now: datetime) -> None:
+        self._messages = messages
+        self._chunk = chunk
+        self._now = now
+        self._made: list[OutgoingMessage] = []
+
+    def __len__(self) -> int:
+        return len(self._chunk)
+
+    @overload
+    def __getitem__(self, index: int) -> OutgoingMessage: ...
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[OutgoingMessage]: ...
+    def __getitem__(self, index: int | slice) -> OutgoingMessage | Sequence[OutgoingMessage]:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self._chunk)))]
+        if index < 0:
+            index += len(self._chunk)
+        if not 0 <= index < len(self._chunk):
+            raise IndexError(index)
+        while len(self._made) <= index:
+            self._made.append(self._messages.compose(self._chunk[len(self._made)], self._now))
+        return self._made[index]
+
+    def __iter__(self) -> Iterator[OutgoingMessage]:
+        for index in range(len(self._chunk)):
+            yield self[index]
 
 
 def problem(err: BaseException) -> str:

@@ -16,6 +16,7 @@ from outreach.config import Config, base_url_problem
 from outreach.config import Transport as TransportSettings
 from outreach.delivery.journal import Journals
 from outreach.delivery.limits import LedgerLimits
+from outreach.delivery.outgoing import Signer, no_signer
 from outreach.delivery.pacing import Pace, RateLimits
 from outreach.delivery.processes import SendingProcesses
 from outreach.delivery.runner import CampaignRunner, Report, RunSettings
@@ -100,6 +101,17 @@ def signer(config: Config) -> Callable[[bytes], bytes] | None:
     return dkim_signer(settings.domain, settings.selector, config.root / Path(settings.key_file))
 
 
+def signer_recipe(config: Config) -> Callable[[], Signer | None]:
+    """The signer as a sending process builds it: a picklable callable that imports only the DKIM
+    module (``signer`` would bring this module, and with it the whole program, into the process)."""
+    settings = config.settings.dkim
+    if not settings.key_file:
+        return no_signer
+    from outreach.delivery.dkim import dkim_signer
+
+    return partial(dkim_signer, settings.domain, settings.selector, config.root / Path(settings.key_file))
+
+
 def runner_for(
     config: Config,
     engine: Engine,
@@ -115,7 +127,9 @@ def runner_for(
     processes = None
     count = config.settings.delivery.processes
     if count > 1 and transport.backend != "memory":  # the memory transport's outbox lives in this process
-        processes = SendingProcesses(count, partial(build_transport, config, name), partial(signer, config))
+        processes = SendingProcesses(
+            count, transport.recipe() or partial(build_transport, config, name), signer_recipe(config)
+        )
     return CampaignRunner(
         engine,
         campaign_id,

@@ -21,7 +21,7 @@ from outreach.audience.schema import Subscriber
 from outreach.clock import Clock
 from outreach.delivery.audience import audience_clause
 from outreach.delivery.campaigns import already_has
-from outreach.delivery.editions import choice_for
+from outreach.delivery.editions import choice_clause, choice_for
 from outreach.delivery.schema import Campaign, Delivery, DeliveryState
 from outreach.models import Audience
 from outreach.scheduling.timing import SendWindow, due_at, local_due_at, zone_or_none
@@ -59,7 +59,7 @@ def snapshot(session: Session, campaign: Campaign, segments: dict[str, Segment],
             sa.literal("").label("provider_id"),
             sa.literal(0).label("attempts"),
             sa.literal("").label("claimed_by"),
-            choice.clause(Subscriber.language).label("language"),
+            choice_clause(choice, Subscriber.language).label("language"),
         )
         .where(
             audience_clause(campaign_audience(campaign), segments, clock.now().date()),

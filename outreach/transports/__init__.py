@@ -17,11 +17,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import cast
+from typing import TYPE_CHECKING, cast
 
-from outreach.config import Transport as TransportSettings
 from outreach.transports.base import Outcome, OutgoingMessage, SendResult, Transport
 from outreach.transports.options import Options
+
+if TYPE_CHECKING:  # a sending process builds its transport without loading the settings' models
+    from outreach.config import Transport as TransportSettings
 
 __all__ = [
     "Outcome",

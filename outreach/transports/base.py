@@ -15,7 +15,7 @@ were handed over without an answer (they may have been delivered) and which neve
 from __future__ import annotations
 
 import abc
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from types import TracebackType
@@ -191,6 +191,12 @@ class Transport(abc.ABC):
         self.deliver(messages, collected)
         return collected.in_order(messages)
 
+    def recipe(self) -> TransportFactory | None:
+        """A picklable callable that builds an equal, unopened transport in a sending process while
+        importing only its own module (never the settings' models); None when there is none, and the
+        caller builds one from the settings instead."""
+        return None
+
     def __enter__(self) -> Self:
         self.open()
         return self
@@ -205,3 +211,7 @@ class Transport(abc.ABC):
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name!r}>"
+
+
+# Builds a transport in a sending process (``Transport.recipe``, or the settings' factory).
+TransportFactory = Callable[[], Transport]

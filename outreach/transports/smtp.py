@@ -13,12 +13,15 @@ is lost, the result is RETRY with ``uncertain=True``: the ledger marks the row `
 
 from __future__ import annotations
 
+import contextlib
 import re
 import smtplib
+import socket
 import ssl
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Literal
 
 from outreach.transports.base import (
@@ -27,6 +30,7 @@ from outreach.transports.base import (
     Receipts,
     SendResult,
     Transport,
+    TransportFactory,
     not_attempted,
     one_line,
     stopped,
@@ -140,11 +144,15 @@ class SmtpTransport(Transport):
         self.settings = settings
         self.max_batch = settings.max_batch
         self.endpoint = f"{settings.host}:{settings.port}"
+        self._own_context = ssl_context is None  # built from the settings, so a recipe can build it again
         self._context = ssl_context or _tls_context(settings.tls_verify)
         self._slots = threading.BoundedSemaphore(settings.connections)
         self._lock = threading.Lock()
         self._idle: list[_Connection] = []
         self._generation = 0
+
+    def recipe(self) -> TransportFactory | None:
+        return partial(SmtpTransport, self.name, self.settings) if self._own_context else None
 
     def open(self) -> None:
         """Connections open lazily, one per concurrent ``send``; there is nothing to do up front."""
@@ -384,6 +392,7 @@ class SmtpTransport(Transport):
         settings = self.settings
         try:
             client = self._open_client()
+            _no_delay(client)
             code, text = client.ehlo()
             if code != 250:
                 code, text = client.helo()
@@ -452,6 +461,18 @@ class SmtpTransport(Transport):
             detail = f"{self.endpoint}: no answer within {self.settings.timeout:g} s"
             return SendResult("", Outcome.RETRY, "timeout", detail)
         return SendResult("", Outcome.RETRY, "connect", f"{self.endpoint}: cannot connect ({err})")
+
+
+def _no_delay(client: smtplib.SMTP) -> None:
+    """Turn Nagle's algorithm off: every write here is a whole unit (the pipelined commands, a whole
+    message) followed by a wait for the reply, so there is never a small write worth holding back.
+    With it on, the tail segment of a message (one that does not fit the peer's window in one
+    segment) waits for the ACK of the rest, which the server delays (it has nothing to say until the
+    final dot): 40-200 ms stalls, per message, on every connection."""
+    sock = getattr(client, "sock", None)
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
 
 def _prepare(connection: _Connection, message: OutgoingMessage) -> tuple[str, str, list[str]] | SendResult:

@@ -1,0 +1,193 @@
+"""Inside a sending process: compose and send the chunks the runner hands over, several at once.
+
+A sending process is a fresh interpreter started by ``processes.py`` that imports this module and only
+what sending needs (the frame, the transports, the journal): never the database, the audience layer,
+the web or admin apps, the scheduler or the CLI (an import-linter contract in pyproject.toml keeps it
+so). That keeps each one at ~30 MB instead of the ~90 MB of the whole program.
+
+Connections are not processes: each sending process runs ``threads`` sender threads (one SMTP
+connection each), which spend their time in socket I/O with the GIL released, while composing (which
+holds it) runs on whichever thread has a message to build. The runner starts at most one sending
+process per core.
+
+The conversation is framed pickles over two pipes (``wire``): the runner writes a start message and
+then chunks on this process's stdin; the results go back on stdout as each chunk ends, in any order.
+stdin is also the lifeline: its only writer is the runner, so the kernel closes it however the runner
+dies; this process then stops handing messages over, lets the messages in hand finish (``GRACE``
+seconds at most) and exits. SIGTERM does the same. SIGUSR1 is the runner's "stop": nothing more is
+handed over and the chunks not yet sent come back ``stopped``. Ctrl+C is the runner's to handle, so
+SIGINT is ignored here.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import signal
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO, Any
+
+from outreach.delivery import journal, wire
+from outreach.delivery.claims import Claimed
+from outreach.delivery.outgoing import CampaignContent, CampaignMessages, Signer
+from outreach.delivery.senders import Sent, compose_and_deliver, problem
+from outreach.transports.base import Transport, TransportFactory
+
+# Seconds a sending process whose runner is gone waits for the answers to the messages in hand.
+GRACE = 2.0
+# As the runner's (runner.SWITCH_INTERVAL): seconds a thread may hold the GIL while another waits.
+SWITCH_INTERVAL = 0.0005
+# Signals the sender threads leave to the main thread (Python runs handlers there only).
+_SIGNALS = {signal.SIGTERM, signal.SIGUSR1, signal.SIGINT}
+
+
+@dataclass(frozen=True)
+class Start:
+    """The first message to a sending process: what every chunk of this campaign is composed from."""
+
+    content: CampaignContent
+    base_url: str
+    secret: str
+    mailto: str
+    transport_factory: TransportFactory
+    signer_factory: Any  # Callable[[], Signer | None], picklable
+    lock_file: Path | None
+    threads: int
+
+
+@dataclass(frozen=True)
+class Chunk:
+    number: int
+    rows: list[Claimed]
+    segment: Path | None
+
+
+_leaving = False  # the runner is gone, or SIGTERM: leave once the messages in hand are answered
+_stopped = False  # the runner said stop (SIGUSR1)
+_busy = 0
+_busy_lock = threading.Lock()
+
+
+def _stopping() -> bool:
+    return _leaving or _stopped
+
+
+def _on_stop(signum: int, frame: object) -> None:
+    global _stopped
+    _stopped = True
+
+
+def _on_term(signum: int, frame: object) -> None:
+    _leave()
+
+
+def _leave() -> None:
+    """Hand nothing more over, give the messages in hand ``GRACE`` seconds, then exit at once."""
+    global _leaving
+    _leaving = True
+    deadline = time.monotonic() + GRACE
+    while _busy and time.monotonic() < deadline:
+        time.sleep(0.02)
+    os._exit(0)
+
+
+def _quiet_thread() -> None:
+    signal.pthread_sigmask(signal.SIG_BLOCK, _SIGNALS)
+
+
+class _Sender:
+    """This process's transport, composer and sender threads."""
+
+    def __init__(self, start: Start, out: IO[bytes]) -> None:
+        self.transport: Transport = start.transport_factory()
+        signer: Signer | None = start.signer_factory()
+        self.messages = CampaignMessages(
+            start.content, start.base_url, start.secret, signer, unsubscribe_mailto=start.mailto
+        )
+        self.out = out
+        self.write_lock = threading.Lock()
+        self.pool = ThreadPoolExecutor(start.threads, "sender", initializer=_quiet_thread)
+        self.segments: dict[Path, int] = {}  # chunks in hand per journal segment
+        self.newest: Path | None = None
+
+    def submit(self, chunk: Chunk) -> None:
+        if chunk.segment is not None:
+            with _busy_lock:
+                self.segments[chunk.segment] = self.segments.get(chunk.segment, 0) + 1
+                self.newest = max(self.newest or chunk.segment, chunk.segment)
+        self.pool.submit(self._send, chunk)
+
+    def _finished(self, segment: Path | None) -> None:
+        """Close the descriptors of older segments nothing here writes to any more: chunks arrive
+        in segment order, but several are sent at once, so an older one may still be in hand."""
+        if segment is None:
+            return
+        with _busy_lock:
+            self.segments[segment] -= 1
+            done = [
+                path for path, n in self.segments.items() if n == 0 and self.newest and path < self.newest
+            ]
+            for path in done:
+                del self.segments[path]
+        for path in done:
+            journal.forget(path)
+
+    def _send(self, chunk: Chunk) -> None:
+        global _busy
+        with _busy_lock:
+            _busy += 1
+        try:
+            answer: tuple[int, Sent | None, str] = (chunk.number, self._compose_and_send(chunk), "")
+        except Exception as err:  # never expected: the runner settles the chunk from the journal
+            answer = (chunk.number, None, problem(err))
+        finally:
+            with _busy_lock:
+                _busy -= 1
+            self._finished(chunk.segment)
+        with self.write_lock:
+            wire.write(self.out, answer)
+
+    def _compose_and_send(self, chunk: Chunk) -> Sent:
+        return compose_and_deliver(
+            self.messages, self.transport, chunk.rows, chunk.segment, _stopping, datetime.now(UTC)
+        )
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=True)
+        self.transport.close()
+
+
+def main() -> int:
+    """Serve one runner until it closes stdin (the end of its run) or goes away."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    sys.setswitchinterval(SWITCH_INTERVAL)  # a reply never waits long for another thread's composing
+    signal.signal(signal.SIGUSR1, _on_stop)
+    signal.signal(signal.SIGTERM, _on_term)
+    inp, out = sys.stdin.buffer, sys.stdout.buffer
+    sys.stdout = sys.stderr  # stdout carries results only
+    start = wire.read(inp)
+    if not isinstance(start, Start):
+        return 2
+    if start.lock_file is not None:
+        journal.hold(start.lock_file)  # held until this process ends: recovery waits for it
+    sender = _Sender(start, out)
+    atexit.register(sender.transport.close)
+    while True:
+        try:
+            item = wire.read(inp)
+        except EOFError:  # the runner is gone (it always says goodbye first)
+            _leave()
+        if item is None:  # goodbye: every chunk was answered; close the connections politely
+            sender.close()
+            return 0
+        sender.submit(item)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
