@@ -7,7 +7,7 @@ over ``lower(column)``, on PostgreSQL by ``LIKE 'ana%'`` over a ``pattern_ops`` 
 any collation). A person's consent log is read by address hash, newest first.
 
 Revision ID: 0201
-Revises: 0106
+Revises: 0401
 Create Date: 2026-12-01
 """
 
@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0201"
-down_revision = "0106"
+down_revision = "0401"
 branch_labels = None
 depends_on = None
 

@@ -6,7 +6,7 @@ Revision 0105 already cancelled every active campaign of an issue but the oldest
 language, so no two active campaigns of one issue can stand in the way of the narrower index.
 
 Revision ID: 0301
-Revises: 0401
+Revises: 0201
 Create Date: 2026-12-01
 """
 
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0301"
-down_revision = "0401"
+down_revision = "0201"
 branch_labels = None
 depends_on = None
 

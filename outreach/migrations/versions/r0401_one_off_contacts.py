@@ -5,7 +5,7 @@ Both enums are VARCHAR with a CHECK constraint; the constraint is replaced (SQLi
 through batch mode).
 
 Revision ID: 0401
-Revises: 0201
+Revises: 0106
 Create Date: 2026-12-01
 """
 
@@ -16,7 +16,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision = "0401"
-down_revision = "0201"
+down_revision = "0106"
 branch_labels = None
 depends_on = None
 
