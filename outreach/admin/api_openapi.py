@@ -565,16 +565,15 @@ BULK_REPORT = _obj(
         },
     }
 )
-ADDRESSES = _obj(
-    {
-        "addresses": {
-            "oneOf": [{"type": "array", "items": STRING}, STRING],
-            "description": "A list of addresses, or a text with one address per line ('address, anything').",
-        },
-        "note": STRING,
-    },
-    ["addresses"],
-)
+ADDRESS_LIST = {
+    "oneOf": [
+        {"type": "array", "minItems": 1, "maxItems": 1000, "items": {"type": "string", "maxLength": 320}},
+        {"type": "string", "pattern": "\\S"},
+    ],
+    "description": "A list of addresses, or a text with one address per line ('address, anything').",
+}
+ADDRESSES = _obj({"addresses": ADDRESS_LIST, "note": STRING}, ["addresses"])
+RELEASED = _obj({"addresses": ADDRESS_LIST}, ["addresses"])
 PATHS.update(
     {
         "/api/subscribers": _get(
@@ -612,42 +611,40 @@ PATHS.update(
             [{"name": "subscriber_id", "in": "path", "required": True, "schema": {"type": "integer"}}],
             e404="There is no such subscriber.",
         ),
-        "/api/suppressions": {
-            **_get(
-                "suppressions",
-                "The suppression list, newest first, a page of 50.",
-                "viewer",
-                _obj(
-                    {
-                        "suppressions": {
-                            "type": "array",
-                            "items": _obj(
-                                {
-                                    "email": {"type": ["string", "null"]},
-                                    "email_hash": STRING,
-                                    "reason": STRING,
-                                    "note": STRING,
-                                    "created_at": WHEN,
-                                }
-                            ),
-                        },
-                        "page": {"type": "integer"},
-                        "has_next": {"type": "boolean"},
-                    }
-                ),
-                [_query("q", "The start of an address."), PAGE],
-                e400="'page' is not a page number.",
+        "/api/suppressions": _get(
+            "suppressions",
+            "The suppression list, newest first, a page of 50.",
+            "viewer",
+            _obj(
+                {
+                    "suppressions": {
+                        "type": "array",
+                        "items": _obj(
+                            {
+                                "email": {"type": ["string", "null"]},
+                                "email_hash": STRING,
+                                "reason": STRING,
+                                "note": STRING,
+                                "created_at": WHEN,
+                            }
+                        ),
+                    },
+                    "page": {"type": "integer"},
+                    "has_next": {"type": "boolean"},
+                }
             ),
-            **_post(
-                "suppress",
-                "Suppress addresses: each line is answered (done, unchanged or refused and why).",
-                "admin",
-                "200",
-                BULK_REPORT,
-                [],
-                ADDRESSES,
-            ),
-        },
+            [_query("q", "The start of an address."), PAGE],
+            e400="'page' is not a page number.",
+        ),
+        "/api/suppressions/add": _post(
+            "suppress",
+            "Suppress addresses: each line is answered (done, unchanged or refused and why).",
+            "admin",
+            "200",
+            BULK_REPORT,
+            [],
+            ADDRESSES,
+        ),
         "/api/suppressions/release": _post(
             "release",
             "Take addresses off the suppression list (erased people stay on it; nobody is re-subscribed).",
@@ -655,7 +652,7 @@ PATHS.update(
             "200",
             BULK_REPORT,
             [],
-            ADDRESSES,
+            RELEASED,
         ),
     }
 )

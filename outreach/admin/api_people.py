@@ -35,7 +35,8 @@ from outreach.audience.subscriber_search import (
 from outreach.errors import AudienceError
 from outreach.operations.people import BulkReport, bulk_release, bulk_suppress
 
-MAX_PASTED = 1_000_000  # characters of addresses in one request (the admin body cap is higher)
+MAX_ITEMS = 1_000  # addresses in one request given as a list (the OpenAPI document says so too)
+MAX_ITEM = 320  # characters of one listed address (longer is no address)
 
 
 def _plain(value: Any) -> Any:
@@ -136,17 +137,18 @@ def suppressions(request: Request) -> Response:
 def _addresses(body: dict[str, Any]) -> str:
     """``addresses`` as the pages take them: a list of addresses, or one text with one per line."""
     given = body.get("addresses")
-    if isinstance(given, list) and all(isinstance(a, str) for a in given):
-        text = "\n".join(a.replace("\n", " ") for a in given)
-    elif isinstance(given, str):
-        text = given
-    else:
-        raise BadBody("addresses", "'addresses' must be a list of addresses or a text with one per line")
-    if not text.strip():
-        raise BadBody("addresses", "'addresses' names nobody")
-    if len(text) > MAX_PASTED:
-        raise BadBody("addresses", f"'addresses' is longer than {MAX_PASTED:,} characters: send it in parts")
-    return text
+    if isinstance(given, list) and all(isinstance(a, str) and len(a) <= MAX_ITEM for a in given):
+        if not given or len(given) > MAX_ITEMS:
+            raise BadBody("addresses", f"list from 1 to {MAX_ITEMS:,} addresses at a time")
+        return "\n".join(" ".join(a.split()) for a in given)  # a blank entry is a blank line, answered
+    if isinstance(given, str):
+        if not given.strip():
+            raise BadBody("addresses", "'addresses' names nobody")
+        return given  # the JSON body cap (1 MB) bounds it
+    raise BadBody(
+        "addresses",
+        f"'addresses' must be a list of addresses (each at most {MAX_ITEM}) or a text, one a line",
+    )
 
 
 def _report(done: BulkReport) -> dict[str, Any]:
@@ -159,7 +161,7 @@ def _report(done: BulkReport) -> dict[str, Any]:
 
 
 def suppress(request: Request) -> Response:
-    """``POST /api/suppressions`` ``{"addresses": [...], "note": "..."}``: every line answered."""
+    """``POST /api/suppressions/add`` ``{"addresses": [...], "note": "..."}``: every line answered."""
     state = state_of(request)
     try:
         body = body_of(request)
@@ -188,6 +190,6 @@ ROUTES = [
     admin_route("/api/subscribers", subscribers, Role.VIEWER, name="api_subscribers"),
     admin_route("/api/subscribers/{subscriber_id:int}", subscriber, Role.VIEWER, name="api_subscriber"),
     admin_route("/api/suppressions", suppressions, Role.VIEWER, name="api_suppressions"),
-    admin_route("/api/suppressions", suppress, Role.ADMIN, ("POST",), "api_suppress"),
+    admin_route("/api/suppressions/add", suppress, Role.ADMIN, ("POST",), "api_suppress"),
     admin_route("/api/suppressions/release", release, Role.ADMIN, ("POST",), "api_release"),
 ]

@@ -93,11 +93,11 @@ def test_only_admins_change_the_suppression_list_and_each_line_is_answered(
         "note": "asked",
     }
     for who in (viewer, editor):
-        assert client.post("/admin/api/suppressions", json=pasted, headers=who).status_code == 403
+        assert client.post("/admin/api/suppressions/add", json=pasted, headers=who).status_code == 403
     with transaction(engine) as session:
         assert not is_suppressed(session, "ana.rivera@example.org")
 
-    done = client.post("/admin/api/suppressions", json=pasted, headers=admin)
+    done = client.post("/admin/api/suppressions/add", json=pasted, headers=admin)
     assert done.status_code == 200, done.text
     report = done.json()
     assert (report["done"], report["refused"]) == (1, 1)
@@ -123,6 +123,6 @@ def test_a_body_without_addresses_changes_nothing(
     client: TestClient, engine: Engine, clock: FixedClock
 ) -> None:
     admin = token_for(engine, clock, Role.ADMIN)
-    for body in ({}, {"addresses": 3}, {"addresses": "  \n "}, {"addresses": [1, 2]}):
-        answered = client.post("/admin/api/suppressions", json=body, headers=admin)
+    for body in ({}, {"addresses": 3}, {"addresses": "  \n "}, {"addresses": [1, 2]}, {"addresses": []}):
+        answered = client.post("/admin/api/suppressions/add", json=body, headers=admin)
         assert answered.status_code == 422 and answered.json()["field"] == "addresses", body
