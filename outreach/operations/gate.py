@@ -161,3 +161,23 @@ def reviewed_commit(clearance: Clearance) -> str:
     """The commit the gate found the issue clean in, for the campaign to keep ('' without a review)."""
     review = clearance.review
     return review.commit if review is not None and review.clean else ""
+
+
+def clear_through(
+    path: Path,
+    config: Config,
+    purpose: Purpose,
+    now: datetime,
+    transport: str | None,
+    *,
+    send_now: bool = False,
+    allow_uncommitted: bool = False,
+) -> tuple[str, str, Clearance]:
+    """``clear`` for a send through the named transport (the site's default without one): the
+    transport's name, its backend (the review gate applies to real ones) and the clearance."""
+    name = transport or config.settings.delivery.transport
+    backend = config.transport(name).backend
+    clearance = clear(
+        path, config, purpose, now, send_now=send_now, backend=backend, allow_uncommitted=allow_uncommitted
+    )
+    return name, backend, clearance

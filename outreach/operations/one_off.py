@@ -34,7 +34,7 @@ from outreach.delivery.tracking import tracking_for
 from outreach.delivery.wiring import build_transport, pacing, requires_public_links
 from outreach.errors import DeliveryError
 from outreach.models import RECIPIENT_FIELDS, Actor, Issue, Recipient
-from outreach.operations.gate import Clearance, Purpose, clear, reviewed_commit
+from outreach.operations.gate import Clearance, Purpose, clear_through, reviewed_commit
 from outreach.operations.sending import AudienceChanged, compose_one, sample_message
 from outreach.render import CompiledIssue
 from outreach.transports.base import OutgoingMessage
@@ -134,16 +134,8 @@ def plan_letter(
 ) -> LetterPlan:
     """Clear the letter for ``purpose``, read the contacts file and sort its rows."""
     clock = clock or SystemClock()
-    name = transport or config.settings.delivery.transport
-    backend = config.transport(name).backend
-    clearance = clear(
-        path,
-        config,
-        purpose,
-        clock.now(),
-        send_now=send_now,
-        backend=backend,
-        allow_uncommitted=allow_uncommitted,
+    name, backend, clearance = clear_through(
+        path, config, purpose, clock.now(), transport, send_now=send_now, allow_uncommitted=allow_uncommitted
     )
     contacts = read_contacts(recipients)
     compiled = clearance.report.compiled

@@ -37,7 +37,7 @@ from outreach.delivery.tracking import tracking_for
 from outreach.delivery.wiring import build_transport, pacing, requires_public_links, runner_for, signer
 from outreach.errors import DeliveryError
 from outreach.models import Actor, Audience, Recipient
-from outreach.operations.gate import Clearance, Purpose, clear, reviewed_commit
+from outreach.operations.gate import Clearance, Purpose, clear, clear_through, reviewed_commit
 from outreach.render import CompiledIssue
 from outreach.render.sample import SAMPLE_RECIPIENT
 from outreach.transports.base import OutgoingMessage, SendResult
@@ -88,16 +88,8 @@ def plan_send(
 ) -> SendPlan:
     """Clear the issue for ``purpose`` and count its audience (the issue's own unless one is given)."""
     clock = clock or SystemClock()
-    name = transport or config.settings.delivery.transport
-    backend = config.transport(name).backend
-    clearance = clear(
-        path,
-        config,
-        purpose,
-        clock.now(),
-        send_now=send_now,
-        backend=backend,
-        allow_uncommitted=allow_uncommitted,
+    name, backend, clearance = clear_through(
+        path, config, purpose, clock.now(), transport, send_now=send_now, allow_uncommitted=allow_uncommitted
     )
     compiled = clearance.compiled
     wanted = audience if audience is not None and not audience.is_empty else compiled.issue.audience
