@@ -1,7 +1,8 @@
 """What the coordinators do, in Chromium against a real uvicorn: sign in (with and without a second
 factor, the code computed by pyotp), send a test copy and find it in the outbox, send an issue to a
-segment and watch the live progress reach 100%, pause and resume a campaign, and read a report's
-charts. With ``OUTREACH_SCREENSHOTS=1`` the journeys also write the screenshots of docs/admin/.
+segment and watch the live progress reach 100%, pause and resume a campaign, read a report's
+charts, import a file with rejected rows (downloaded) and apply it, and erase a subscriber. With
+``OUTREACH_SCREENSHOTS=1`` the journeys also write the screenshots of docs/admin/.
 """
 
 from __future__ import annotations
@@ -11,12 +12,14 @@ from pathlib import Path
 from typing import Any
 
 import pyotp
+import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from outreach.accounts.schema import Role
 from outreach.accounts.signin import set_up_second_factor
 from outreach.accounts.users import get_user
 from outreach.audience import Consent, ConsentMethod, add_subscriber, transaction
+from outreach.audience.schema import Subscriber
 from outreach.audience.subscribers import Profile
 from outreach.clock import FixedClock
 from outreach.delivery import ledger
@@ -205,3 +208,74 @@ def test_the_report_shows_its_charts_and_the_other_pages_open(
             page.goto(f"{base}/admin{path}")
             assert page.locator("h1").count() == 1
             screenshot(page, name)
+
+
+def test_import_a_file_with_rejects_download_them_and_apply_it(
+    project: Path, engine: Engine, clock: FixedClock, people: dict[Role, str], tmp_path: Path
+) -> None:
+    members = tmp_path / "spring-conference.csv"
+    members.write_text(
+        "Email;First name;Organisation\n"
+        "rosa.mendez@example.org;Rosa;Richmond Early Head Start\n"
+        "not an address;Bad;Nowhere\n"
+        "li.chen@example.org;Li;Fairfax County Schools\n",
+        encoding="cp1252",
+    )
+    with live_admin(project, engine, clock) as (base, _), chromium_page(tmp_path / "i") as page:
+        sign_in_page(page, base, USERS[Role.EDITOR])
+        page.goto(f"{base}/admin/imports")
+        page.set_input_files("#import-file", str(members))
+        page.click("form[enctype] button[type=submit]")
+        page.wait_for_selector("#plan-heading")
+        rejected = page.locator("tr", has_text="not a valid email address")
+        assert rejected.locator("td").first.inner_text().strip() == "3"  # named by its line in the file
+        screenshot(page, "import-plan")
+        with page.expect_download() as download:
+            page.click("text=Download the rejected rows")
+        rejects = Path(download.value.path()).read_text(encoding="utf-8")
+        assert "not an address" in rejects and "rosa.mendez" not in rejects
+        page.fill("#import-consent", "Spring conference sign-up sheet, 2027-03")
+        page.click("button:has-text('Apply the import')")
+        # The progress page follows the apply by itself and offers the result when it has finished.
+        page.wait_for_selector("#done-heading, [data-finished]:not([hidden])", timeout=180_000)
+        if page.locator("#done-heading").count() == 0:
+            page.click("[data-finished] a")
+        page.wait_for_selector("#done-heading")
+        screenshot(page, "import-done")
+    with transaction(engine) as session:
+        found = session.scalars(sa.select(Subscriber.email).order_by(Subscriber.email)).all()
+    assert found == ["li.chen@example.org", "rosa.mendez@example.org"]
+
+
+def test_an_admin_erases_a_subscriber_after_typing_their_address(
+    project: Path, engine: Engine, clock: FixedClock, people: dict[Role, str], tmp_path: Path
+) -> None:
+    with transaction(engine) as session:
+        add_topics(session)
+        ana = add_subscriber(
+            session,
+            "ana.rivera@example.org",
+            consent=CONSENT,
+            clock=clock,
+            profile=Profile(first_name="Ana", last_name="Rivera"),
+            topics=("monthly-newsletter",),
+        ).id
+    with live_admin(project, engine, clock) as (base, _), chromium_page(tmp_path / "e") as page:
+        sign_in_page(page, base, USERS[Role.ADMIN])
+        page.goto(f"{base}/admin/subscribers?q=ana")
+        page.click("text=ana.rivera@example.org")
+        screenshot(page, "subscriber")
+        page.click("text=Erase this person")
+        page.fill("#confirm", "someone.else@example.org")
+        page.click("button:has-text('Erase permanently')")
+        with transaction(engine) as session:
+            assert (
+                session.get(Subscriber, ana).email == "ana.rivera@example.org"
+            )  # a wrong address erases nothing
+        page.fill("#confirm", "ana.rivera@example.org")
+        page.click("button:has-text('Erase permanently')")
+        page.wait_for_load_state()
+        assert "erased" in page.locator("main").inner_text().lower()
+    with transaction(engine) as session:
+        erased = session.get(Subscriber, ana)
+        assert erased is not None and erased.email is None and erased.first_name == ""
