@@ -24,10 +24,11 @@ from outreach.audience.segments import FieldCondition
 from outreach.audience.subscribers import known_topics
 from outreach.clock import Clock
 from outreach.config import Config
-from outreach.content import read_issue
+from outreach.content.editions import edition_files, read_editions
 from outreach.delivery import campaigns as campaign_ops
 from outreach.delivery.audience import audience_clause
-from outreach.delivery.campaigns import log, sender_for
+from outreach.delivery.campaigns import edition_rows, log, sender_for
+from outreach.delivery.editions import choice_clause, choice_for, replace_editions
 from outreach.delivery.schema import Campaign, CampaignStatus, Delivery, DeliveryState
 from outreach.errors import OutreachError
 from outreach.render import render_issue
@@ -109,7 +110,7 @@ def queue_due(
         sa.literal("").label("provider_id"),
         sa.literal(0).label("attempts"),
         sa.literal("").label("claimed_by"),
-        sa.literal(campaign.language).label("language"),
+        choice_clause(choice_for(session, campaign), Subscriber.language).label("language"),
     ).where(
         due_clause(trigger, now, activated_at, zone),
         audience_clause(campaign_audience(campaign), segments, now.astimezone(zone).date()),
@@ -134,13 +135,20 @@ def step_state(session: Session, name: str, clock: Clock) -> AutomationStep:
 
 
 def _content(step: Step, config: Config, session: Session, state: AutomationStep, clock: Clock) -> Campaign:
-    """The step's campaign, created or brought up to date with its Markdown file."""
-    source = step.path.read_bytes()
-    digest = hashlib.sha256(source).hexdigest()
+    """The step's campaign, created or brought up to date with its Markdown file and its editions.
+
+    A step may have language editions like an issue (``welcome-1.es.md`` beside ``welcome-1.md``):
+    each subscriber is queued with the edition in their language, the default where there is none,
+    so a Spanish reader's welcome is in Spanish."""
+    digest = hashlib.sha256()
+    for path in edition_files(step.path).paths:
+        digest.update(path.name.encode("utf-8") + b"\x00" + path.read_bytes() + b"\x00")
     campaign = session.get(Campaign, state.campaign_id) if state.campaign_id else None
-    if campaign is not None and digest == state.content_hash:
+    if campaign is not None and digest.hexdigest() == state.content_hash:
         return campaign
-    compiled = render_issue(read_issue(step.path, config.time_zone), config)
+    editions = read_editions(step.path, config.time_zone)
+    compiled = render_issue(editions.default, config)
+    others = [render_issue(issue, config) for issue in editions.others]
     now = clock.now()
     if campaign is None:
         campaign = Campaign(
@@ -155,7 +163,8 @@ def _content(step: Step, config: Config, session: Session, state: AutomationStep
     else:
         _fill(campaign, compiled, sender_for(config, compiled), campaign.transport)
         log(session, campaign.id, "content-updated", clock, f"{step.path.name} changed; rendered again")
-    state.content_hash = digest
+    replace_editions(session, campaign, edition_rows(others))
+    state.content_hash = digest.hexdigest()
     state.updated_at = now
     return campaign
 

@@ -8,6 +8,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from outreach.audience import Consent, ConsentMethod, transaction, unsubscribe
+from outreach.audience.schema import Subscriber
 from outreach.clock import FixedClock
 from outreach.config import Config
 from outreach.delivery.schema import Campaign, CampaignStatus, Delivery
@@ -150,3 +151,25 @@ def test_queued_automation_mail_is_sent_through_the_transport(
             sa.select(Campaign.status).where(Campaign.issue_slug == slug_of("welcome-1"))
         )
     assert state is CampaignStatus.DONE
+
+
+def test_a_reader_who_chose_spanish_is_welcomed_in_spanish(
+    synced: Engine, site: Config, people: People, clock: FixedClock, jobs: FakeJobs
+) -> None:
+    assert (site.path("newsletters") / "automations" / "welcome-1.es.md").exists()  # the step's edition
+    run_automations(synced, site, clock)
+    clock.advance(60)
+    ana, rosa = people(["ana@example.org", "rosa@example.org"], clock=clock, confirm=True)
+    with transaction(synced) as session:
+        session.execute(sa.update(Subscriber).where(Subscriber.id == rosa).values(language="es-MX"))
+    clock.advance(60)
+    runtime = scheduler_jobs.Runtime(site, synced, clock, jobs, lambda: True)
+    run_automations(synced, site, clock)
+    scheduler_jobs.continue_sending(runtime)
+    scheduler_jobs.continue_sending(runtime)
+    subjects = {
+        str(m["To"]).split("<")[1].rstrip(">"): str(m["Subject"]) for m in messages(site.path("outbox"))
+    }
+    assert subjects["ana@example.org"].startswith("Welcome to VAIMH")
+    assert subjects["rosa@example.org"].startswith("Bienvenido a VAIMH")
+    assert queued(synced, "welcome-1") == sorted([ana, rosa])  # one campaign, one row each
