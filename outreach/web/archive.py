@@ -81,12 +81,7 @@ def _templates(campaign: Campaign) -> PersonalTemplates:
 def archived_issues(session: Session, base_url: str, language: str | None = None) -> list[ArchivedIssue]:
     """Sent issues (of ``language``, or of every language), newest first, one entry per issue (the
     newest campaign of each slug)."""
-    language_is: sa.ColumnElement[bool] = sa.true()
-    if language is not None:
-        has_edition = sa.select(CampaignEdition.id).where(
-            CampaignEdition.campaign_id == Campaign.id, CampaignEdition.language == language
-        )
-        language_is = sa.or_(Campaign.language == language, has_edition.exists())
+    language_is = _in_language(language) if language is not None else sa.true()
     campaigns = session.scalars(
         sa.select(Campaign)
         .where(_sent(), language_is)
@@ -120,21 +115,31 @@ def archived_issues(session: Session, base_url: str, language: str | None = None
 def web_version(
     session: Session, slug: str, base_url: str, keys: Keys, language: str | None = None, strict: bool = True
 ) -> str | None:
-    """The HTML of the newest sent campaign of ``slug``, for nobody in particular: its ``language``
-    edition (the default edition without one). When the issue was not sent in that language: None,
-    or unless ``strict`` the edition it was sent in (so an old ``/archive/SLUG`` link still works)."""
-    campaign = session.scalars(
+    """The HTML of the newest sent campaign of ``slug`` in ``language`` (its default edition or one of
+    its others), for nobody in particular. When the issue was not sent in that language: None, or unless
+    ``strict`` the newest campaign's default edition (so an old ``/archive/SLUG`` link still works)."""
+    newest = (
         sa.select(Campaign)
         .where(Campaign.issue_slug == slug, _sent())
         .order_by(Campaign.started_at.desc(), Campaign.id.desc())
         .limit(1)
-    ).first()
-    if campaign is None:
-        return None
-    found = edition_web_version(session, campaign, base_url, keys, language)
-    if found is None and not strict:
-        found = edition_web_version(session, campaign, base_url, keys, None)
-    return found
+    )
+    if language is not None:
+        found = session.scalars(newest.where(_in_language(language))).first()
+        if found is not None:
+            return edition_web_version(session, found, base_url, keys, language)
+        if strict:
+            return None
+    campaign = session.scalars(newest).first()
+    return edition_web_version(session, campaign, base_url, keys, None) if campaign is not None else None
+
+
+def _in_language(language: str) -> sa.ColumnElement[bool]:
+    """A campaign sent in ``language``: as its default edition or as one of its others."""
+    has_edition = sa.select(CampaignEdition.id).where(
+        CampaignEdition.campaign_id == Campaign.id, CampaignEdition.language == language
+    )
+    return sa.or_(Campaign.language == language, has_edition.exists())
 
 
 def edition_web_version(
