@@ -271,7 +271,7 @@ def test_callout_and_event_cards_keep_their_padding_in_dark_mode(open_example: A
     """The card's colour fills its padding: the text sits inside a coloured box, not at its edge."""
     for scheme in ("dark", "light"):
         cards = open_example(width, scheme).evaluate(CARDS_JS)
-        assert len(cards) == 3  # the example's callout and two events
+        assert len(cards) == 4  # the example's two callouts (one in a section for clinicians) and two events
         for card in cards:
             assert card["card"] != card["sheet"], (scheme, card)  # the padded cell has the card's colour
             assert card["inner"] in ("rgba(0, 0, 0, 0)", card["card"]), (scheme, card)  # nothing paints over
