@@ -1,4 +1,4 @@
-"""Audience benchmarks against DESIGN.md section 9 (run: ``python benchmarks/audience_bench.py``).
+"""Audience benchmarks against docs/design.md section 7 (run: ``python benchmarks/audience_bench.py``).
 
 1. Count segments over 1,000,000 subscribers on SQLite (budget: <= 2 s each), including the
    engagement rules ``received`` and ``clicked`` over a ledger of 1,000,000 deliveries.

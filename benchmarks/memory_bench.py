@@ -7,7 +7,7 @@ measured), then another fresh subprocess does what ``outreach send --yes`` does:
 (~60 KB per message), ``create_campaign`` (the INSERT ... SELECT snapshot into the ledger) and
 ``CampaignRunner`` through a counting transport that drops every message and answers SENT (the
 ``memory`` transport keeps every message in a list: that would measure the sink, not outreach). The
-sending process's peak RSS (``ru_maxrss``) is the figure. Budget (DESIGN.md section 9): <= 150 MB,
+sending process's peak RSS (``ru_maxrss``) is the figure. Budget (docs/design.md section 7): <= 150 MB,
 and flat in the list size (the largest size's peak within 15% of the smallest's).
 """
 

@@ -3,7 +3,7 @@
 Run:  python benchmarks/render_bench.py [--recipients 2000]
 
 Everything is measured in the same run so comparisons are ratios on this machine, never numbers from
-another day. Budgets (DESIGN.md section 9): render one issue <= 50 ms; personalise + serialise one
+another day. Budgets (docs/design.md section 7): render one issue <= 50 ms; personalise + serialise one
 recipient's message <= 100 µs median and >= 20x faster than building an ``EmailMessage`` per recipient.
 """
 
