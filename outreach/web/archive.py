@@ -74,20 +74,28 @@ def _public_links(base_url: str, slug: str) -> RecipientLinks:
     )
 
 
-def _templates(campaign: Campaign) -> PersonalTemplates:
-    return PersonalTemplates(campaign.subject_source, campaign.html_source, campaign.text_source)
-
-
 def archived_issues(session: Session, base_url: str, language: str | None = None) -> list[ArchivedIssue]:
     """Sent issues (of ``language``, or of every language), newest first, one entry per issue (the
     newest campaign of each slug)."""
     language_is = _in_language(language) if language is not None else sa.true()
-    campaigns = session.scalars(
-        sa.select(Campaign)
-        .where(_sent(), language_is)
-        .order_by(Campaign.started_at.desc(), Campaign.id.desc())
-        .limit(LIMIT)
+    campaigns = list(
+        session.scalars(
+            sa.select(Campaign)
+            .where(_sent(), language_is)
+            .order_by(Campaign.started_at.desc(), Campaign.id.desc())
+            .limit(LIMIT)
+        )
     )
+    # The subjects of the listed campaigns' editions in this language, in one query (not one each).
+    edition_subjects: dict[int, str] = {}
+    if language is not None:
+        found = session.execute(
+            sa.select(CampaignEdition.campaign_id, CampaignEdition.subject_source).where(
+                CampaignEdition.campaign_id.in_([c.id for c in campaigns]),
+                CampaignEdition.language == language,
+            )
+        )
+        edition_subjects = {campaign_id: subject for campaign_id, subject in found}
     seen: set[tuple[str, str]] = set()
     issues: list[ArchivedIssue] = []
     for campaign in campaigns:
@@ -95,11 +103,11 @@ def archived_issues(session: Session, base_url: str, language: str | None = None
         if (campaign.issue_slug, shown) in seen:
             continue
         seen.add((campaign.issue_slug, shown))
-        sources = web_templates(session, campaign, shown)
-        if sources is None:
+        source = campaign.subject_source if shown == campaign.language else edition_subjects.get(campaign.id)
+        if source is None:
             continue
         links = _public_links(base_url, campaign.issue_slug)
-        subject = PersonalTemplates(*sources).render(NOBODY, links).subject
+        subject = PersonalTemplates(source, "", "").render(NOBODY, links).subject
         issues.append(
             ArchivedIssue(
                 campaign.issue_slug,
