@@ -202,13 +202,19 @@ class TextPart:
         self.shape = shape
         self._quoted = EncodedPart(shape, quoted_printable)
         self._ascii = all(run.isascii() for run in shape.runs if isinstance(run, str))
+        self._plain = EncodedPart(shape, _ascii) if self._ascii else None
         self._fixed_fits = all(fits(run.encode("utf-8")) for run in shape.runs if isinstance(run, str))
 
-    def body(self, text: str, lines: Sequence[str]) -> tuple[bytes, str]:
-        """(body, Content-Transfer-Encoding) of the recipient's ``text``, whose changing lines are
-        ``lines``."""
-        if self._ascii and self._fixed_fits and all(line.isascii() and len(line) <= LIMIT for line in lines):
-            return text.encode("ascii"), "7bit"
+    def body(self, lines: Sequence[str]) -> tuple[bytes, str]:
+        """(body, Content-Transfer-Encoding) of the text part whose changing lines are ``lines``."""
+        if (
+            self._plain is not None
+            and self._fixed_fits
+            and all(line.isascii() and len(line) <= LIMIT for line in lines)
+        ):
+            plain = self._plain.body(lines)
+            assert plain is not None  # every line was measured above
+            return plain, "7bit"
         quoted = self._quoted.body(lines)
         assert quoted is not None  # quoted-printable lines are at most 76 characters
         return quoted, "quoted-printable"
@@ -221,14 +227,17 @@ class HtmlPart:
         self.shape = shape
         self._ascii = EncodedPart(shape, references)
 
-    def body(self, html: str, lines: Sequence[str]) -> tuple[bytes, str]:
-        """(body, Content-Transfer-Encoding) of the recipient's ``html``, whose changing lines are
-        ``lines``."""
+    def body(self, lines: Sequence[str]) -> tuple[bytes, str]:
+        """(body, Content-Transfer-Encoding) of the HTML part whose changing lines are ``lines``."""
         if self._ascii.fixed_fits:
             encoded = self._ascii.body(lines)
             if encoded is not None:
                 return encoded, "7bit"
-        return html_body(html)
+        return html_body(self.shape.assemble(lines))
+
+
+def _ascii(text: str) -> bytes:
+    return text.encode("ascii")
 
 
 def text_body(text: str) -> tuple[bytes, str]:

@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import re
 import secrets
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, fields, replace
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import fields, replace
 from datetime import datetime
 from email.utils import format_datetime
 from typing import Any
@@ -37,6 +37,7 @@ from outreach.models import Recipient, RecipientLinks
 from outreach.render.personal import Personalised, PersonalTemplates, recipient_context
 
 _Body = tuple[bytes, str]  # an encoded part and its Content-Transfer-Encoding
+_Mail = Personalised | Callable[[], Personalised]
 # The address is not cleaned but checked where it becomes a header: a cleaned copy could differ from
 # the envelope recipient.
 _TEXT_FIELDS = tuple(
@@ -44,14 +45,29 @@ _TEXT_FIELDS = tuple(
 )
 
 
-@dataclass(frozen=True, slots=True)
 class Stamped:
-    """One recipient's serialised message and the values a transport's JSON API needs."""
+    """One recipient's serialised message and the values a transport's JSON API needs.
 
-    raw: bytes
-    subject: str
-    mail: Personalised
-    to_header: str  # the To value on one line, as sent
+    ``mail`` (the subject, HTML and text as strings) is put together only when asked for: SMTP sends
+    ``raw`` and never needs it, and joining a 60 KB part into a string is a tenth of a recipient's budget.
+    """
+
+    __slots__ = ("raw", "subject", "to_header", "_mail")
+
+    def __init__(
+        self, raw: bytes, subject: str, mail: Personalised | Callable[[], Personalised], to_header: str
+    ) -> None:
+        self.raw = raw
+        self.subject = subject
+        self.to_header = to_header  # the To value on one line, as sent
+        self._mail = mail
+
+    @property
+    def mail(self) -> Personalised:
+        mail = self._mail
+        if not isinstance(mail, Personalised):
+            mail = self._mail = mail()
+        return mail
 
 
 def clean_recipient(recipient: Recipient) -> Recipient:
@@ -130,12 +146,12 @@ class MessageFrame:
         context = recipient_context(recipient, links)
         if extra:
             context.update(extra)
-        mail, text, html = self._personalise(context)
+        subject, mail, text, html = self._personalise(context)
         to_line = self.headers.to_line(recipient.full_name, recipient.email)
         values = RecipientHeaders(
             recipient.full_name,
             recipient.email,
-            mail.subject,
+            subject,
             self._date_header(date),
             message_id,
             links.unsubscribe,
@@ -144,7 +160,7 @@ class MessageFrame:
         if self.text_only:
             head = self.headers.block(to_line, values) + self._single[text[1]]
             raw = b"".join((head.encode("utf-8"), text[0], self._crlf))
-            return Stamped(raw=raw, subject=plain_text(mail.subject), mail=mail, to_header=unfolded(to_line))
+            return Stamped(raw, plain_text(subject), mail, unfolded(to_line))
         head = self.headers.block(to_line, values) + self._mime
         raw = b"".join(
             (
@@ -157,25 +173,32 @@ class MessageFrame:
                 self._end_bytes,
             )
         )
-        subject = plain_text(mail.subject)  # as the Subject header has it, for JSON APIs
-        return Stamped(raw=raw, subject=subject, mail=mail, to_header=unfolded(to_line))
+        # The subject as the Subject header has it, for JSON APIs.
+        return Stamped(raw, plain_text(subject), mail, unfolded(to_line))
 
-    def _personalise(self, context: dict[str, Any]) -> tuple[Personalised, _Body, _Body]:
-        """The recipient's subject, HTML and text, and the two parts encoded: line by line when the
-        templates allow (only the lines that change are rendered and encoded), else whole."""
+    def _personalise(self, context: dict[str, Any]) -> tuple[str, _Mail, _Body, _Body]:
+        """The recipient's subject, their subject, HTML and text (or how to put them together), and the
+        two parts encoded: line by line when the templates allow (only the lines that change are
+        rendered and encoded), else whole."""
         if self._lines is not None:
             part = self._lines.render_context(context)
             html_lines = self._html.shape.lines_of(part.html)
             text_lines = self._text.shape.lines_of(part.text)
             if html_lines is not None and text_lines is not None:
-                html = self._html.shape.assemble(html_lines)
-                text = self._text.shape.assemble(text_lines)
-                mail = Personalised(part.subject, html, text)
-                return mail, self._text.body(text, text_lines), self._html.body(html, html_lines)
+                html_part, text_part = self._html, self._text
+
+                def whole() -> Personalised:
+                    return Personalised(
+                        part.subject,
+                        html_part.shape.assemble(html_lines),
+                        text_part.shape.assemble(text_lines),
+                    )
+
+                return part.subject, whole, text_part.body(text_lines), html_part.body(html_lines)
         mail = self.templates.render_context(context)
         # A value may hold its own line breaks (an author's ``replace(' ', '\n')``): mail has CRLF only.
         mail = Personalised(mail.subject, _crlf_only(mail.html), _crlf_only(mail.text))
-        return mail, text_body(mail.text), html_body(mail.html)
+        return mail.subject, mail, text_body(mail.text), html_body(mail.html)
 
     def _line_templates(self, templates: PersonalTemplates) -> PersonalTemplates | None:
         """The subject and the changing lines of both parts as templates of their own, when rendering

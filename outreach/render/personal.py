@@ -116,13 +116,21 @@ class PersonalTemplates:
         try:
             subject = self._fixed_subject
             if subject is None:
-                subject = " ".join(self._subject.render(context).split())
+                subject = " ".join(render(self._subject, context).split())
             return Personalised(
-                subject=subject, html=self._html.render(context), text=self._text.render(context)
+                subject=subject, html=render(self._html, context), text=render(self._text, context)
             )
         except RENDER_ERRORS as err:  # only a template that slipped past check_template gets here
             message = getattr(err, "message", None) or str(err)
             raise TemplateError(f"the mail's template cannot be personalised: {message}") from None
+
+
+def render(template: jinja2.Template, context: dict[str, Any]) -> str:
+    """``template.render(context)`` without its per-call copies: ``render`` copies the context into a
+    new dict and merges it with the globals through a ChainMap, ~7 µs of a recipient's budget here
+    (twice per recipient). These templates have no globals and no statement that assigns, so the
+    context is handed over as it is (``new_context(shared=True)``)."""
+    return "".join(template.root_render_func(template.new_context(context, shared=True)))
 
 
 def _compile(env: jinja2.Environment, source: str, part: str) -> jinja2.Template:
