@@ -42,7 +42,7 @@ from outreach.delivery import ledger
 from outreach.delivery.journal import ChunkReceipts, Journal
 from outreach.delivery.limits import LedgerLimits
 from outreach.delivery.pacing import RateLimits
-from outreach.transports.base import Outcome, OutgoingMessage, SendResult
+from outreach.transports.base import Outcome, OutgoingMessage, Parts, SendResult
 
 BATCH = 200
 SECRET = "ledger-bench-key-0123456789abcdefXYZ"
@@ -98,7 +98,7 @@ def _claim_cost(config: Config, issue: Path, recipients: int, limited: bool) -> 
 def journal_cost(folder: Path, messages: int, sync: str) -> float:
     """Median µs per message of journaling a hand-over and an answer (``sync``: none, record, chunk)."""
     journal = Journal(folder, f"bench:{os.getpid()}:{sync}", 1)
-    message = OutgoingMessage("0", "<m@x>", "b@x", "r@x", b"", "f", "t", "s", "", "")
+    message = OutgoingMessage("0", "<m@x>", "b@x", "r@x", b"", "f", "t", "s", Parts.of("", ""))
     chunk = 50
     per_message: list[float] = []
     for start in range(0, messages, chunk):

@@ -33,6 +33,7 @@ import argparse
 import json
 import os
 import re
+import resource
 import shutil
 import socket
 import statistics
@@ -189,6 +190,18 @@ def run_campaign(
     return progress, seconds, counts
 
 
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) a running process has used so far, from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def children_cpu() -> float:
+    """CPU time (user + system) of this process's finished children."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 # -- smtp-sink and smtp-source ------------------------------------------------------------------------
 
 
@@ -318,7 +331,14 @@ def send_round(folder: Path, campaign_id: int, name: str, workers: int = 1) -> d
     sent = sum(a["sent_now"] for a in answers)
     # one worker alone: its own timing (no interpreter start in it, as before); several: the wall time
     own = answers[0]["seconds"] if workers == 1 else seconds
-    return {"sent": sent, "seconds": own, "peak": peak, "processes": most, "counts": answers[-1]["counts"]}
+    return {
+        "sent": sent,
+        "seconds": own,
+        "cpu": sum(a["cpu"] for a in answers),
+        "peak": peak,
+        "processes": most,
+        "counts": answers[-1]["counts"],
+    }
 
 
 def _send_campaign(folder: Path, campaign_id: int, name: str) -> int:
@@ -327,10 +347,16 @@ def _send_campaign(folder: Path, campaign_id: int, name: str) -> int:
     engine = make_engine(config.database_url)
     with transaction(engine) as session:
         before = ledger.counts(session, campaign_id)["sent"]
+    cpu = time.process_time()  # every thread of this process
     progress, seconds, counts = run_campaign(config, engine, campaign_id, name)
+    cpu = time.process_time() - cpu
     engine.dispose()
     now = counts["sent"] - before
-    print(json.dumps({"sent_now": now, "seconds": seconds, "counts": counts, "total_sent": progress.sent}))
+    print(
+        json.dumps(
+            {"sent_now": now, "seconds": seconds, "cpu": cpu, "counts": counts, "total_sent": progress.sent}
+        )
+    )
     return 0
 
 
@@ -450,14 +476,17 @@ def main() -> int:
         for number in range(1, args.rounds + 1):
             for n in counts:
                 campaign = first if (number, n) == (1, counts[0]) else project.campaign(f"sink{n}")
-                before = sink.messages()
+                before, sink_cpu = sink.messages(), cpu_seconds(sink.process.pid)
                 ours = send_round(project.folder, campaign, f"sink{n}")
                 our_rate = ours["sent"] / ours["seconds"]
                 received = sink.messages() - before
+                our_sink_cpu = cpu_seconds(sink.process.pid) - sink_cpu
                 complete &= ours["counts"]["sent"] == args.recipients == received
-                before = sink.messages()
+                before, sink_cpu, source_cpu = sink.messages(), cpu_seconds(sink.process.pid), children_cpu()
                 source_seconds = smtp_source(sink.port, args.recipients, size, n)
                 their_rate = args.recipients / source_seconds
+                their_sink_cpu = cpu_seconds(sink.process.pid) - sink_cpu
+                source_cpu = children_cpu() - source_cpu
                 complete &= sink.messages() - before == args.recipients
                 rates[n].append(our_rate)
                 ratios[n].append(our_rate / their_rate)
@@ -468,6 +497,13 @@ def main() -> int:
                     f"{received:,}; peak {ours['peak'] / 2**20:.0f} MiB in {ours['processes']} "
                     f"process{'es' if ours['processes'] > 1 else ''})   smtp-source {their_rate:,.0f}/s"
                     f"   ratio {ratios[n][-1]:.0%}",
+                    flush=True,
+                )
+                per = 1e6 / args.recipients
+                print(
+                    f"      CPU per message: outreach {ours['cpu'] * per:.0f} µs "
+                    f"(its sink {our_sink_cpu * per:.0f} µs)   smtp-source {source_cpu * per:.0f} µs "
+                    f"(its sink {their_sink_cpu * per:.0f} µs)",
                     flush=True,
                 )
             if postgres is not None:

@@ -23,14 +23,24 @@ from __future__ import annotations
 import binascii
 import re
 from collections.abc import Callable, Sequence
+from typing import NamedTuple
 
 CRLF = "\r\n"
 _CRLF = b"\r\n"
 LIMIT = 998
+QP_PIECE = 75  # RFC 2045 6.7 (5): encoded lines are at most 76 characters, a soft break's "=" included
 _OPENERS = ("{{", "{%", "{#")
 # The two lines of a conditional section (``outreach.render.conditional``), as the template has them.
 _OPEN_TAG = re.compile(r"^\{% if (.+) %\}$")
 _CLOSE_TAG = "{% endif %}"
+
+
+class Body(NamedTuple):
+    """One encoded part of a recipient's message."""
+
+    data: bytes
+    encoding: str  # its Content-Transfer-Encoding
+    dotted: bool  # a line of it starts with a dot
 
 
 class _Mark:
@@ -46,7 +56,15 @@ _OPENS, _CLOSES = _Mark(True), _Mark(False)
 
 
 def quoted_printable(text: str) -> bytes:
-    """RFC 2045 6.7 of CRLF text: soft breaks within 76 characters, trailing white space protected."""
+    """RFC 2045 6.7 of CRLF text: soft breaks within 76 characters, trailing white space protected.
+
+    Byte for byte what ``binascii.b2a_qp`` writes; a line of printable ASCII without ``=`` (a
+    greeting, a link) is its own encoding cut into 75-character pieces, without the C call's copies."""
+    if text.isascii() and text.isprintable() and "=" not in text and text[-1:] != " " and text != ".":
+        if len(text) <= QP_PIECE:
+            return text.encode("ascii")
+        pieces = [text[i : i + QP_PIECE] for i in range(0, len(text), QP_PIECE)]
+        return "=\r\n".join(pieces).encode("ascii")
     # With a CRLF of its own, b2a_qp writes soft line breaks as "=\r\n" (without, as "=\n").
     return binascii.b2a_qp((text + CRLF).encode("utf-8"), istext=True)[:-2]
 
@@ -126,7 +144,13 @@ class Shape:
         """What the recipient gets: (index of the run, index of their changing line or -1 for a fixed
         run), leaving out runs inside a section whose condition rendered 0. Worked out once per
         combination of the sections' answers (a handful per campaign), not per recipient."""
-        flags = tuple(lines[i] == "1" for i in self._flags)
+        return self.plan_for(self.shown(lines))
+
+    def shown(self, lines: Sequence[str]) -> tuple[bool, ...]:
+        """Which sections the recipient whose changing lines are ``lines`` sees (their conditions)."""
+        return tuple(lines[i] == "1" for i in self._flags) if self._flags else ()
+
+    def plan_for(self, flags: tuple[bool, ...]) -> tuple[tuple[int, int], ...]:
         plan = self._plans.get(flags)
         if plan is None:
             plan = self._plan(flags)
@@ -158,6 +182,20 @@ class Shape:
         return tuple(plan)
 
 
+def dotted(body: bytes) -> bool:
+    """Does a line of ``body`` start with a dot (which SMTP must stuff, RFC 5321 4.5.2)?"""
+    return body[:1] == b"." or b"\n." in body
+
+
+class _Layout(NamedTuple):
+    """A part as one reader group gets it: the encoded fixed runs in place, empty slots for the
+    reader's own lines, and whether a fixed run has a line that starts with a dot."""
+
+    pieces: list[bytes]
+    slots: tuple[tuple[int, int], ...]  # (position in pieces, index of the changing line)
+    dotted: bool
+
+
 class EncodedPart:
     """One part of a campaign's messages: fixed runs encoded once, changing lines per recipient."""
 
@@ -165,34 +203,46 @@ class EncodedPart:
         self.shape = shape
         self._encode = encode
         self._encoded = [encode(run) if isinstance(run, str) else None for run in shape.runs]
+        self._dotted = [body is not None and dotted(body) for body in self._encoded]
         self.fixed_fits = all(fits(body) for body in self._encoded if body is not None)
+        self._layouts: dict[tuple[bool, ...], _Layout] = {}
 
-    def body(self, lines: Sequence[str]) -> bytes | None:
-        """The encoded part, or None when a line would pass 998 octets."""
-        if self.shape.sections:
-            return self._shown_body(lines)
-        filled = iter(lines)
-        out: list[bytes] = []
-        for body in self._encoded:
-            if body is None:
-                body = self._encode(next(filled))
-                if len(body) > LIMIT and not fits(body):
-                    return None
-            out.append(body)
-        return _CRLF.join(out)
-
-    def _shown_body(self, lines: Sequence[str]) -> bytes | None:
-        out: list[bytes] = []
-        encoded = self._encoded
-        for index, line in self.shape.plan(lines):
-            if line < 0:
-                out.append(encoded[index])  # type: ignore[arg-type]
-                continue
-            body = self._encode(lines[line])
+    def body(self, lines: Sequence[str]) -> tuple[bytes, bool] | None:
+        """The encoded part and whether a line of it starts with a dot, or None when a line would
+        pass 998 octets. Every run and line starts a line of the part, so each is checked alone (the
+        fixed runs once): the message is never scanned whole. Per recipient, only their own lines
+        are encoded and put in their places."""
+        shown = self.shape.shown(lines)
+        layout = self._layouts.get(shown)
+        if layout is None:
+            layout = self._layout(shown)
+        out = layout.pieces.copy()
+        dots = layout.dotted
+        encode = self._encode
+        for position, line in layout.slots:
+            body = encode(lines[line])
             if len(body) > LIMIT and not fits(body):
                 return None
-            out.append(body)
-        return _CRLF.join(out)
+            if not dots and (body[:1] == b"." or b"\n." in body):
+                dots = True
+            out[position] = body
+        return _CRLF.join(out), dots
+
+    def _layout(self, shown: tuple[bool, ...]) -> _Layout:
+        pieces: list[bytes] = []
+        slots: list[tuple[int, int]] = []
+        dots = False
+        for index, line in self.shape.plan_for(shown):
+            if line < 0:
+                pieces.append(self._encoded[index])  # type: ignore[arg-type]
+                dots = dots or self._dotted[index]
+            else:
+                slots.append((len(pieces), line))
+                pieces.append(b"")
+        layout = _Layout(pieces, tuple(slots), dots)
+        if len(self._layouts) < 1024:  # 2^sections combinations at most; bounded all the same
+            self._layouts[shown] = layout
+        return layout
 
 
 class TextPart:
@@ -205,8 +255,8 @@ class TextPart:
         self._plain = EncodedPart(shape, _ascii) if self._ascii else None
         self._fixed_fits = all(fits(run.encode("utf-8")) for run in shape.runs if isinstance(run, str))
 
-    def body(self, lines: Sequence[str]) -> tuple[bytes, str]:
-        """(body, Content-Transfer-Encoding) of the text part whose changing lines are ``lines``."""
+    def body(self, lines: Sequence[str]) -> Body:
+        """The text part whose changing lines are ``lines``."""
         if (
             self._plain is not None
             and self._fixed_fits
@@ -214,10 +264,10 @@ class TextPart:
         ):
             plain = self._plain.body(lines)
             assert plain is not None  # every line was measured above
-            return plain, "7bit"
+            return Body(plain[0], "7bit", plain[1])
         quoted = self._quoted.body(lines)
         assert quoted is not None  # quoted-printable lines are at most 76 characters
-        return quoted, "quoted-printable"
+        return Body(quoted[0], "quoted-printable", quoted[1])
 
 
 class HtmlPart:
@@ -227,12 +277,12 @@ class HtmlPart:
         self.shape = shape
         self._ascii = EncodedPart(shape, references)
 
-    def body(self, lines: Sequence[str]) -> tuple[bytes, str]:
-        """(body, Content-Transfer-Encoding) of the HTML part whose changing lines are ``lines``."""
+    def body(self, lines: Sequence[str]) -> Body:
+        """The HTML part whose changing lines are ``lines``."""
         if self._ascii.fixed_fits:
             encoded = self._ascii.body(lines)
             if encoded is not None:
-                return encoded, "7bit"
+                return Body(encoded[0], "7bit", encoded[1])
         return html_body(self.shape.assemble(lines))
 
 
@@ -240,16 +290,20 @@ def _ascii(text: str) -> bytes:
     return text.encode("ascii")
 
 
-def text_body(text: str) -> tuple[bytes, str]:
+def text_body(text: str) -> Body:
     """A whole text part, for a template that cannot be rendered line by line."""
     if text.isascii() and fits(text.encode("ascii")):
-        return text.encode("ascii"), "7bit"
-    return quoted_printable(text), "quoted-printable"
+        return _whole(text.encode("ascii"), "7bit")
+    return _whole(quoted_printable(text), "quoted-printable")
 
 
-def html_body(html: str) -> tuple[bytes, str]:
+def html_body(html: str) -> Body:
     """A whole HTML part, for a template that cannot be rendered line by line."""
     body = references(html)
     if fits(body):
-        return body, "7bit"
-    return quoted_printable(html), "quoted-printable"
+        return _whole(body, "7bit")
+    return _whole(quoted_printable(html), "quoted-printable")
+
+
+def _whole(body: bytes, encoding: str) -> Body:
+    return Body(body, encoding, dotted(body))

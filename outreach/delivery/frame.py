@@ -23,7 +23,7 @@ from typing import Any
 
 import jinja2
 
-from outreach.delivery.bodies import HtmlPart, Shape, TextPart, html_body, text_body
+from outreach.delivery.bodies import Body, HtmlPart, Shape, TextPart, html_body, text_body
 from outreach.delivery.headers import (
     CRLF,
     MessageHeaders,
@@ -35,8 +35,8 @@ from outreach.delivery.headers import (
 from outreach.errors import TemplateError
 from outreach.models import Recipient, RecipientLinks
 from outreach.render.personal import Personalised, PersonalTemplates, recipient_context
+from outreach.transports.base import Parts
 
-_Body = tuple[bytes, str]  # an encoded part and its Content-Transfer-Encoding
 _Mail = Personalised | Callable[[], Personalised]
 # The address is not cleaned but checked where it becomes a header: a cleaned copy could differ from
 # the envelope recipient.
@@ -52,14 +52,20 @@ class Stamped:
     ``raw`` and never needs it, and joining a 60 KB part into a string is a tenth of a recipient's budget.
     """
 
-    __slots__ = ("raw", "subject", "to_header", "_mail")
+    __slots__ = ("_mail", "dot_free", "raw", "subject", "to_header")
 
     def __init__(
-        self, raw: bytes, subject: str, mail: Personalised | Callable[[], Personalised], to_header: str
+        self,
+        raw: bytes,
+        subject: str,
+        mail: Personalised | Callable[[], Personalised],
+        to_header: str,
+        dot_free: bool = False,
     ) -> None:
         self.raw = raw
         self.subject = subject
         self.to_header = to_header  # the To value on one line, as sent
+        self.dot_free = dot_free  # no line of ``raw`` starts with a dot
         self._mail = mail
 
     @property
@@ -68,6 +74,11 @@ class Stamped:
         if not isinstance(mail, Personalised):
             mail = self._mail = mail()
         return mail
+
+    @property
+    def parts(self) -> Parts:
+        """The text and HTML for an ``OutgoingMessage``, still to be put together."""
+        return Parts(lambda: (self.mail.text, self.mail.html))
 
 
 def clean_recipient(recipient: Recipient) -> Recipient:
@@ -157,26 +168,27 @@ class MessageFrame:
             links.unsubscribe,
             links.unsubscribe_mailto,
         )
+        # Header lines start with a name or a fold's space, the MIME lines with a name or "--": only
+        # the bodies' lines can start with a dot. The subject as the Subject header has it (JSON APIs).
         if self.text_only:
-            head = self.headers.block(to_line, values) + self._single[text[1]]
-            raw = b"".join((head.encode("utf-8"), text[0], self._crlf))
-            return Stamped(raw, plain_text(subject), mail, unfolded(to_line))
+            head = self.headers.block(to_line, values) + self._single[text.encoding]
+            raw = b"".join((head.encode("utf-8"), text.data, self._crlf))
+            return Stamped(raw, plain_text(subject), mail, unfolded(to_line), not text.dotted)
         head = self.headers.block(to_line, values) + self._mime
         raw = b"".join(
             (
                 head.encode("utf-8"),  # ASCII but for an SMTPUTF8 address
-                self._part_heads["plain", text[1]],
-                text[0],
+                self._part_heads["plain", text.encoding],
+                text.data,
                 self._crlf,
-                self._part_heads["html", html[1]],
-                html[0],
+                self._part_heads["html", html.encoding],
+                html.data,
                 self._end_bytes,
             )
         )
-        # The subject as the Subject header has it, for JSON APIs.
-        return Stamped(raw, plain_text(subject), mail, unfolded(to_line))
+        return Stamped(raw, plain_text(subject), mail, unfolded(to_line), not (text.dotted or html.dotted))
 
-    def _personalise(self, context: dict[str, Any]) -> tuple[str, _Mail, _Body, _Body]:
+    def _personalise(self, context: dict[str, Any]) -> tuple[str, _Mail, Body, Body]:
         """The recipient's subject, their subject, HTML and text (or how to put them together), and the
         two parts encoded: line by line when the templates allow (only the lines that change are
         rendered and encoded), else whole."""

@@ -77,6 +77,9 @@ def encoded_words(text: str, first: int = WORD) -> list[str]:
 
     A character is never split across two words, so every word decodes on its own."""
     budget = min(_WORD_BYTES, max(0, (first - len(_WORD_OPEN) - len(_WORD_CLOSE)) // 4 * 3))
+    whole = text.encode("utf-8")
+    if len(whole) <= budget:  # most names and subjects: one word
+        return [f"{_WORD_OPEN}{base64.b64encode(whole).decode('ascii')}{_WORD_CLOSE}"] if whole else [""]
     chunks: list[bytes] = []
     current = b""
     for character in text:

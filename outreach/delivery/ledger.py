@@ -20,7 +20,7 @@ import secrets
 import socket
 from collections import Counter, defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
@@ -81,7 +81,7 @@ class Recorded:
     last_error: str = ""
 
 
-def _recipient(row: Any) -> Recipient:
+def _recipient(row: Any, topics: Sequence[str] = ()) -> Recipient:
     attributes = row.attributes if isinstance(row.attributes, dict) else {}
     return Recipient(
         email=str(row.email),
@@ -93,6 +93,7 @@ def _recipient(row: Any) -> Recipient:
         language=str(row.language or ""),
         attributes=tuple((str(k), str(v)) for k, v in attributes.items() if v is not None),
         fields=tuple((str(k), str(v)) for k, v in (row.fields or {}).items() if v is not None),
+        topics=tuple(sorted(topics)),
     )
 
 
@@ -107,21 +108,14 @@ def _not_mailable(row: Any) -> str:
     return ""
 
 
-def _with_topics(connection: sa.Connection, claimed: list[Claimed]) -> list[Claimed]:
-    """The claimed recipients with the topics they receive (what ``::: only topic=`` sections look at):
-    one read per batch, not a join that would repeat each row once per topic."""
+def _topics(connection: sa.Connection, subscriber_ids: list[int]) -> dict[int, list[str]]:
+    """The topics each subscriber receives (what ``::: only topic=`` sections look at): one read per
+    batch, not a join that would repeat each row once per topic."""
     topics: dict[int, list[str]] = defaultdict(list)
-    rows = connection.execute(_topics_of(), {"ids": [c.subscriber_id for c in claimed]})
-    for subscriber_id, key in rows:
-        topics[subscriber_id].append(str(key))
-    if not topics:
-        return claimed
-    return [
-        replace(c, recipient=replace(c.recipient, topics=tuple(sorted(topics[c.subscriber_id]))))
-        if c.subscriber_id in topics
-        else c
-        for c in claimed
-    ]
+    if subscriber_ids:
+        for subscriber_id, key in connection.execute(_topics_of(), {"ids": subscriber_ids}):
+            topics[subscriber_id].append(str(key))
+    return topics
 
 
 @functools.cache
@@ -272,26 +266,30 @@ def claim(
     claimed: list[Claimed] = []
     skipped: list[dict[str, object]] = []
     switched: list[dict[str, object]] = []
+    mailable = []
     for row in rows:
         if reason := _not_mailable(row):
             skipped.append(
                 {"id": row.id, "state": DeliveryState.SKIPPED, "reason": reason, "updated_at": now}
             )
-            continue
+        else:
+            mailable.append(row)
+    topics = _topics(connection, [row.subscriber_id for row in mailable])
+    for row in mailable:
         mid = message_id(secret, campaign_id, row.id, domain)
         edition = str(row.edition or "")
         if editions is not None and editions.others:
             edition = editions.for_reader(row.language)
             if edition != row.edition:
                 switched.append({"id": row.id, "language": edition})
-        claimed.append(Claimed(row.id, row.subscriber_id, mid, row.attempts + 1, _recipient(row), edition))
+        reader = _recipient(row, topics.get(row.subscriber_id, ()))
+        claimed.append(Claimed(row.id, row.subscriber_id, mid, row.attempts + 1, reader, edition))
     if skipped:
         update_rows(session, skipped, only_state=DeliveryState.PENDING)
     if switched:
         update_rows(session, switched, only_state=DeliveryState.PENDING)
     if not claimed:
         return claimed
-    claimed = _with_topics(connection, claimed)
     ids = [c.delivery_id for c in claimed]
     if connection.dialect.name == "postgresql":
         values = {"ids": ids, "message_ids": [c.message_id for c in claimed], "claimer": claimer, "now": now}

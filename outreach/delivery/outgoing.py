@@ -179,7 +179,7 @@ class CampaignMessages:
             from_header=self.frame.from_header,
             to_header=stamped.to_header,
             subject=stamped.subject,
-            text=stamped.mail.text,
-            html=stamped.mail.html,
+            parts=stamped.parts,
+            dot_free=stamped.dot_free and self.signer is None,
             headers=tuple(headers),
         )

@@ -46,6 +46,7 @@ _QUEUE_ID = (
 )
 _WAIT = re.compile(r"(\d+)\s*(s|secs?|seconds?|m|mins?|minutes?)\b", re.IGNORECASE)
 _Call = Callable[[], tuple[int, bytes]]
+_Meanwhile = Callable[[], None] | None
 _LINE_DOT = re.compile(rb"\n\.")
 
 
@@ -192,20 +193,21 @@ class SmtpTransport(Transport):
         answered as soon as its final reply is read, so at most one message per connection is ever
         handed over without an answer."""
         halt: SendResult | None = None
-        for message in messages:
+        for index, message in enumerate(messages):
             if halt is None and not receipts.handing((message,)):
                 halt = stopped(message.key)
             if halt is not None:
                 receipts.answered(not_attempted(message, halt))
                 continue
-            result, connection, stop = self._send_one(connection, message)
+            following = partial(_compose_next, messages, index + 1)
+            result, connection, stop = self._send_one(connection, message, following)
             receipts.answered(result)
             if stop:
                 halt = result
         return connection
 
     def _send_one(
-        self, connection: _Connection | None, message: OutgoingMessage
+        self, connection: _Connection | None, message: OutgoingMessage, meanwhile: _Meanwhile = None
     ) -> tuple[SendResult, _Connection | None, bool]:
         """One message's result, the connection to go on with, and whether to stop the batch."""
         for attempt in range(2):
@@ -216,7 +218,7 @@ class SmtpTransport(Transport):
                     return _rekey(refused.result, message.key), None, True
             was_used, connection.used = connection.used, True
             try:
-                result = self._transaction(connection, message)
+                result = self._transaction(connection, message, meanwhile)
             except smtplib.SMTPException as err:  # nothing smtplib should raise here; fail safe, not twice
                 connection.client.close()
                 detail = f"{self.endpoint}: {type(err).__name__}: {err}"
@@ -248,14 +250,16 @@ class SmtpTransport(Transport):
 
     # -- one transaction ------------------------------------------------------------------------------
 
-    def _transaction(self, connection: _Connection, message: OutgoingMessage) -> SendResult:
+    def _transaction(
+        self, connection: _Connection, message: OutgoingMessage, meanwhile: _Meanwhile = None
+    ) -> SendResult:
         prepared = _prepare(connection, message)
         if isinstance(prepared, SendResult):
             return prepared
         sender, recipient, options = prepared
         client = connection.client
         if client.has_extn("pipelining"):
-            return self._pipelined(connection, message, sender, recipient, options)
+            return self._pipelined(connection, message, sender, recipient, options, meanwhile)
         code, text = self._command("MAIL", lambda: _mail_from(client, sender, options))
         if code == 421:
             raise _Lost("MAIL", f"MAIL FROM: {text}", reply=(code, text))
@@ -267,7 +271,7 @@ class SmtpTransport(Transport):
         code, text = self._command("DATA", lambda: client.docmd("DATA"))
         if code != 354:
             return self._failed(connection, message, code, text, "DATA")
-        code, text = self._payload(client, message.raw)
+        code, text = self._payload(client, message, meanwhile)
         if code != 250:
             return self._failed(connection, message, code, text, "end of DATA")
         return SendResult(message.key, Outcome.SENT, reply_code(code, text), text, _queue_id(text))
@@ -279,6 +283,7 @@ class SmtpTransport(Transport):
         sender: str,
         recipient: str,
         options: Sequence[str],
+        meanwhile: _Meanwhile = None,
     ) -> SendResult:
         """MAIL, RCPT and DATA in one write, their three replies read in order (RFC 2920): one round
         trip instead of three per message. Every reply is read before deciding, so the connection
@@ -323,7 +328,7 @@ class SmtpTransport(Transport):
 
                 self._command("DATA", end_empty)
             return self._failed(connection, message, *refused)
-        code, text = self._payload(client, message.raw)
+        code, text = self._payload(client, message, meanwhile)
         if code != 250:
             return self._failed(connection, message, code, text, "end of DATA")
         return SendResult(message.key, Outcome.SENT, reply_code(code, text), text, _queue_id(text))
@@ -344,9 +349,13 @@ class SmtpTransport(Transport):
             return f"{stage}: no answer within {self.settings.timeout:g} s"
         return f"{stage}: connection lost ({err})"
 
-    def _payload(self, client: smtplib.SMTP, raw: bytes) -> tuple[int, str]:
-        """Send the dot-stuffed message and read the final reply; a lost reply is uncertain."""
-        data = dot_stuff(raw)
+    def _payload(
+        self, client: smtplib.SMTP, message: OutgoingMessage, meanwhile: _Meanwhile = None
+    ) -> tuple[int, str]:
+        """Send the dot-stuffed message and read the final reply; a lost reply is uncertain.
+        ``meanwhile`` runs between the two: while the server takes the message in, the next one is
+        composed (the server's work and ours overlap instead of taking turns)."""
+        data = message.raw if message.dot_free else dot_stuff(message.raw)
         end = b".\r\n" if data.endswith(b"\r\n") else b"\r\n.\r\n"
         try:
             # One send: a separate small write for the final dot would wait on Nagle and delayed ACK
@@ -355,6 +364,8 @@ class SmtpTransport(Transport):
         except (smtplib.SMTPServerDisconnected, OSError) as err:
             # Not everything reached the server, so the terminating dot did not: nothing was delivered.
             raise _Lost("DATA", f"DATA: connection lost while sending the message ({err})") from err
+        if meanwhile is not None:
+            meanwhile()
         try:
             code, reply = client.getreply()
         except (smtplib.SMTPServerDisconnected, OSError) as err:
@@ -473,6 +484,14 @@ def _no_delay(client: smtplib.SMTP) -> None:
     if sock is not None:
         with contextlib.suppress(OSError):
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+
+def _compose_next(messages: Sequence[OutgoingMessage], index: int) -> None:
+    """Make the batch's message at ``index`` ready (a lazily composed batch composes it now); a
+    message that cannot be composed fails later, in its own turn, not in the current one's."""
+    if index < len(messages):
+        with contextlib.suppress(Exception):
+            messages[index]
 
 
 def _prepare(connection: _Connection, message: OutgoingMessage) -> tuple[str, str, list[str]] | SendResult:

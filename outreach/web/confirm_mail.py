@@ -142,8 +142,8 @@ class ConfirmationMail:
             from_header=frame.from_header,
             to_header=stamped.to_header,
             subject=stamped.subject,
-            text=stamped.mail.text,
-            html=stamped.mail.html,
+            parts=stamped.parts,
+            dot_free=stamped.dot_free,
             headers=(
                 ("Message-ID", message_id),
                 ("List-Id", sender.list_id),

@@ -23,7 +23,7 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
-from outreach.transports.base import OutgoingMessage, SendResult
+from outreach.transports.base import OutgoingMessage, Parts, SendResult
 from tests.ports import free_port
 
 LONG_UNSUBSCRIBE = (
@@ -65,8 +65,7 @@ def make_message(number: int, recipient: str | None = None, eight_bit: bool = Fa
         from_header="VAIMH News <news@vaimh.example>",
         to_header=recipient,
         subject=f"Winter issue {number}",
-        text=text,
-        html=html,
+        parts=Parts.of(text, html),
         headers=headers,
     )
 
