@@ -158,9 +158,10 @@ class MessageFrame:
         if extra:
             context.update(extra)
         subject, mail, text, html = self._personalise(context)
-        to_line = self.headers.to_line(recipient.full_name, recipient.email)
+        name = recipient.full_name
+        to_line = self.headers.to_line(name, recipient.email)
         values = RecipientHeaders(
-            recipient.full_name,
+            name,
             recipient.email,
             subject,
             self._date_header(date),

@@ -20,6 +20,20 @@ DOCTYPE = "<!doctype html>"
 _DOCTYPE = re.compile(r"^\s*<!doctype[^>]*>", re.IGNORECASE)
 
 
+# How premailer is asked to inline (see the module's docstring for why each).
+OPTIONS: dict[str, Any] = {
+    "allow_network": False,
+    "strip_important": False,
+    "keep_style_tags": False,
+    "remove_classes": False,
+    "disable_validation": True,
+    "disable_leftover_css": False,
+    "cssutils_logging_level": logging.CRITICAL,
+    "align_floating_images": False,
+    "remove_unset_properties": True,
+    "disable_basic_attributes": ["width", "height"],
+}
+
 # What premailer makes of each stylesheet: its inlinable rules, its media rules, and their text. The
 # layouts' stylesheets are the same for every issue, and working them out again (cssutils parsing and
 # serialising every property) was half of rendering an issue. Bounded: a site has a few layouts.
@@ -29,7 +43,7 @@ _SHEET_LIMIT = 64
 
 class _Inliner(Premailer):  # type: ignore[misc]
     """premailer with what it makes of a stylesheet remembered across issues. Valid because every
-    call below passes the same options (the rules premailer returns depend on them)."""
+    call passes the same ``OPTIONS`` (the rules premailer returns depend on them)."""
 
     def _parse_style_rules(self, css_body: str, ruleset_index: int) -> tuple[list[Any], list[Any]]:
         key = (css_body, ruleset_index)
@@ -53,17 +67,5 @@ def inline_css(html: str) -> str:
     """Inline the stylesheet rules into style attributes; keep media queries in the head."""
     doctype_match = _DOCTYPE.match(html)
     doctype = doctype_match.group(0).strip() if doctype_match else DOCTYPE
-    inlined = _Inliner(
-        html,
-        allow_network=False,
-        strip_important=False,
-        keep_style_tags=False,
-        remove_classes=False,
-        disable_validation=True,
-        disable_leftover_css=False,
-        cssutils_logging_level=logging.CRITICAL,
-        align_floating_images=False,
-        remove_unset_properties=True,
-        disable_basic_attributes=["width", "height"],
-    ).transform()
+    inlined = _Inliner(html, **OPTIONS).transform()
     return f"{doctype}\n{_DOCTYPE.sub('', inlined, count=1).lstrip()}"

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import logging
-
 from premailer import Premailer
 
 from outreach.render import inline
@@ -20,19 +18,7 @@ p { color: #1d6470; margin: 0 0 16px 0 }
 
 
 def plain_premailer(html: str) -> str:
-    inlined = Premailer(
-        html,
-        allow_network=False,
-        strip_important=False,
-        keep_style_tags=False,
-        remove_classes=False,
-        disable_validation=True,
-        disable_leftover_css=False,
-        cssutils_logging_level=logging.CRITICAL,
-        align_floating_images=False,
-        remove_unset_properties=True,
-        disable_basic_attributes=["width", "height"],
-    ).transform()
+    inlined = Premailer(html, **inline.OPTIONS).transform()
     return f"<!doctype html>\n{inline._DOCTYPE.sub('', inlined, count=1).lstrip()}"
 
 
