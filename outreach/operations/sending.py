@@ -17,6 +17,7 @@ from sqlalchemy.engine import Engine
 
 from outreach.audience import Segment, load_segments, transaction
 from outreach.audience.audit import record
+from outreach.audience.choices import profile_choices
 from outreach.audience.subscribers import known_topics
 from outreach.clock import Clock, SystemClock
 from outreach.config import Config
@@ -95,7 +96,10 @@ def plan_send(
     wanted = audience if audience is not None and not audience.is_empty else compiled.issue.audience
     with transaction(engine) as session:
         segments = load_segments(
-            config.path("lists") / "segments.yaml", known_topics(session), "lists/segments.yaml"
+            config.path("lists") / "segments.yaml",
+            known_topics(session),
+            "lists/segments.yaml",
+            profile_choices(config.settings.audience),
         )
         editions = choice_of(compiled, clearance.editions[1:])
         counted = plan(session, wanted, segments, clock.now().date(), compiled.issue.slug, limit, editions)

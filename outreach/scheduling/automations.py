@@ -19,6 +19,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from outreach.audience import Segment, compile_rule, load_segments, mailable_clause, transaction
+from outreach.audience.choices import profile_choices
 from outreach.audience.schema import ConsentAction, ConsentEvent, Subscriber
 from outreach.audience.segments import FieldCondition
 from outreach.audience.subscribers import known_topics
@@ -199,7 +200,10 @@ def run_automations(engine: Engine, config: Config, clock: Clock) -> list[str]:
     lines: list[str] = []
     with transaction(engine) as session:
         segments = load_segments(
-            config.path("lists") / "segments.yaml", known_topics(session), "lists/segments.yaml"
+            config.path("lists") / "segments.yaml",
+            known_topics(session),
+            "lists/segments.yaml",
+            profile_choices(config.settings.audience),
         )
     for step in steps:
         try:

@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 from sqlalchemy.engine import Engine
 
 from outreach.audience import load_segments, transaction
+from outreach.audience.choices import profile_choices
 from outreach.audience.subscribers import known_topics
 from outreach.clock import Clock, show_time
 from outreach.config import Config
@@ -82,7 +83,10 @@ def start_campaign(runtime: Runtime, campaign_id: int) -> Start:
     try:
         with transaction(runtime.engine) as session:
             segments = load_segments(
-                config.path("lists") / "segments.yaml", known_topics(session), "lists/segments.yaml"
+                config.path("lists") / "segments.yaml",
+                known_topics(session),
+                "lists/segments.yaml",
+                profile_choices(config.settings.audience),
             )
             started = start_due(
                 session,

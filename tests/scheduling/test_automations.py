@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 
+import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
@@ -12,6 +13,7 @@ from outreach.audience.schema import Subscriber
 from outreach.clock import FixedClock
 from outreach.config import Config
 from outreach.delivery.schema import Campaign, CampaignStatus, Delivery
+from outreach.errors import OutreachError
 from outreach.scheduling import jobs as scheduler_jobs
 from outreach.scheduling.automations import run_automations, set_paused, slug_of
 from outreach.scheduling.steps import load_steps
@@ -173,3 +175,20 @@ def test_a_reader_who_chose_spanish_is_welcomed_in_spanish(
     assert subjects["ana@example.org"].startswith("Welcome to VAIMH")
     assert subjects["rosa@example.org"].startswith("Bienvenido a VAIMH")
     assert queued(synced, "welcome-1") == sorted([ana, rosa])  # one campaign, one row each
+
+
+def test_a_segment_naming_a_role_the_site_lacks_stops_the_pass_instead_of_matching_nobody(
+    synced: Engine, site: Config
+) -> None:
+    """segments.yaml edited after an automation (or a scheduled send) was checked: the role is checked
+    against the site's roles when the segments are loaded to send, as `outreach check` does."""
+    segments = site.path("lists") / "segments.yaml"
+    segments.write_text(
+        segments.read_text(encoding="utf-8") + "\nastronauts:\n  rule:\n    role: astronaut\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(OutreachError) as raised:
+        run_automations(synced, site, FixedClock(datetime(2026, 12, 1, 12, tzinfo=UTC)))
+    message = str(raised.value)
+    assert "astronaut" in message and "segments.yaml" in message
+    assert "parent-or-caregiver" in message  # the valid choices are named
