@@ -301,13 +301,26 @@ def wrap_long_lines(html: str, limit: int = LINE_LIMIT) -> str:
     return "\n".join(_wrap_line(line, limit) if len(line) > limit else line for line in lines)
 
 
+# Only these characters change where a line may break; the scan jumps from one to the next.
+_WRAP_EVENTS = re.compile("[<>\"' ]")
+
+
 def _wrap_line(line: str, limit: int) -> str:
+    """Break ``line`` greedily: once a piece reaches ``limit`` characters, at the last space so far
+    that is not inside a quoted attribute value (or at the next one). A scan from one character that
+    matters (``< > " '`` and space) to the next: a character-by-character loop was a sixth of
+    rendering a long issue."""
     out: list[str] = []
     start = 0
     last_space = -1
     quote = ""
     in_tag = False
-    for index, char in enumerate(line):
+    for event in _WRAP_EVENTS.finditer(line):
+        index = event.start()
+        if last_space > start and index - start > limit:  # the piece reached the limit before here
+            out.append(line[start:last_space])
+            start, last_space = last_space + 1, -1
+        char = line[index]
         if quote:
             if char == quote:
                 quote = ""
@@ -315,14 +328,16 @@ def _wrap_line(line: str, limit: int) -> str:
             in_tag = True
         elif char == ">":
             in_tag = False
-        elif in_tag and char in "\"'":
+        elif in_tag and char != " ":
             quote = char
         elif char == " ":
             last_space = index
         if index - start >= limit and last_space > start:
             out.append(line[start:last_space])
-            start = last_space + 1
-            last_space = -1
+            start, last_space = last_space + 1, -1
+    if last_space > start and len(line) - 1 - start >= limit:
+        out.append(line[start:last_space])
+        start = last_space + 1
     out.append(line[start:])
     return "\n".join(out)
 
