@@ -1,4 +1,5 @@
-"""The confirmation mail (and the "already subscribed" one): rendered once, stamped per sign-up.
+"""The confirmation mail (and the "already subscribed" one, and the notice of a preference change):
+rendered once, stamped per mail.
 
 ``templates/confirm.mjml.j2`` and ``confirm.txt.j2`` go through the same MJML, inlining and
 per-recipient compilation as an issue, once per process and language (the subscriber's, from the
@@ -42,6 +43,7 @@ PLACEHOLDERS = {
 SUBJECTS = {
     Mail.ALREADY: N_("You're already subscribed to %(name)s News"),
     Mail.CONFIRM: N_("Please confirm your subscription to %(name)s News"),
+    Mail.PREFERENCES: N_("Your %(name)s News preferences were changed"),
 }
 
 
@@ -72,7 +74,7 @@ class ConfirmationMail:
         """Compile now, so a broken layout or catalog stops ``outreach serve`` at start instead of at
         a sign-up."""
         for language in site_languages(self.config):
-            for mail in (Mail.CONFIRM, Mail.ALREADY):
+            for mail in (Mail.CONFIRM, Mail.ALREADY, Mail.PREFERENCES):
                 self.frame(mail, language)
 
     def frame(self, mail: Mail, language: str = "") -> MessageFrame:
@@ -109,6 +111,7 @@ class ConfirmationMail:
             "confirm_url": "XQWEBCONFIRMQX",
             "greeting": "XQWEBGREETINGQX",
             "already": mail is Mail.ALREADY,
+            "changed": mail is Mail.PREFERENCES,
         }
         # "Hello there," for a reader who gave no name; each language says it its own way.
         unnamed = str(messages.pgettext("the reader's name when we do not know it, after 'Hello'", "there"))

@@ -38,6 +38,7 @@ from outreach.web.signup import (
     topic_choices,
 )
 from outreach.web.state import WebState, client_ip, same_origin, user_agent
+from outreach.web.system_mails import queue_preferences_notice
 
 SOURCE = "preference centre"
 PROFILE = ("first_name", "last_name", "role", "language")
@@ -53,6 +54,9 @@ class Change:
     values: dict[str, str] = field(default_factory=dict)
     add: set[str] = field(default_factory=set)
     remove: set[str] = field(default_factory=set)
+
+    def __bool__(self) -> bool:
+        return bool(self.values or self.add or self.remove)
 
 
 def _state(request: Request) -> WebState:
@@ -88,6 +92,8 @@ def _save(state: WebState, subscriber_id: int, change: Change, consent: Consent)
             remove_topic(session, subscriber_id, topic, consent=consent, clock=state.clock)
         for topic in sorted(change.add):
             add_topic(session, subscriber_id, topic, consent=consent, clock=state.clock)
+        if change and subscriber.status is SubscriberStatus.ACTIVE and subscriber.email:
+            queue_preferences_notice(session, subscriber_id, subscriber.email, state.clock.now())
 
 
 def _shown(found: dict[str, Any]) -> str:

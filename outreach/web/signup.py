@@ -57,10 +57,12 @@ NAME_TOO_LONG = N_("Please keep the name under 100 characters.")  # says NAME_LI
 
 
 class Mail(StrEnum):
-    """Which mail a sign-up sends; the visitor never learns which."""
+    """Which mail a sign-up sends (the visitor never learns which), or the notice of a preference
+    change (``PREFERENCES``), queued by the preference centre."""
 
     CONFIRM = "confirm"
     ALREADY = "already"
+    PREFERENCES = "preferences"
     NONE = "none"
 
 

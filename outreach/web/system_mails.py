@@ -1,4 +1,5 @@
-"""The service's own mail (sign-up confirmations), sent off the request path through a durable queue.
+"""The service's own mail (sign-up confirmations, and the notice of a preference change), sent off the
+request path through a durable queue.
 
 A sign-up request does one thing, the same for every address: it writes the sign-up as a
 ``received`` row of ``system_mails``. So neither the answer nor its timing can tell a new address
@@ -84,6 +85,41 @@ def receive(
             updated_at=now,
         )
     )
+
+
+def queue_preferences_notice(session: Session, subscriber_id: int, email: str, now: datetime) -> bool:
+    """Queue the notice that a subscriber's preferences were changed, in the transaction that saved
+    them, so the notice exists exactly when the change does. A preference link can be forwarded with
+    the mail that carried it; the notice tells the owner of the address, in their language, and links
+    back to put things right. At most ``MAILS_PER_ADDRESS`` mails an hour, like the sign-up mails:
+    several saves in a row send one or two notices, not one each. Returns whether one was queued."""
+    address = email_hash(email)
+    count, period = MAILS_PER_ADDRESS
+    recent = session.scalar(
+        sa.select(sa.func.count())
+        .select_from(SystemMail)
+        .where(
+            SystemMail.address_hash == address,
+            SystemMail.state.in_(COUNTED),
+            SystemMail.created_at > now - period,
+        )
+    )
+    if int(recent or 0) >= count:
+        return False
+    session.add(
+        SystemMail(
+            state=State.PENDING,
+            kind=Mail.PREFERENCES.value,
+            address_hash=address,
+            subscriber_id=subscriber_id,
+            created_at=now,
+            due_at=now,
+            attempts=0,
+            detail="",
+            updated_at=now,
+        )
+    )
+    return True
 
 
 def _aware(moment: datetime) -> datetime:
@@ -227,6 +263,9 @@ class SystemMailer:
             kind, payload, subscriber_id = Mail(row.kind), list(row.confirm or []), row.subscriber_id
             subscriber = session.get(Subscriber, subscriber_id) if subscriber_id is not None else None
             recipient = _recipient(subscriber)
+            if kind is Mail.PREFERENCES and subscriber is not None:
+                # Left the list since the change: the notice is about a subscription they no longer have.
+                recipient = recipient if subscriber.status is SubscriberStatus.ACTIVE else None
         if recipient is None or subscriber_id is None:
             with transaction(self.engine) as session:
                 self._take(
