@@ -94,17 +94,7 @@ def queue_preferences_notice(session: Session, subscriber_id: int, email: str, n
     back to put things right. At most ``MAILS_PER_ADDRESS`` mails an hour, like the sign-up mails:
     several saves in a row send one or two notices, not one each. Returns whether one was queued."""
     address = email_hash(email)
-    count, period = MAILS_PER_ADDRESS
-    recent = session.scalar(
-        sa.select(sa.func.count())
-        .select_from(SystemMail)
-        .where(
-            SystemMail.address_hash == address,
-            SystemMail.state.in_(COUNTED),
-            SystemMail.created_at > now - period,
-        )
-    )
-    if int(recent or 0) >= count:
+    if limit_reached(session, address, now):
         return False
     session.add(
         SystemMail(
@@ -120,6 +110,21 @@ def queue_preferences_notice(session: Session, subscriber_id: int, email: str, n
         )
     )
     return True
+
+
+def limit_reached(session: Session, address_hash: str, now: datetime, but: int | None = None) -> bool:
+    """Has the address had ``MAILS_PER_ADDRESS`` mails (queued, sending, sent or maybe sent) in the
+    hour before ``now``, not counting the row ``but``?"""
+    count, period = MAILS_PER_ADDRESS
+    conditions = [
+        SystemMail.address_hash == address_hash,
+        SystemMail.state.in_(COUNTED),
+        SystemMail.created_at > now - period,
+    ]
+    if but is not None:
+        conditions.append(SystemMail.id != but)
+    mailed = session.scalar(sa.select(sa.func.count()).select_from(SystemMail).where(*conditions))
+    return int(mailed or 0) >= count
 
 
 def _aware(moment: datetime) -> datetime:
@@ -226,7 +231,7 @@ class SystemMailer:
         if outcome.mail is Mail.NONE or outcome.subscriber_id is None:
             row.detail = "no mail: this address is not mailed"
             return
-        if self._limit_reached(session, row):
+        if limit_reached(session, row.address_hash, _aware(row.created_at), but=row.id):
             log.warning("not mailing a sign-up address again so soon (mail limit)")
             row.detail = f"no mail: at most {MAILS_PER_ADDRESS[0]} mails per address per hour"
             return
@@ -234,20 +239,6 @@ class SystemMailer:
         row.kind = outcome.mail.value
         row.confirm = outcome.confirm or None
         row.due_at = self.clock.now()
-
-    def _limit_reached(self, session: Session, row: SystemMail) -> bool:
-        count, period = MAILS_PER_ADDRESS
-        mailed = session.scalar(
-            sa.select(sa.func.count())
-            .select_from(SystemMail)
-            .where(
-                SystemMail.address_hash == row.address_hash,
-                SystemMail.id != row.id,
-                SystemMail.state.in_(COUNTED),
-                SystemMail.created_at > _aware(row.created_at) - period,
-            )
-        )
-        return int(mailed or 0) >= count
 
     # --- 2. sending -------------------------------------------------------------------------------
 
