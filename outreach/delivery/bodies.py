@@ -199,16 +199,17 @@ class _Layout(NamedTuple):
 class EncodedPart:
     """One part of a campaign's messages: fixed runs encoded once, changing lines per recipient."""
 
-    def __init__(self, shape: Shape, encode: Callable[[str], bytes]) -> None:
+    def __init__(self, shape: Shape, encode: Callable[[str], bytes], encoding: str) -> None:
         self.shape = shape
         self._encode = encode
+        self.encoding = encoding  # the Content-Transfer-Encoding ``encode`` writes
         self._encoded = [encode(run) if isinstance(run, str) else None for run in shape.runs]
         self._dotted = [body is not None and dotted(body) for body in self._encoded]
         self.fixed_fits = all(fits(body) for body in self._encoded if body is not None)
         self._layouts: dict[tuple[bool, ...], _Layout] = {}
 
-    def body(self, lines: Sequence[str]) -> tuple[bytes, bool] | None:
-        """The encoded part and whether a line of it starts with a dot, or None when a line would
+    def body(self, lines: Sequence[str]) -> Body | None:
+        """The encoded part (with whether a line of it starts with a dot), or None when a line would
         pass 998 octets. Every run and line starts a line of the part, so each is checked alone (the
         fixed runs once): the message is never scanned whole. Per recipient, only their own lines
         are encoded and put in their places."""
@@ -223,10 +224,9 @@ class EncodedPart:
             body = encode(lines[line])
             if len(body) > LIMIT and not fits(body):
                 return None
-            if not dots and (body[:1] == b"." or b"\n." in body):
-                dots = True
+            dots = dots or dotted(body)
             out[position] = body
-        return _CRLF.join(out), dots
+        return Body(_CRLF.join(out), self.encoding, dots)
 
     def _layout(self, shown: tuple[bool, ...]) -> _Layout:
         pieces: list[bytes] = []
@@ -250,9 +250,9 @@ class TextPart:
 
     def __init__(self, shape: Shape) -> None:
         self.shape = shape
-        self._quoted = EncodedPart(shape, quoted_printable)
+        self._quoted = EncodedPart(shape, quoted_printable, "quoted-printable")
         self._ascii = all(run.isascii() for run in shape.runs if isinstance(run, str))
-        self._plain = EncodedPart(shape, _ascii) if self._ascii else None
+        self._plain = EncodedPart(shape, _ascii, "7bit") if self._ascii else None
         self._fixed_fits = all(fits(run.encode("utf-8")) for run in shape.runs if isinstance(run, str))
 
     def body(self, lines: Sequence[str]) -> Body:
@@ -264,10 +264,10 @@ class TextPart:
         ):
             plain = self._plain.body(lines)
             assert plain is not None  # every line was measured above
-            return Body(plain[0], "7bit", plain[1])
+            return plain
         quoted = self._quoted.body(lines)
         assert quoted is not None  # quoted-printable lines are at most 76 characters
-        return Body(quoted[0], "quoted-printable", quoted[1])
+        return quoted
 
 
 class HtmlPart:
@@ -275,14 +275,14 @@ class HtmlPart:
 
     def __init__(self, shape: Shape) -> None:
         self.shape = shape
-        self._ascii = EncodedPart(shape, references)
+        self._ascii = EncodedPart(shape, references, "7bit")
 
     def body(self, lines: Sequence[str]) -> Body:
         """The HTML part whose changing lines are ``lines``."""
         if self._ascii.fixed_fits:
             encoded = self._ascii.body(lines)
             if encoded is not None:
-                return Body(encoded[0], "7bit", encoded[1])
+                return encoded
         return html_body(self.shape.assemble(lines))
 
 

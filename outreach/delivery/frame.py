@@ -58,7 +58,7 @@ class Stamped:
         self,
         raw: bytes,
         subject: str,
-        mail: Personalised | Callable[[], Personalised],
+        mail: _Mail,
         to_header: str,
         dot_free: bool = False,
     ) -> None:
@@ -190,9 +190,9 @@ class MessageFrame:
         return Stamped(raw, plain_text(subject), mail, unfolded(to_line), not (text.dotted or html.dotted))
 
     def _personalise(self, context: dict[str, Any]) -> tuple[str, _Mail, Body, Body]:
-        """The recipient's subject, their subject, HTML and text (or how to put them together), and the
-        two parts encoded: line by line when the templates allow (only the lines that change are
-        rendered and encoded), else whole."""
+        """The recipient's subject; their subject, HTML and text as strings (or how to join them, when
+        only a JSON API needs them); and the two parts encoded: line by line when the templates allow
+        (only the lines that change are rendered and encoded), else whole."""
         if self._lines is not None:
             part = self._lines.render_context(context)
             html_lines = self._html.shape.lines_of(part.html)

@@ -15,10 +15,9 @@ from pathlib import Path
 
 from sqlalchemy.engine import Engine
 
-from outreach.audience import Segment, load_segments, transaction
+from outreach.audience import Segment, transaction
 from outreach.audience.audit import record
-from outreach.audience.choices import profile_choices
-from outreach.audience.subscribers import known_topics
+from outreach.audience.site_segments import sending_segments
 from outreach.clock import Clock, SystemClock
 from outreach.config import Config
 from outreach.delivery import ledger
@@ -95,12 +94,7 @@ def plan_send(
     compiled = clearance.compiled
     wanted = audience if audience is not None and not audience.is_empty else compiled.issue.audience
     with transaction(engine) as session:
-        segments = load_segments(
-            config.path("lists") / "segments.yaml",
-            known_topics(session),
-            "lists/segments.yaml",
-            profile_choices(config.settings.audience),
-        )
+        segments = sending_segments(session, config)
         editions = choice_of(compiled, clearance.editions[1:])
         counted = plan(session, wanted, segments, clock.now().date(), compiled.issue.slug, limit, editions)
     limits, concurrency = pacing(config, name)

@@ -18,11 +18,10 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from outreach.audience import Segment, compile_rule, load_segments, mailable_clause, transaction
-from outreach.audience.choices import profile_choices
+from outreach.audience import Segment, compile_rule, mailable_clause, transaction
 from outreach.audience.schema import ConsentAction, ConsentEvent, Subscriber
 from outreach.audience.segments import FieldCondition
-from outreach.audience.subscribers import known_topics
+from outreach.audience.site_segments import sending_segments
 from outreach.clock import Clock
 from outreach.config import Config
 from outreach.content.editions import edition_files, read_editions
@@ -199,12 +198,7 @@ def run_automations(engine: Engine, config: Config, clock: Clock) -> list[str]:
         return []
     lines: list[str] = []
     with transaction(engine) as session:
-        segments = load_segments(
-            config.path("lists") / "segments.yaml",
-            known_topics(session),
-            "lists/segments.yaml",
-            profile_choices(config.settings.audience),
-        )
+        segments = sending_segments(session, config)
     for step in steps:
         try:
             with transaction(engine) as session:

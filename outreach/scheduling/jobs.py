@@ -16,9 +16,8 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.engine import Engine
 
-from outreach.audience import load_segments, transaction
-from outreach.audience.choices import profile_choices
-from outreach.audience.subscribers import known_topics
+from outreach.audience import transaction
+from outreach.audience.site_segments import sending_segments
 from outreach.clock import Clock, show_time
 from outreach.config import Config
 from outreach.delivery.campaigns import get_campaign
@@ -82,12 +81,7 @@ def start_campaign(runtime: Runtime, campaign_id: int) -> Start:
     config = runtime.config
     try:
         with transaction(runtime.engine) as session:
-            segments = load_segments(
-                config.path("lists") / "segments.yaml",
-                known_topics(session),
-                "lists/segments.yaml",
-                profile_choices(config.settings.audience),
-            )
+            segments = sending_segments(session, config)
             started = start_due(
                 session,
                 campaign_id,

@@ -72,19 +72,7 @@ def receive(
         "user_agent": (user_agent or "")[:500] or None,
         "notice_version": notice,
     }
-    session.add(
-        SystemMail(
-            state=State.RECEIVED,
-            kind="",
-            address_hash=email_hash(signup.email),
-            request=request,
-            created_at=now,
-            due_at=now,
-            attempts=0,
-            detail="",
-            updated_at=now,
-        )
-    )
+    session.add(_new_row(State.RECEIVED, "", email_hash(signup.email), now, request=request))
 
 
 def queue_preferences_notice(session: Session, subscriber_id: int, email: str, now: datetime) -> bool:
@@ -96,20 +84,23 @@ def queue_preferences_notice(session: Session, subscriber_id: int, email: str, n
     address = email_hash(email)
     if limit_reached(session, address, now):
         return False
-    session.add(
-        SystemMail(
-            state=State.PENDING,
-            kind=Mail.PREFERENCES.value,
-            address_hash=address,
-            subscriber_id=subscriber_id,
-            created_at=now,
-            due_at=now,
-            attempts=0,
-            detail="",
-            updated_at=now,
-        )
-    )
+    session.add(_new_row(State.PENDING, Mail.PREFERENCES.value, address, now, subscriber_id=subscriber_id))
     return True
+
+
+def _new_row(state: State, kind: str, address_hash: str, now: datetime, **values: Any) -> SystemMail:
+    """A queue row, due now, not yet tried."""
+    return SystemMail(
+        state=state,
+        kind=kind,
+        address_hash=address_hash,
+        created_at=now,
+        due_at=now,
+        attempts=0,
+        detail="",
+        updated_at=now,
+        **values,
+    )
 
 
 def limit_reached(session: Session, address_hash: str, now: datetime, but: int | None = None) -> bool:
