@@ -19,6 +19,7 @@ import smtplib
 import socket
 import ssl
 import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
@@ -35,6 +36,7 @@ from outreach.transports.base import (
     one_line,
     stopped,
 )
+from outreach.transports.conversation import READ, WRITE, Conversation, Offload, Wait, run
 from outreach.transports.smtp_codes import classify_smtp, reply_code
 
 Security = Literal["none", "starttls", "tls"]
@@ -45,24 +47,9 @@ _QUEUE_ID = (
     re.compile(r"^2\.\d\.\d+\s+([A-Za-z0-9]{6,})\s+Message accepted", re.IGNORECASE),  # Sendmail
 )
 _WAIT = re.compile(r"(\d+)\s*(s|secs?|seconds?|m|mins?|minutes?)\b", re.IGNORECASE)
-_Call = Callable[[], tuple[int, bytes]]
 _Meanwhile = Callable[[], None] | None
+_MAX_LINE = 8192  # as smtplib's: a longer reply line is garbage, not a reply
 _LINE_DOT = re.compile(rb"\n\.")
-
-
-def _mail_from(client: smtplib.SMTP, sender: str, options: Sequence[str]) -> tuple[int, bytes]:
-    """MAIL FROM as smtplib's ``mail`` sends it, without its per-call address re-parsing (the address
-    was validated when it entered the database; ``quoteaddr`` costs ~30 µs a message)."""
-    if any(option.lower() == "smtputf8" for option in options):
-        client.command_encoding = "utf-8"
-    extra = " " + " ".join(options) if options and client.does_esmtp else ""
-    client.putcmd("mail", f"FROM:<{sender}>{extra}")
-    return client.getreply()
-
-
-def _rcpt_to(client: smtplib.SMTP, recipient: str) -> tuple[int, bytes]:
-    client.putcmd("rcpt", f"TO:<{recipient}>")
-    return client.getreply()
 
 
 def dot_stuff(raw: bytes) -> bytes:
@@ -118,27 +105,123 @@ class _Refused(Exception):
 
 
 class _Connection:
-    """One open, greeted, secured and authenticated SMTP session and what its server offers."""
+    """One open, greeted, secured and authenticated SMTP session and what its server offers.
 
-    def __init__(self, client: smtplib.SMTP) -> None:
+    Set up with ``smtplib`` (blocking, once per connection, off the sending loop), then driven by this
+    module's own non-blocking reads and writes: the socket is non-blocking from here on, and replies
+    are read into ``inbox`` (smtplib's buffered file is never read again: the server sends nothing
+    unasked, so it holds nothing)."""
+
+    def __init__(self, client: smtplib.SMTP, timeout: float) -> None:
         self.client = client
+        self.sock: socket.socket = client.sock
+        self.timeout = timeout
+        self.inbox = bytearray()
         self.used = False  # has carried a transaction: the server may have closed it while idle
+        self.closed = False
+        self.esmtp = bool(client.does_esmtp)
+        self.pipelining = client.has_extn("pipelining")
         self.smtputf8 = client.has_extn("smtputf8")
         self.eight_bit = client.has_extn("8bitmime")
         size = client.esmtp_features.get("size", "").strip()
         self.size_limit = int(size) if size.isdigit() and int(size) > 0 else None
+        self.sock.setblocking(False)
+
+    def drop(self) -> None:
+        """Close at once (the session is out of step, or the server is gone)."""
+        self.closed = True
+        self.client.close()
 
     def close(self) -> None:
+        """Say goodbye (QUIT) and close."""
         try:
+            self.sock.settimeout(min(self.timeout, 5.0))
             self.client.quit()
         except (smtplib.SMTPException, OSError):
             self.client.close()
+
+
+class _Held:
+    """The connection a conversation is using: replaced when it breaks, known to whoever cleans up."""
+
+    __slots__ = ("connection",)
+
+    def __init__(self, connection: _Connection | None) -> None:
+        self.connection = connection
+
+
+# -- non-blocking reads and writes (generators: they yield what they wait for) ---------------------------
+
+
+def _send(connection: _Connection, data: bytes) -> Conversation[None]:
+    """Write all of ``data``; the deadline moves with every write that makes progress."""
+    sock, timeout = connection.sock, connection.timeout
+    view = memoryview(data)
+    total, sent = len(data), 0
+    deadline = 0.0
+    while sent < total:
+        try:
+            sent += sock.send(view[sent:])
+            deadline = 0.0
+        except (BlockingIOError, ssl.SSLWantWriteError):
+            deadline = deadline or time.monotonic() + timeout
+            yield Wait(sock, WRITE, deadline)
+        except ssl.SSLWantReadError:
+            deadline = deadline or time.monotonic() + timeout
+            yield Wait(sock, READ, deadline)
+
+
+def _receive(connection: _Connection) -> Conversation[None]:
+    """Append what the server sent next to the connection's inbox."""
+    sock = connection.sock
+    deadline = 0.0
+    while True:
+        try:
+            data = sock.recv(65536)
+        except (BlockingIOError, ssl.SSLWantReadError):
+            deadline = deadline or time.monotonic() + connection.timeout
+            yield Wait(sock, READ, deadline)
+            continue
+        except ssl.SSLWantWriteError:
+            deadline = deadline or time.monotonic() + connection.timeout
+            yield Wait(sock, WRITE, deadline)
+            continue
+        if not data:
+            raise smtplib.SMTPServerDisconnected("Connection unexpectedly closed")
+        connection.inbox += data
+        return
+
+
+def _reply(connection: _Connection) -> Conversation[tuple[int, bytes]]:
+    """One (possibly multi-line) reply, parsed as ``smtplib.SMTP.getreply`` does."""
+    inbox = connection.inbox
+    lines: list[bytes] = []
+    while True:
+        end = inbox.find(b"\n")
+        if end < 0:
+            if len(inbox) > _MAX_LINE:
+                connection.drop()
+                raise smtplib.SMTPResponseException(500, "Line too long.")
+            yield from _receive(connection)
+            continue
+        line = bytes(inbox[: end + 1])
+        del inbox[: end + 1]
+        lines.append(line[4:].strip(b" \t\r\n"))
+        if line[3:4] != b"-":
+            code = line[:3]
+            return (int(code) if code.isdigit() else -1), b"\n".join(lines)
+
+
+def _exchange(connection: _Connection, command: bytes) -> Conversation[tuple[int, bytes]]:
+    yield from _send(connection, command)
+    return (yield from _reply(connection))
 
 
 class SmtpTransport(Transport):
     """Sends through one SMTP relay with up to ``settings.connections`` concurrent sessions."""
 
     backend = "smtp"
+    multiplexed = True
 
     def __init__(self, name: str, settings: SmtpSettings, ssl_context: ssl.SSLContext | None = None) -> None:
         super().__init__(name)
@@ -167,11 +250,20 @@ class SmtpTransport(Transport):
 
     def deliver(self, messages: Sequence[OutgoingMessage], receipts: Receipts) -> None:
         with self._slots:
-            connection, generation = self._take()
-            try:
-                connection = self._send_batch(connection, messages, receipts)
-            finally:
-                self._give(connection, generation)
+            run(self.conversation(messages, receipts))
+
+    def conversation(self, messages: Sequence[OutgoingMessage], receipts: Receipts) -> Conversation[None]:
+        """``deliver`` as a conversation, for a loop that drives many connections in one thread
+        (``conversation.Multiplexer``); the caller keeps to ``settings.connections`` at once."""
+        connection, generation = self._take()
+        held = _Held(connection)
+        try:
+            yield from self._send_batch(held, messages, receipts)
+        except BaseException:
+            if held.connection is not None:  # stopped mid-transaction: the session is out of step
+                held.connection.drop()
+            raise
+        self._give(held.connection, generation)
 
     def _take(self) -> tuple[_Connection | None, int]:
         with self._lock:
@@ -187,8 +279,8 @@ class SmtpTransport(Transport):
         connection.close()
 
     def _send_batch(
-        self, connection: _Connection | None, messages: Sequence[OutgoingMessage], receipts: Receipts
-    ) -> _Connection | None:
+        self, held: _Held, messages: Sequence[OutgoingMessage], receipts: Receipts
+    ) -> Conversation[None]:
         """One message at a time on one connection: each is announced just before its MAIL FROM and
         answered as soon as its final reply is read, so at most one message per connection is ever
         handed over without an answer."""
@@ -200,43 +292,50 @@ class SmtpTransport(Transport):
                 receipts.answered(not_attempted(message, halt))
                 continue
             following = partial(_compose_next, messages, index + 1)
-            result, connection, stop = self._send_one(connection, message, following)
+            result, stop = yield from self._send_one(held, message, following)
             receipts.answered(result)
             if stop:
                 halt = result
-        return connection
 
     def _send_one(
-        self, connection: _Connection | None, message: OutgoingMessage, meanwhile: _Meanwhile = None
-    ) -> tuple[SendResult, _Connection | None, bool]:
-        """One message's result, the connection to go on with, and whether to stop the batch."""
+        self, held: _Held, message: OutgoingMessage, meanwhile: _Meanwhile = None
+    ) -> Conversation[tuple[SendResult, bool]]:
+        """One message's result and whether to stop the batch; ``held`` ends with the connection to
+        go on with (None when it broke)."""
         for attempt in range(2):
+            connection = held.connection
             if connection is None:
                 try:
-                    connection = self._connect()
+                    connection = yield Offload(self._connect)
                 except _Refused as refused:
-                    return _rekey(refused.result, message.key), None, True
+                    return _rekey(refused.result, message.key), True
+                held.connection = connection
+            assert connection is not None
             was_used, connection.used = connection.used, True
             try:
-                result = self._transaction(connection, message, meanwhile)
+                result = yield from self._transaction(connection, message, meanwhile)
             except smtplib.SMTPException as err:  # nothing smtplib should raise here; fail safe, not twice
-                connection.client.close()
+                held.connection = None
+                connection.drop()
                 detail = f"{self.endpoint}: {type(err).__name__}: {err}"
-                return SendResult(message.key, Outcome.RETRY, "error", detail), None, True
+                return SendResult(message.key, Outcome.RETRY, "error", detail), True
             except _Lost as lost:
-                connection.client.close()
-                connection = None
+                held.connection = None
+                connection.drop()
                 if attempt == 0 and was_used and lost.stage == "MAIL" and not lost.stalled:
                     continue  # closed while idle in the pool; MAIL FROM got no answer, so nothing was sent
                 if lost.reply is not None:
                     code, text = lost.reply
                     closing = SendResult(message.key, Outcome.RETRY, reply_code(code, text), lost.detail)
-                    return _with_retry_after(closing, _retry_after(text)), None, True
-                return self._lost_result(message, lost), None, lost.stalled
+                    return _with_retry_after(closing, _retry_after(text)), True
+                return self._lost_result(message, lost), lost.stalled
             if result.code.startswith("421"):
-                connection.client.close()
-                return result, None, True
-            return result, connection, result.outcome is Outcome.BLOCKED
+                held.connection = None
+                connection.drop()
+                return result, True
+            if connection.closed:  # a failed RSET closed it
+                held.connection = None
+            return result, result.outcome is Outcome.BLOCKED
         raise AssertionError("unreachable")
 
     def _lost_result(self, message: OutgoingMessage, lost: _Lost) -> SendResult:
@@ -252,28 +351,28 @@ class SmtpTransport(Transport):
 
     def _transaction(
         self, connection: _Connection, message: OutgoingMessage, meanwhile: _Meanwhile = None
-    ) -> SendResult:
+    ) -> Conversation[SendResult]:
         prepared = _prepare(connection, message)
         if isinstance(prepared, SendResult):
             return prepared
         sender, recipient, options = prepared
-        client = connection.client
-        if client.has_extn("pipelining"):
-            return self._pipelined(connection, message, sender, recipient, options, meanwhile)
-        code, text = self._command("MAIL", lambda: _mail_from(client, sender, options))
+        if connection.pipelining:
+            return (yield from self._pipelined(connection, message, sender, recipient, options, meanwhile))
+        extra = " " + " ".join(options) if options and connection.esmtp else ""
+        code, text = yield from self._command("MAIL", connection, f"MAIL FROM:<{sender}>{extra}\r\n")
         if code == 421:
             raise _Lost("MAIL", f"MAIL FROM: {text}", reply=(code, text))
         if code != 250:
-            return self._failed(connection, message, code, text, "MAIL FROM")
-        code, text = self._command("RCPT", lambda: _rcpt_to(client, recipient))
+            return (yield from self._failed(connection, message, code, text, "MAIL FROM"))
+        code, text = yield from self._command("RCPT", connection, f"RCPT TO:<{recipient}>\r\n")
         if code not in (250, 251):
-            return self._failed(connection, message, code, text, "RCPT TO")
-        code, text = self._command("DATA", lambda: client.docmd("DATA"))
+            return (yield from self._failed(connection, message, code, text, "RCPT TO"))
+        code, text = yield from self._command("DATA", connection, "DATA\r\n")
         if code != 354:
-            return self._failed(connection, message, code, text, "DATA")
-        code, text = self._payload(client, message, meanwhile)
+            return (yield from self._failed(connection, message, code, text, "DATA"))
+        code, text = yield from self._payload(connection, message, meanwhile)
         if code != 250:
-            return self._failed(connection, message, code, text, "end of DATA")
+            return (yield from self._failed(connection, message, code, text, "end of DATA"))
         return SendResult(message.key, Outcome.SENT, reply_code(code, text), text, _queue_id(text))
 
     def _pipelined(
@@ -284,29 +383,21 @@ class SmtpTransport(Transport):
         recipient: str,
         options: Sequence[str],
         meanwhile: _Meanwhile = None,
-    ) -> SendResult:
+    ) -> Conversation[SendResult]:
         """MAIL, RCPT and DATA in one write, their three replies read in order (RFC 2920): one round
         trip instead of three per message. Every reply is read before deciding, so the connection
         stays in step; a 354 after a refused step is ended with an empty message and discarded."""
-        client = connection.client
-        if any(option.lower() == "smtputf8" for option in options):
-            client.command_encoding = "utf-8"
         extra = " " + " ".join(options) if options else ""
         commands = f"MAIL FROM:<{sender}>{extra}\r\nRCPT TO:<{recipient}>\r\nDATA\r\n"
-
-        def send_and_read() -> tuple[int, bytes]:
-            client.send(commands)
-            return client.getreply()
-
-        mail = self._command("MAIL", send_and_read)
+        mail = yield from self._command("MAIL", connection, commands)
         if mail[0] == 421:
             raise _Lost("MAIL", f"MAIL FROM: {mail[1]}", reply=mail)
-        rcpt = self._command("RCPT", client.getreply)
+        rcpt = yield from self._command("RCPT", connection, None)
         if rcpt[0] == 421:  # the server is closing: nothing more will be answered
-            return self._failed(connection, message, *rcpt, "RCPT TO")
-        data = self._command("DATA", client.getreply)
+            return (yield from self._failed(connection, message, *rcpt, "RCPT TO"))
+        data = yield from self._command("DATA", connection, None)
         if data[0] == 421:
-            return self._failed(connection, message, *data, "DATA")
+            return (yield from self._failed(connection, message, *data, "DATA"))
         refused = next(
             (
                 (code, text, stage)
@@ -321,24 +412,23 @@ class SmtpTransport(Transport):
         )
         if refused is not None:
             if data[0] == 354:  # the server opened DATA although a step failed: end it empty
-
-                def end_empty() -> tuple[int, bytes]:
-                    client.send(".\r\n")
-                    return client.getreply()
-
-                self._command("DATA", end_empty)
-            return self._failed(connection, message, *refused)
-        code, text = self._payload(client, message, meanwhile)
+                yield from self._command("DATA", connection, ".\r\n")
+            return (yield from self._failed(connection, message, *refused))
+        code, text = yield from self._payload(connection, message, meanwhile)
         if code != 250:
-            return self._failed(connection, message, code, text, "end of DATA")
+            return (yield from self._failed(connection, message, code, text, "end of DATA"))
         return SendResult(message.key, Outcome.SENT, reply_code(code, text), text, _queue_id(text))
 
-    def _command(self, stage: str, call: _Call) -> tuple[int, str]:
+    def _command(
+        self, stage: str, connection: _Connection, command: str | None
+    ) -> Conversation[tuple[int, str]]:
+        """Send ``command`` (None: it went with an earlier write) and read its reply."""
         try:
-            code, reply = call()
+            if command is not None:
+                yield from _send(connection, command.encode("utf-8"))
+            code, reply = yield from _reply(connection)
         except smtplib.SMTPServerDisconnected as err:
-            stalled = isinstance(err.__context__, TimeoutError)
-            raise _Lost(stage, self._lost_detail(stage, err, stalled), stalled=stalled) from err
+            raise _Lost(stage, self._lost_detail(stage, err, False)) from err
         except OSError as err:
             stalled = isinstance(err, TimeoutError)
             raise _Lost(stage, self._lost_detail(stage, err, stalled), stalled=stalled) from err
@@ -350,37 +440,35 @@ class SmtpTransport(Transport):
         return f"{stage}: connection lost ({err})"
 
     def _payload(
-        self, client: smtplib.SMTP, message: OutgoingMessage, meanwhile: _Meanwhile = None
-    ) -> tuple[int, str]:
+        self, connection: _Connection, message: OutgoingMessage, meanwhile: _Meanwhile = None
+    ) -> Conversation[tuple[int, str]]:
         """Send the dot-stuffed message and read the final reply; a lost reply is uncertain.
         ``meanwhile`` runs between the two: while the server takes the message in, the next one is
         composed (the server's work and ours overlap instead of taking turns)."""
         data = message.raw if message.dot_free else dot_stuff(message.raw)
         end = b".\r\n" if data.endswith(b"\r\n") else b"\r\n.\r\n"
         try:
-            # One send: a separate small write for the final dot would wait on Nagle and delayed ACK
-            # (40 ms a message); the copy costs a few microseconds.
-            client.send(data + end)
+            # One write: a separate small write for the final dot costs a system call and a packet.
+            yield from _send(connection, data + end)
         except (smtplib.SMTPServerDisconnected, OSError) as err:
             # Not everything reached the server, so the terminating dot did not: nothing was delivered.
             raise _Lost("DATA", f"DATA: connection lost while sending the message ({err})") from err
         if meanwhile is not None:
             meanwhile()
         try:
-            code, reply = client.getreply()
+            code, reply = yield from _reply(connection)
         except (smtplib.SMTPServerDisconnected, OSError) as err:
-            stalled = isinstance(err, TimeoutError) or isinstance(err.__context__, TimeoutError)
             raise _Lost(
                 "DATA",
                 "connection lost after DATA: the message may have been delivered",
                 uncertain=True,
-                stalled=stalled,
+                stalled=isinstance(err, TimeoutError),
             ) from err
         return code, one_line(reply.decode("utf-8", "replace"))
 
     def _failed(
         self, connection: _Connection, message: OutgoingMessage, code: int, text: str, stage: str
-    ) -> SendResult:
+    ) -> Conversation[SendResult]:
         """A refused step: classify it and RSET so the connection can carry the next message."""
         result = SendResult(
             key=message.key,
@@ -391,9 +479,9 @@ class SmtpTransport(Transport):
         )
         if code != 421:
             try:
-                connection.client.rset()
+                yield from _exchange(connection, b"RSET\r\n")
             except (smtplib.SMTPException, OSError):
-                connection.client.close()
+                connection.drop()
                 return _with_code(result, result.code + " (connection closed)")
         return result
 
@@ -426,7 +514,7 @@ class SmtpTransport(Transport):
             raise _Refused(self._unreachable(err)) from err
         except smtplib.SMTPException as err:  # an odd reply while setting up: try again later
             raise _Refused(SendResult("", Outcome.RETRY, "setup", f"{self.endpoint}: {err}")) from err
-        return _Connection(client)
+        return _Connection(client, settings.timeout)
 
     def _open_client(self) -> smtplib.SMTP:
         s = self.settings
@@ -498,6 +586,9 @@ def _prepare(connection: _Connection, message: OutgoingMessage) -> tuple[str, st
     """Envelope addresses and MAIL FROM parameters, or the reason this server cannot take the message."""
     options: list[str] = []
     sender, recipient = _ascii_domain(message.envelope_from), _ascii_domain(message.recipient)
+    for address in (sender, recipient):
+        if "\r" in address or "\n" in address or ">" in address:  # would end the command early
+            return SendResult(message.key, Outcome.REJECTED, "address", f"address {address!r} is not valid")
     if not (sender.isascii() and recipient.isascii()):
         if not connection.smtputf8:
             address = recipient if not recipient.isascii() else sender
