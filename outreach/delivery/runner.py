@@ -41,7 +41,7 @@ from outreach.delivery.pacing import Backoff, Pace
 from outreach.delivery.processes import SendingProcesses
 from outreach.delivery.recovery import Recovered, recover
 from outreach.delivery.schema import Campaign, CampaignStatus, Delivery, DeliveryState
-from outreach.delivery.senders import Senders, SendingThreads, Sent, failure, problem
+from outreach.delivery.senders import Senders, SendingLoop, SendingThreads, Sent, failure, problem
 from outreach.delivery.stopping import StopSwitch
 from outreach.errors import DeliveryError
 from outreach.transports.base import SendResult, Transport, stopped, unanswered
@@ -244,12 +244,14 @@ class CampaignRunner:
         return campaign, counts, editions
 
     def _start_senders(self, content: CampaignContent, journal: Journal | None) -> Senders:
-        """Threads of this process by default; with ``processes`` set, the same threads spread over
-        sending processes, at most one per core (composing holds the GIL, so one process stops at one
-        core; connections are threads either way)."""
+        """This process by default (one loop thread for all of an SMTP relay's connections, or one
+        thread per connection for the other transports); with ``processes`` set, the connections
+        spread over sending processes, at most one per core (composing holds the GIL, so one process
+        stops at one core; connections are never processes)."""
         threads = self.settings.concurrency
         if self.processes is None or self.processes.processes_for(threads) < 2:
-            return SendingThreads(self.messages, self.transport, threads, self.clock.now)
+            senders = SendingLoop if self.transport.multiplexed else SendingThreads
+            return senders(self.messages, self.transport, threads, self.clock.now)
         lock = journal.lock_file if journal is not None else None
         return self.processes.start(
             content, self.base_url, self.secret, self.unsubscribe_mailto, lock, threads

@@ -1,13 +1,19 @@
-"""Who composes and sends the chunks a runner claims: threads of the runner's process, or sending
-processes (``processes.py``). Both do the same thing per chunk (``compose_and_deliver``) and both can
-be told to stop: the message each has in hand finishes, the rest of its chunk is not handed over.
+"""Who composes and sends the chunks a runner claims: one loop thread driving every connection of a
+multiplexed transport (SMTP), threads of the runner's process (the other transports), or sending
+processes (``processes.py``, each running one of the first two). All do the same thing per chunk
+(``InHand``: compose each message as the transport reaches it, journal each hand-over and answer) and
+all can be told to stop: the message each connection has in hand finishes, the rest of its chunk is
+not handed over.
 """
 
 from __future__ import annotations
 
+import threading
+from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import Protocol, overload
 
@@ -16,6 +22,7 @@ from outreach.delivery.journal import ChunkReceipts
 from outreach.delivery.outgoing import CampaignMessages
 from outreach.errors import DeliveryError, OutreachError
 from outreach.transports.base import Outcome, OutgoingMessage, SendResult, Transport, stopped
+from outreach.transports.conversation import Multiplexer
 
 # What a chunk comes back as: one result per claimed row, in order, and what went wrong if sending
 # could not go on (the results then say what had happened up to that point).
@@ -45,18 +52,44 @@ def compose_and_deliver(
 ) -> Sent:
     """Compose ``chunk`` and hand it to ``transport``; every answer is journaled as it comes."""
     if stopping():
-        return [stopped(str(claimed.delivery_id)) for claimed in chunk], ""
-    attempts = {str(claimed.delivery_id): claimed.attempts for claimed in chunk}
-    receipts = ChunkReceipts(segment, attempts, stopping)
-    outgoing = Composed(messages, chunk, now)
+        return all_stopped(chunk), ""
+    hand = InHand(messages, chunk, segment, stopping, now)
     try:
-        transport.deliver(outgoing, receipts)
+        transport.deliver(hand.outgoing, hand.receipts)
     except Exception as err:  # reported with what had happened; the runner stops and says it
-        results = [receipts.answers.get(str(c.delivery_id)) or _left(receipts, c) for c in chunk]
-        return results, problem(err)
-    finally:
+        return hand.ended(err)
+    return hand.ended(None)
+
+
+def all_stopped(chunk: Sequence[Claimed]) -> list[SendResult]:
+    return [stopped(str(claimed.delivery_id)) for claimed in chunk]
+
+
+class InHand:
+    """A chunk being sent: its messages (composed as the transport reaches them) and its receipts."""
+
+    def __init__(
+        self,
+        messages: CampaignMessages,
+        chunk: Sequence[Claimed],
+        segment: Path | None,
+        stopping: Callable[[], bool],
+        now: datetime,
+    ) -> None:
+        self.chunk = chunk
+        attempts = {str(claimed.delivery_id): claimed.attempts for claimed in chunk}
+        self.receipts = ChunkReceipts(segment, attempts, stopping)
+        self.outgoing = Composed(messages, chunk, now)
+
+    def ended(self, error: BaseException | None) -> Sent:
+        """What the chunk comes back as once the transport is done with it (or failed: then the
+        results say what had happened up to that point, and the error what went wrong)."""
+        receipts = self.receipts
         receipts.flush()
-    return receipts.results(outgoing), ""
+        if error is None:
+            return receipts.results(self.outgoing), ""
+        results = [receipts.answers.get(str(c.delivery_id)) or _left(receipts, c) for c in self.chunk]
+        return results, problem(error)
 
 
 class Composed(Sequence[OutgoingMessage]):
@@ -136,6 +169,75 @@ class SendingThreads:
 
     def close(self) -> None:
         self.executor.shutdown(wait=True)
+
+
+class SendingLoop:
+    """Up to ``count`` connections of a multiplexed transport (SMTP), all driven by one thread of this
+    process (``conversation.Multiplexer``): composing and every connection's reads and writes take
+    turns in that thread, with no GIL hand-offs between connection threads (see docs/performance.md).
+    Chunks beyond ``count`` wait their turn; each chunk is one connection's batch, as with threads."""
+
+    def __init__(
+        self,
+        messages: CampaignMessages,
+        transport: Transport,
+        count: int,
+        clock: Callable[[], datetime],
+        initializer: Callable[[], None] | None = None,
+        stopping: Callable[[], bool] | None = None,
+    ) -> None:
+        self.count = count
+        self.messages = messages
+        self.transport = transport
+        self.clock = clock
+        self.stopping = False
+        self._stopping = stopping or (lambda: self.stopping)
+        self._initializer = initializer
+        self._loop = Multiplexer(offload_initializer=initializer)
+        self._waiting: deque[tuple[list[Claimed], Path | None, Future[Sent]]] = deque()
+        self._sending = 0
+        self._thread = threading.Thread(target=self._serve, name="sending-loop", daemon=True)
+        self._thread.start()
+
+    def submit(self, chunk: list[Claimed], segment: Path | None) -> Future[Sent]:
+        future: Future[Sent] = Future()
+        self._loop.call_soon(lambda: self._queue(chunk, segment, future))
+        return future
+
+    def stop(self) -> None:
+        self.stopping = True
+
+    def close(self) -> None:
+        """Finish every chunk submitted, then end the loop's thread."""
+        self._loop.shut()
+        self._thread.join()
+
+    def _serve(self) -> None:
+        if self._initializer is not None:
+            self._initializer()
+        self._loop.serve()
+
+    # -- in the loop's thread -------------------------------------------------------------------------
+
+    def _queue(self, chunk: list[Claimed], segment: Path | None, future: Future[Sent]) -> None:
+        self._waiting.append((chunk, segment, future))
+        self._start_next()
+
+    def _start_next(self) -> None:
+        while self._sending < self.count and self._waiting:
+            chunk, segment, future = self._waiting.popleft()
+            if self._stopping():
+                future.set_result((all_stopped(chunk), ""))
+                continue
+            hand = InHand(self.messages, chunk, segment, self._stopping, self.clock())
+            self._sending += 1
+            conversation = self.transport.conversation(hand.outgoing, hand.receipts)
+            self._loop.start(conversation, partial(self._ended, hand, future))
+
+    def _ended(self, hand: InHand, future: Future[Sent], _: object, error: BaseException | None) -> None:
+        self._sending -= 1
+        future.set_result(hand.ended(error))
+        self._start_next()
 
 
 def failure(text: str, campaign_id: int) -> DeliveryError:

@@ -5,9 +5,9 @@ what sending needs (the frame, the transports, the journal): never the database,
 the web or admin apps, the scheduler or the CLI (an import-linter contract in pyproject.toml keeps it
 so). That keeps each one at ~30 MB instead of the ~90 MB of the whole program.
 
-Connections are not processes: each sending process runs ``threads`` sender threads (one SMTP
-connection each), which spend their time in socket I/O with the GIL released, while composing (which
-holds it) runs on whichever thread has a message to build. The runner starts at most one sending
+Connections are not processes: each sending process drives its share of an SMTP relay's connections
+from one loop thread (``senders.SendingLoop``), composing each message there just before it leaves;
+the other transports get one sender thread per connection. The runner starts at most one sending
 process per core.
 
 The conversation is framed pickles over two pipes (``wire``): the runner writes a start message and
@@ -36,7 +36,7 @@ from typing import IO, Any
 from outreach.delivery import journal, wire
 from outreach.delivery.claims import Claimed
 from outreach.delivery.outgoing import CampaignContent, CampaignMessages, Signer
-from outreach.delivery.senders import Sent, compose_and_deliver, problem
+from outreach.delivery.senders import SendingLoop, Sent, compose_and_deliver, problem
 from outreach.transports.base import Transport, TransportFactory
 
 # Seconds a sending process whose runner is gone waits for the answers to the messages in hand.
@@ -102,7 +102,7 @@ def _quiet_thread() -> None:
 
 
 class _Sender:
-    """This process's transport, composer and sender threads."""
+    """This process's transport, composer, and sending loop (SMTP) or sender threads."""
 
     def __init__(self, start: Start, out: IO[bytes]) -> None:
         self.transport: Transport = start.transport_factory()
@@ -112,16 +112,30 @@ class _Sender:
         )
         self.out = out
         self.write_lock = threading.Lock()
-        self.pool = ThreadPoolExecutor(start.threads, "sender", initializer=_quiet_thread)
+        self.loop: SendingLoop | None = None
+        self.pool: ThreadPoolExecutor | None = None
+        if self.transport.multiplexed:
+            self.loop = SendingLoop(
+                self.messages, self.transport, start.threads, _now, _quiet_thread, stopping=_stopping
+            )
+        else:
+            self.pool = ThreadPoolExecutor(start.threads, "sender", initializer=_quiet_thread)
         self.segments: dict[Path, int] = {}  # chunks in hand per journal segment
         self.newest: Path | None = None
 
     def submit(self, chunk: Chunk) -> None:
-        if chunk.segment is not None:
-            with _busy_lock:
+        global _busy
+        with _busy_lock:
+            _busy += 1
+            if chunk.segment is not None:
                 self.segments[chunk.segment] = self.segments.get(chunk.segment, 0) + 1
                 self.newest = max(self.newest or chunk.segment, chunk.segment)
-        self.pool.submit(self._send, chunk)
+        if self.loop is not None:
+            future = self.loop.submit(chunk.rows, chunk.segment)
+            future.add_done_callback(lambda done: self._answer(chunk, done.result(), ""))
+        else:
+            assert self.pool is not None
+            self.pool.submit(self._send, chunk)
 
     def _finished(self, segment: Path | None) -> None:
         """Close the descriptors of older segments nothing here writes to any more: chunks arrive
@@ -139,28 +153,33 @@ class _Sender:
             journal.forget(path)
 
     def _send(self, chunk: Chunk) -> None:
+        try:
+            sent = compose_and_deliver(
+                self.messages, self.transport, chunk.rows, chunk.segment, _stopping, _now()
+            )
+        except Exception as err:  # never expected: the runner settles the chunk from the journal
+            self._answer(chunk, None, problem(err))
+            return
+        self._answer(chunk, sent, "")
+
+    def _answer(self, chunk: Chunk, sent: Sent | None, trouble: str) -> None:
         global _busy
         with _busy_lock:
-            _busy += 1
-        try:
-            answer: tuple[int, Sent | None, str] = (chunk.number, self._compose_and_send(chunk), "")
-        except Exception as err:  # never expected: the runner settles the chunk from the journal
-            answer = (chunk.number, None, problem(err))
-        finally:
-            with _busy_lock:
-                _busy -= 1
-            self._finished(chunk.segment)
+            _busy -= 1
+        self._finished(chunk.segment)
         with self.write_lock:
-            wire.write(self.out, answer)
-
-    def _compose_and_send(self, chunk: Chunk) -> Sent:
-        return compose_and_deliver(
-            self.messages, self.transport, chunk.rows, chunk.segment, _stopping, datetime.now(UTC)
-        )
+            wire.write(self.out, (chunk.number, sent, trouble))
 
     def close(self) -> None:
-        self.pool.shutdown(wait=True)
+        if self.loop is not None:
+            self.loop.close()
+        if self.pool is not None:
+            self.pool.shutdown(wait=True)
         self.transport.close()
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
 
 
 def main() -> int:

@@ -19,7 +19,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from types import TracebackType
-from typing import Protocol, Self
+from typing import TYPE_CHECKING, Protocol, Self
+
+if TYPE_CHECKING:
+    from outreach.transports.conversation import Conversation
 
 
 class Parts:
@@ -199,6 +202,8 @@ class Transport(abc.ABC):
     name: str
     backend: str = ""
     max_batch: int = 1
+    # ``conversation`` is implemented: one thread can drive many of its connections at once (SMTP)
+    multiplexed: bool = False
 
     def __init__(self, name: str) -> None:
         self.name = name
@@ -234,6 +239,11 @@ class Transport(abc.ABC):
         collected = Collected()
         self.deliver(messages, collected)
         return collected.in_order(messages)
+
+    def conversation(self, messages: Sequence[OutgoingMessage], receipts: Receipts) -> Conversation[None]:
+        """``deliver`` as a generator over non-blocking sockets (``conversation.py``), for transports
+        that set ``multiplexed``; a sending loop drives many of them in one thread."""
+        raise NotImplementedError(f"{type(self).__name__} cannot be multiplexed")
 
     def recipe(self) -> TransportFactory | None:
         """A picklable callable that builds an equal, unopened transport in a sending process while

@@ -91,7 +91,7 @@ def run(conversation: Conversation[R]) -> R:
 
 
 class _Task:
-    __slots__ = ("conversation", "done", "deadline", "sock")
+    __slots__ = ("conversation", "deadline", "done", "sock")
 
     def __init__(self, conversation: Conversation[Any], done: Done[Any]) -> None:
         self.conversation = conversation
@@ -104,14 +104,16 @@ class Multiplexer:
     """Many conversations in the thread that calls ``serve``; ``call_soon`` is how other threads
     hand it work (it wakes the loop through a socket pair)."""
 
-    def __init__(self, offload_threads: int = 4) -> None:
+    def __init__(
+        self, offload_threads: int = 4, offload_initializer: Callable[[], None] | None = None
+    ) -> None:
         self._selector = selectors.DefaultSelector()
         self._wake_read, self._wake_write = socket.socketpair()
         self._wake_read.setblocking(False)
         self._wake_write.setblocking(False)
         self._selector.register(self._wake_read, READ, None)
         self._calls: SimpleQueue[Callable[[], None]] = SimpleQueue()
-        self._offload = ThreadPoolExecutor(offload_threads, "connecting")
+        self._offload = ThreadPoolExecutor(offload_threads, "connecting", initializer=offload_initializer)
         self._waiting: set[_Task] = set()  # a few (one per connection): a scan beats a heap
         self._closing = False
         self.active = 0

@@ -114,6 +114,7 @@ class _Connection:
 
     def __init__(self, client: smtplib.SMTP, timeout: float) -> None:
         self.client = client
+        assert client.sock is not None  # connected and greeted
         self.sock: socket.socket = client.sock
         self.timeout = timeout
         self.inbox = bytearray()
