@@ -17,7 +17,7 @@ import re
 import secrets
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import fields, replace
-from datetime import datetime
+from datetime import datetime, tzinfo
 from email.utils import format_datetime
 from typing import Any
 
@@ -137,7 +137,8 @@ class MessageFrame:
         self._html = HtmlPart(Shape(templates.html_source))
         self._text = TextPart(Shape(templates.text_source))
         self._lines = self._line_templates(templates)
-        self._date: tuple[datetime, str] | None = None  # a chunk's messages share one moment
+        # the second (and its zone) last formatted, and its header: one formatting per second
+        self._date: tuple[tuple[datetime, tzinfo | None], str] | None = None
 
     def list_unsubscribe(self, links: RecipientLinks) -> str:
         """The one-click URL, then the signed mailto when the site has an unsubscribe mailbox."""
@@ -240,9 +241,12 @@ class MessageFrame:
         return lines
 
     def _date_header(self, date: datetime) -> str:
+        """The Date header shows whole seconds, so one formatting serves every message of a second
+        (the chunks of several connections are stamped in turn, each with its own ``now``)."""
+        second = (date.replace(microsecond=0), date.tzinfo)
         cached = self._date  # one read: threads of one runner share the frame
-        if cached is None or cached[0] != date:
-            cached = self._date = (date, format_datetime(date))
+        if cached is None or cached[0] != second:
+            cached = self._date = (second, format_datetime(date))
         return cached[1]
 
 

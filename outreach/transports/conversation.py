@@ -9,7 +9,7 @@ Why not threads: every blocking socket call releases the GIL, and with one threa
 threads hand the GIL to one another through the kernel several times a message (8-17 context switches
 a message at 4-10 connections, measured), which cost more CPU than the conversation itself. One thread
 that waits on all its sockets at once wakes once per batch of ready sockets. Why not asyncio: its
-streams and tasks cost several times more per step than a generator resumed by ``selectors``, and
+streams and tasks cost several times more per step than a generator resumed from a ``poll`` table, and
 this loop has only two things to wait for.
 
 ``run`` drives one conversation in the calling thread (``Transport.deliver``); ``Multiplexer`` drives
@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import contextlib
 import select
-import selectors
 import socket
 import time
 from collections.abc import Callable, Generator
@@ -29,8 +28,8 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from queue import Empty, SimpleQueue
 from typing import Any, NamedTuple, TypeVar
 
-READ = selectors.EVENT_READ
-WRITE = selectors.EVENT_WRITE
+READ = 1
+WRITE = 2
 
 R = TypeVar("R")
 
@@ -90,28 +89,45 @@ def run(conversation: Conversation[R]) -> R:
             error = TimeoutError("no answer in time")
 
 
+_POLL_READ = select.POLLIN | select.POLLPRI
+_POLL_WRITE = select.POLLOUT
+
+
+def _poll_mask(events: int) -> int:
+    return (_POLL_READ if events & READ else 0) | (_POLL_WRITE if events & WRITE else 0)
+
+
 class _Task:
-    __slots__ = ("conversation", "deadline", "done", "sock")
+    __slots__ = ("conversation", "deadline", "done", "fd", "mask", "waiting")
 
     def __init__(self, conversation: Conversation[Any], done: Done[Any]) -> None:
         self.conversation = conversation
         self.done = done
         self.deadline = 0.0
-        self.sock: socket.socket | None = None
+        self.fd = -1  # the descriptor registered for this task, if any
+        self.mask = 0
+        self.waiting = False
 
 
 class Multiplexer:
     """Many conversations in the thread that calls ``serve``; ``call_soon`` is how other threads
-    hand it work (it wakes the loop through a socket pair)."""
+    hand it work (it wakes the loop through a socket pair).
+
+    A conversation's socket stays registered with the poller while the conversation lives (its mask
+    changed only when it waits for something else), so a message costs no registration calls; the
+    poller is ``select.poll``, which keeps no kernel state that a closed descriptor could leave
+    behind."""
 
     def __init__(
         self, offload_threads: int = 4, offload_initializer: Callable[[], None] | None = None
     ) -> None:
-        self._selector = selectors.DefaultSelector()
+        self._poller = select.poll()
         self._wake_read, self._wake_write = socket.socketpair()
         self._wake_read.setblocking(False)
         self._wake_write.setblocking(False)
-        self._selector.register(self._wake_read, READ, None)
+        self._wake_fd = self._wake_read.fileno()
+        self._poller.register(self._wake_fd, _POLL_READ)
+        self._tasks: dict[int, _Task] = {}  # registered descriptor -> its conversation
         self._calls: SimpleQueue[Callable[[], None]] = SimpleQueue()
         self._offload = ThreadPoolExecutor(offload_threads, "connecting", initializer=offload_initializer)
         self._waiting: set[_Task] = set()  # a few (one per connection): a scan beats a heap
@@ -144,7 +160,6 @@ class Multiplexer:
                 self._once()
         finally:
             self._offload.shutdown(wait=False, cancel_futures=True)
-            self._selector.close()
             self._wake_read.close()
             self._wake_write.close()
 
@@ -153,21 +168,25 @@ class Multiplexer:
 
     def _once(self) -> None:
         waiting = self._waiting
-        timeout = max(0.0, min(t.deadline for t in waiting) - time.monotonic()) if waiting else None
-        for key, _ in self._selector.select(timeout):
-            task = key.data
-            if task is None:
+        timeout = None
+        if waiting:
+            timeout = max(0.0, min(t.deadline for t in waiting) - time.monotonic()) * 1000
+        tasks = self._tasks
+        for fd, _ in self._poller.poll(timeout):
+            if fd == self._wake_fd:
                 self._run_calls()
                 continue
-            self._selector.unregister(key.fileobj)
+            task = tasks.get(fd)
+            if task is None or not task.waiting:
+                continue
+            task.waiting = False
             waiting.discard(task)
             self._step(task, None, None)
         if waiting:
             now = time.monotonic()
             for task in [t for t in waiting if t.deadline <= now]:
+                task.waiting = False
                 waiting.discard(task)
-                assert task.sock is not None
-                self._selector.unregister(task.sock)
                 self._step(task, None, TimeoutError("no answer in time"))
 
     def _run_calls(self) -> None:
@@ -185,21 +204,44 @@ class Multiplexer:
         try:
             request = task.conversation.throw(error) if error is not None else task.conversation.send(value)
         except StopIteration as end:
+            self._forget(task)
             self.active -= 1
             task.done(end.value, None)
             return
         except Exception as err:
+            self._forget(task)
             self.active -= 1
             task.done(None, err)
             return
         if isinstance(request, Offload):
+            self._forget(task)
             future = self._offload.submit(request.call)
             future.add_done_callback(lambda f: self.call_soon(lambda: self._offloaded(task, f)))
             return
-        task.sock = request.sock
+        fd = request.sock.fileno()
+        mask = _poll_mask(request.events)
+        if fd != task.fd:
+            self._forget(task)
+            if fd < 0:  # closed under it: let the conversation find out
+                self._step(task, None, OSError("the connection is closed"))
+                return
+            self._poller.register(fd, mask)
+            self._tasks[fd] = task
+            task.fd, task.mask = fd, mask
+        elif mask != task.mask:
+            self._poller.modify(fd, mask)
+            task.mask = mask
         task.deadline = request.deadline
-        self._selector.register(request.sock, request.events, task)
+        task.waiting = True
         self._waiting.add(task)
+
+    def _forget(self, task: _Task) -> None:
+        """Stop polling the task's descriptor (its socket may already be closed)."""
+        if task.fd >= 0 and self._tasks.get(task.fd) is task:
+            del self._tasks[task.fd]
+            with contextlib.suppress(KeyError, OSError):
+                self._poller.unregister(task.fd)
+        task.fd = -1
 
     def _offloaded(self, task: _Task, future: Future[Any]) -> None:
         error = future.exception()
