@@ -175,7 +175,8 @@ class SendingLoop:
     """Up to ``count`` connections of a multiplexed transport (SMTP), all driven by one thread of this
     process (``conversation.Multiplexer``): composing and every connection's reads and writes take
     turns in that thread, with no GIL hand-offs between connection threads (see docs/performance.md).
-    Chunks beyond ``count`` wait their turn; each chunk is one connection's batch, as with threads."""
+    Each chunk is one connection's batch, as with threads; at most ``count`` chunks (and never more
+    than the transport's ``connections``) are under way at once, the others wait their turn."""
 
     def __init__(
         self,
@@ -191,6 +192,7 @@ class SendingLoop:
         self.transport = transport
         self.clock = clock
         self.stopping = False
+        self._most = min(count, transport.connections or count)
         self._stopping = stopping or (lambda: self.stopping)
         self._initializer = initializer
         self._loop = Multiplexer(offload_initializer=initializer)
@@ -224,7 +226,7 @@ class SendingLoop:
         self._start_next()
 
     def _start_next(self) -> None:
-        while self._sending < self.count and self._waiting:
+        while self._sending < self._most and self._waiting:
             chunk, segment, future = self._waiting.popleft()
             if self._stopping():
                 future.set_result((all_stopped(chunk), ""))

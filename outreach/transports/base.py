@@ -204,6 +204,8 @@ class Transport(abc.ABC):
     max_batch: int = 1
     # ``conversation`` is implemented: one thread can drive many of its connections at once (SMTP)
     multiplexed: bool = False
+    # the most deliveries (connections) this transport allows at once; 0 when it sets no limit
+    connections: int = 0
 
     def __init__(self, name: str) -> None:
         self.name = name

@@ -228,6 +228,7 @@ class SmtpTransport(Transport):
         super().__init__(name)
         self.settings = settings
         self.max_batch = settings.max_batch
+        self.connections = settings.connections
         self.endpoint = f"{settings.host}:{settings.port}"
         self._own_context = ssl_context is None  # built from the settings, so a recipe can build it again
         self._context = ssl_context or _tls_context(settings.tls_verify)
