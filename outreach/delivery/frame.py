@@ -52,7 +52,7 @@ class Stamped:
     ``raw`` and never needs it, and joining a 60 KB part into a string is a tenth of a recipient's budget.
     """
 
-    __slots__ = ("_mail", "dot_free", "raw", "subject", "to_header")
+    __slots__ = ("_mail", "dot_free", "raw", "seven_bit", "subject", "to_header")
 
     def __init__(
         self,
@@ -61,11 +61,13 @@ class Stamped:
         mail: _Mail,
         to_header: str,
         dot_free: bool = False,
+        seven_bit: bool = False,
     ) -> None:
         self.raw = raw
         self.subject = subject
         self.to_header = to_header  # the To value on one line, as sent
         self.dot_free = dot_free  # no line of ``raw`` starts with a dot
+        self.seven_bit = seven_bit  # no byte of ``raw`` is above 127
         self._mail = mail
 
     @property
@@ -175,7 +177,8 @@ class MessageFrame:
         if self.text_only:
             head = self.headers.block(to_line, values) + self._single[text.encoding]
             raw = b"".join((head.encode("utf-8"), text.data, self._crlf))
-            return Stamped(raw, plain_text(subject), mail, unfolded(to_line), not text.dotted)
+            dot_free = not text.dotted
+            return Stamped(raw, plain_text(subject), mail, unfolded(to_line), dot_free, head.isascii())
         head = self.headers.block(to_line, values) + self._mime
         raw = b"".join(
             (
@@ -188,7 +191,10 @@ class MessageFrame:
                 self._end_bytes,
             )
         )
-        return Stamped(raw, plain_text(subject), mail, unfolded(to_line), not (text.dotted or html.dotted))
+        # The bodies are encoded to 7 bits, so only the head (an SMTPUTF8 address) can hold 8-bit bytes;
+        # ``str.isascii`` is free, while SMTP would otherwise scan 60-100 KB of bytes to learn it.
+        dot_free = not (text.dotted or html.dotted)
+        return Stamped(raw, plain_text(subject), mail, unfolded(to_line), dot_free, head.isascii())
 
     def _personalise(self, context: dict[str, Any]) -> tuple[str, _Mail, Body, Body]:
         """The recipient's subject; their subject, HTML and text as strings (or how to join them, when

@@ -181,5 +181,6 @@ class CampaignMessages:
             subject=stamped.subject,
             parts=stamped.parts,
             dot_free=stamped.dot_free and self.signer is None,
+            seven_bit=stamped.seven_bit,
             headers=tuple(headers),
         )

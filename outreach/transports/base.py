@@ -77,6 +77,9 @@ class OutgoingMessage:
     # No line of ``raw`` starts with a dot, as its composer knows: SMTP then sends it without scanning
     # 60-100 KB for lines to dot-stuff (~50 µs a message). False (scan) when not known.
     dot_free: bool = False
+    # No byte of ``raw`` is above 127, as its composer knows: SMTP then needs no scan to decide on
+    # BODY=8BITMIME. False (scan) when not known.
+    seven_bit: bool = False
 
     @property
     def text(self) -> str:

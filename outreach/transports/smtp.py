@@ -600,7 +600,7 @@ def _prepare(connection: _Connection, message: OutgoingMessage) -> tuple[str, st
     # Delivery composes 7-bit messages, which need no parameter and pass any relay; only 8-bit bytes
     # (UTF-8 headers of an SMTPUTF8 message, or a message composed elsewhere) ask for BODY=8BITMIME,
     # and only of a server that offers it: one that does not would refuse the unknown parameter.
-    if not message.raw.isascii():
+    if not (message.seven_bit or message.raw.isascii()):
         if not (connection.eight_bit or "SMTPUTF8" in options):
             detail = "the message has 8-bit bytes and the server does not offer 8BITMIME"
             return SendResult(message.key, Outcome.REJECTED, "8BITMIME", detail)

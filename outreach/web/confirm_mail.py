@@ -147,6 +147,7 @@ class ConfirmationMail:
             subject=stamped.subject,
             parts=stamped.parts,
             dot_free=stamped.dot_free,
+            seven_bit=stamped.seven_bit,
             headers=(
                 ("Message-ID", message_id),
                 ("List-Id", sender.list_id),

@@ -88,6 +88,7 @@ def test_a_message_said_to_be_dot_free_needs_no_dot_stuffing(html: str, text: st
     stamped = frame.stamp(reader, links, "<1.7.x@vaimh.example>", datetime(2026, 12, 1, tzinfo=UTC))
     starts_with_dot = dot_stuff(stamped.raw) != stamped.raw
     assert stamped.dot_free is not starts_with_dot
+    assert stamped.seven_bit is stamped.raw.isascii()
 
 
 def test_the_example_issue_says_truly_whether_it_is_dot_free_and_its_parts_match_the_whole_render() -> None:
@@ -97,8 +98,15 @@ def test_the_example_issue_says_truly_whether_it_is_dot_free_and_its_parts_match
         compiled.templates, "VAIMH News", "news@vaimh.example", "VAIMH News <news.vaimh.example>"
     )
     links = recipient_links("https://news.vaimh.example", TEST_SECRET, "7", compiled.issue.slug)
+    for reader in (
+        Recipient(email="ana@example.org", first_name=".Ana"),
+        Recipient(email="josé@ejemplo.example", first_name="José"),  # an SMTPUTF8 address: 8-bit head
+    ):
+        stamped = frame.stamp(reader, links, "<1.7.x@vaimh.example>", datetime(2026, 12, 1, tzinfo=UTC))
+        assert stamped.dot_free == (dot_stuff(stamped.raw) == stamped.raw)
+        assert stamped.seven_bit is stamped.raw.isascii()
+        assert stamped.seven_bit is reader.email.isascii()
     reader = Recipient(email="ana@example.org", first_name=".Ana")
     stamped = frame.stamp(reader, links, "<1.7.x@vaimh.example>", datetime(2026, 12, 1, tzinfo=UTC))
-    assert stamped.dot_free == (dot_stuff(stamped.raw) == stamped.raw)
     whole = compiled.templates.render(reader, links)
     assert stamped.parts.made() == (whole.text.replace("\n", "\r\n"), whole.html.replace("\n", "\r\n"))
