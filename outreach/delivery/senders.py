@@ -86,10 +86,8 @@ class InHand:
         results say what had happened up to that point, and the error what went wrong)."""
         receipts = self.receipts
         receipts.flush()
-        if error is None:
-            return receipts.results(self.outgoing), ""
         results = [receipts.answers.get(str(c.delivery_id)) or _left(receipts, c) for c in self.chunk]
-        return results, problem(error)
+        return results, problem(error) if error is not None else ""
 
 
 class Composed(Sequence[OutgoingMessage]):
@@ -197,12 +195,20 @@ class SendingLoop:
         self._initializer = initializer
         self._loop = Multiplexer(offload_initializer=initializer)
         self._waiting: deque[tuple[list[Claimed], Path | None, Future[Sent]]] = deque()
+        self._unanswered: set[Future[Sent]] = set()  # submitted, not yet answered
+        self._lock = threading.Lock()
         self._sending = 0
+        self._broken: BaseException | None = None
         self._thread = threading.Thread(target=self._serve, name="sending-loop", daemon=True)
         self._thread.start()
 
     def submit(self, chunk: list[Claimed], segment: Path | None) -> Future[Sent]:
         future: Future[Sent] = Future()
+        with self._lock:
+            if self._broken is not None:
+                future.set_exception(self._broken)
+                return future
+            self._unanswered.add(future)
         self._loop.call_soon(lambda: self._queue(chunk, segment, future))
         return future
 
@@ -217,7 +223,18 @@ class SendingLoop:
     def _serve(self) -> None:
         if self._initializer is not None:
             self._initializer()
-        self._loop.serve()
+        try:
+            self._loop.serve()
+        except (
+            BaseException
+        ) as err:  # a bug: every chunk in hand fails, the runner settles it from the journal
+            with self._lock:
+                self._broken = err
+                unanswered = list(self._unanswered)
+            for future in unanswered:
+                if not future.done():
+                    future.set_exception(err)
+            raise
 
     # -- in the loop's thread -------------------------------------------------------------------------
 
@@ -229,7 +246,7 @@ class SendingLoop:
         while self._sending < self._most and self._waiting:
             chunk, segment, future = self._waiting.popleft()
             if self._stopping():
-                future.set_result((all_stopped(chunk), ""))
+                self._answer(future, (all_stopped(chunk), ""))
                 continue
             hand = InHand(self.messages, chunk, segment, self._stopping, self.clock())
             self._sending += 1
@@ -238,8 +255,13 @@ class SendingLoop:
 
     def _ended(self, hand: InHand, future: Future[Sent], _: object, error: BaseException | None) -> None:
         self._sending -= 1
-        future.set_result(hand.ended(error))
+        self._answer(future, hand.ended(error))
         self._start_next()
+
+    def _answer(self, future: Future[Sent], sent: Sent) -> None:
+        with self._lock:
+            self._unanswered.discard(future)
+        future.set_result(sent)
 
 
 def failure(text: str, campaign_id: int) -> DeliveryError:

@@ -27,7 +27,7 @@ import signal
 import sys
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -132,7 +132,7 @@ class _Sender:
                 self.newest = max(self.newest or chunk.segment, chunk.segment)
         if self.loop is not None:
             future = self.loop.submit(chunk.rows, chunk.segment)
-            future.add_done_callback(lambda done: self._answer(chunk, done.result(), ""))
+            future.add_done_callback(lambda done: self._answered(chunk, done))
         else:
             assert self.pool is not None
             self.pool.submit(self._send, chunk)
@@ -161,6 +161,10 @@ class _Sender:
             self._answer(chunk, None, problem(err))
             return
         self._answer(chunk, sent, "")
+
+    def _answered(self, chunk: Chunk, done: Future[Sent]) -> None:
+        error = done.exception()
+        self._answer(chunk, None if error else done.result(), problem(error) if error else "")
 
     def _answer(self, chunk: Chunk, sent: Sent | None, trouble: str) -> None:
         global _busy
