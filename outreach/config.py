@@ -155,7 +155,9 @@ class Delivery(_Section):
     """Which named transport sends by default, and the pace."""
 
     transport: str = "outbox"
-    batch_size: int = 200
+    # At most this many rows claimed and in hand at once, in chunks of one transport batch (at least
+    # 25 rows at 10 connections: the ledger's work per chunk is worth spreading over that many).
+    batch_size: int = 500
     max_consecutive_errors: int = 20
     max_attempts: int = 5
     # 1: the runner's process sends, with the transport's `concurrency` threads (one connection each).

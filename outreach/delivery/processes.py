@@ -26,8 +26,8 @@ import signal
 import subprocess
 import sys
 import threading
-from collections.abc import Callable
-from concurrent.futures import Future
+from collections.abc import Callable, Collection
+from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -218,6 +218,9 @@ class ProcessSenders:
         self._number += 1
         child = min(self.children, key=lambda c: c.load)
         return child.submit(self._number, chunk, segment)
+
+    def wait(self, futures: Collection[Future[Sent]], timeout: float | None) -> set[Future[Sent]]:
+        return wait(futures, timeout, FIRST_COMPLETED).done
 
     def stop(self) -> None:
         for child in self.children:

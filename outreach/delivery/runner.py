@@ -18,7 +18,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import FIRST_COMPLETED, Future, wait
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -250,8 +250,9 @@ class CampaignRunner:
         stops at one core; connections are never processes)."""
         threads = self.settings.concurrency
         if self.processes is None or self.processes.processes_for(threads) < 2:
-            senders = SendingLoop if self.transport.multiplexed else SendingThreads
-            return senders(self.messages, self.transport, threads, self.clock.now)
+            if self.transport.multiplexed:  # the loop runs here, whenever the pipeline waits
+                return SendingLoop(self.messages, self.transport, threads, self.clock.now, threaded=False)
+            return SendingThreads(self.messages, self.transport, threads, self.clock.now)
         lock = journal.lock_file if journal is not None else None
         return self.processes.start(
             content, self.base_url, self.secret, self.unsubscribe_mailto, lock, threads
@@ -304,8 +305,7 @@ class CampaignRunner:
                 if not self._still_sending() or not self._wait_or_finish(wait_for_retries):
                     return
                 continue
-            done, _ = wait(in_flight, timeout=later or None, return_when=FIRST_COMPLETED)
-            for future in done:
+            for future in senders.wait(in_flight, later or None):
                 chunk = in_flight.pop(future)
                 returned.append((chunk, self._results(future, chunk, journal)))
 

@@ -9,9 +9,10 @@ not handed over.
 from __future__ import annotations
 
 import threading
+import time
 from collections import deque
-from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Callable, Collection, Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from datetime import datetime
 from functools import partial
 from pathlib import Path
@@ -35,6 +36,9 @@ class Senders(Protocol):
     count: int
 
     def submit(self, chunk: list[Claimed], segment: Path | None) -> Future[Sent]: ...
+
+    def wait(self, futures: Collection[Future[Sent]], timeout: float | None) -> set[Future[Sent]]:
+        """The chunks among ``futures`` that are done, waiting up to ``timeout`` seconds for one."""
 
     def stop(self) -> None:
         """Hand nothing more over (safe to call from a signal handler)."""
@@ -157,6 +161,9 @@ class SendingThreads:
     def submit(self, chunk: list[Claimed], segment: Path | None) -> Future[Sent]:
         return self.executor.submit(self._send, chunk, segment)
 
+    def wait(self, futures: Collection[Future[Sent]], timeout: float | None) -> set[Future[Sent]]:
+        return wait(futures, timeout, FIRST_COMPLETED).done
+
     def _send(self, chunk: list[Claimed], segment: Path | None) -> Sent:
         return compose_and_deliver(
             self.messages, self.transport, chunk, segment, lambda: self.stopping, self.clock()
@@ -170,11 +177,16 @@ class SendingThreads:
 
 
 class SendingLoop:
-    """Up to ``count`` connections of a multiplexed transport (SMTP), all driven by one thread of this
-    process (``conversation.Multiplexer``): composing and every connection's reads and writes take
-    turns in that thread, with no GIL hand-offs between connection threads (see docs/performance.md).
-    Each chunk is one connection's batch, as with threads; at most ``count`` chunks (and never more
-    than the transport's ``connections``) are under way at once, the others wait their turn."""
+    """Up to ``count`` connections of a multiplexed transport (SMTP), all driven by one thread
+    (``conversation.Multiplexer``): composing and every connection's reads and writes take turns in
+    that thread, with no GIL hand-offs between connection threads (see docs/performance.md). Each
+    chunk is one connection's batch, as with threads; at most ``count`` chunks (and never more than
+    the transport's ``connections``) are under way at once, the others wait their turn.
+
+    ``threaded``: the loop runs in a thread of its own (a sending process, whose main thread reads
+    the runner's pipe). Not threaded (the runner's own process), the loop runs in the caller's thread
+    whenever it ``wait``s for chunks: the ledger's work and the sending then take turns in one thread
+    instead of trading the GIL hundreds of times a second (each trade costs both threads time)."""
 
     def __init__(
         self,
@@ -184,6 +196,7 @@ class SendingLoop:
         clock: Callable[[], datetime],
         initializer: Callable[[], None] | None = None,
         stopping: Callable[[], bool] | None = None,
+        threaded: bool = True,
     ) -> None:
         self.count = count
         self.messages = messages
@@ -199,8 +212,10 @@ class SendingLoop:
         self._lock = threading.Lock()
         self._sending = 0
         self._broken: BaseException | None = None
-        self._thread = threading.Thread(target=self._serve, name="sending-loop", daemon=True)
-        self._thread.start()
+        self._thread: threading.Thread | None = None
+        if threaded:
+            self._thread = threading.Thread(target=self._serve, name="sending-loop", daemon=True)
+            self._thread.start()
 
     def submit(self, chunk: list[Claimed], segment: Path | None) -> Future[Sent]:
         future: Future[Sent] = Future()
@@ -209,32 +224,69 @@ class SendingLoop:
                 future.set_exception(self._broken)
                 return future
             self._unanswered.add(future)
-        self._loop.call_soon(lambda: self._queue(chunk, segment, future))
+        if self._thread is None:
+            self._guarded(lambda: self._queue(chunk, segment, future))
+        else:
+            self._loop.call_soon(lambda: self._queue(chunk, segment, future))
         return future
+
+    def wait(self, futures: Collection[Future[Sent]], timeout: float | None) -> set[Future[Sent]]:
+        """The chunks among ``futures`` that are done, waiting at most ``timeout`` seconds for one
+        (and, when not threaded, sending meanwhile)."""
+        if self._thread is not None or self._broken is not None:
+            return wait(futures, timeout, FIRST_COMPLETED).done
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            done = {future for future in futures if future.done()}
+            if done:
+                return done
+            left = None if deadline is None else deadline - time.monotonic()
+            if left is not None and left <= 0:
+                return done
+            if not self._guarded(partial(self._loop.turn, left)):
+                return {future for future in futures if future.done()}
 
     def stop(self) -> None:
         self.stopping = True
 
     def close(self) -> None:
-        """Finish every chunk submitted, then end the loop's thread."""
-        self._loop.shut()
-        self._thread.join()
+        """Finish every chunk submitted, then release the loop."""
+        if self._thread is not None:
+            self._loop.shut()
+            self._thread.join()
+            return
+        if self._broken is None:
+            self._loop.shut()
+            self._guarded(self._loop.serve)
+        self._loop.release()
 
     def _serve(self) -> None:
         if self._initializer is not None:
             self._initializer()
         try:
             self._loop.serve()
-        except (
-            BaseException
-        ) as err:  # a bug: every chunk in hand fails, the runner settles it from the journal
-            with self._lock:
-                self._broken = err
-                unanswered = list(self._unanswered)
-            for future in unanswered:
-                if not future.done():
-                    future.set_exception(err)
+        except BaseException as err:
+            self._fail(err)
             raise
+
+    def _guarded(self, step: Callable[[], None]) -> bool:
+        """Run ``step`` of the loop in this thread; False when it failed (a bug: see ``_fail``)."""
+        try:
+            step()
+        except Exception as err:
+            self._fail(err)
+            return False
+        return True
+
+    def _fail(self, err: BaseException) -> None:
+        """A fault in the loop itself (a bug): every chunk in hand, and any submitted later, fails with
+        it, and the runner settles them from the journal instead of waiting for ever."""
+        with self._lock:
+            self._broken = err
+            unanswered = list(self._unanswered)
+        for future in unanswered:
+            if not future.done():
+                future.set_exception(err)
 
     # -- in the loop's thread -------------------------------------------------------------------------
 

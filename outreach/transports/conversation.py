@@ -154,23 +154,35 @@ class Multiplexer:
         self._step(_Task(conversation, done), None, None)
 
     def serve(self) -> None:
-        """Run until ``shut`` was called and no conversation is left."""
+        """Run until ``shut`` was called and no conversation is left, then release the loop."""
         try:
             while not (self._closing and self.active == 0):
                 self._once()
         finally:
-            self._offload.shutdown(wait=False, cancel_futures=True)
-            self._wake_read.close()
-            self._wake_write.close()
+            self.release()
+
+    def release(self) -> None:
+        """Close the loop's own resources (harmless twice)."""
+        self._offload.shutdown(wait=False, cancel_futures=True)
+        self._wake_read.close()
+        self._wake_write.close()
 
     def _shut(self) -> None:
         self._closing = True
 
-    def _once(self) -> None:
+    def turn(self, limit: float | None = None) -> None:
+        """One round: wait (at most ``limit`` seconds) for ready sockets, due deadlines or calls, and
+        resume whoever they concern. For a caller that runs the loop itself between other work."""
+        self._once(limit)
+
+    def _once(self, limit: float | None = None) -> None:
         waiting = self._waiting
-        timeout = None
+        timeout = limit
         if waiting:
-            timeout = max(0.0, min(t.deadline for t in waiting) - time.monotonic()) * 1000
+            due = max(0.0, min(t.deadline for t in waiting) - time.monotonic())
+            timeout = due if limit is None else min(due, limit)
+        if timeout is not None:
+            timeout *= 1000
         tasks = self._tasks
         for fd, _ in self._poller.poll(timeout):
             if fd == self._wake_fd:
