@@ -201,15 +201,16 @@ def _due_rows() -> tuple[_Rows, _Rows]:
 
 @functools.cache
 def _mark_sending() -> sa.Update:
-    """The claim's write, one statement for the whole batch. Only rows still pending change hands:
-    SQLite reads outside the write transaction (and has no FOR UPDATE), so a cancel or another claim
-    may have moved a row since it was read."""
+    """The claim's write on SQLite: one parameter set per row (its id and its own Message-ID), one row
+    write each. Only rows still pending change hands: SQLite reads outside the write transaction (and
+    has no FOR UPDATE), so a cancel or another claim may have moved a row since it was read."""
     table: sa.Table = Delivery.__table__  # type: ignore[assignment]
     return (
         sa.update(table)
-        .where(table.c.id.in_(sa.bindparam("ids", expanding=True)), table.c.state == DeliveryState.PENDING)
+        .where(table.c.id == sa.bindparam("row_id"), table.c.state == DeliveryState.PENDING)
         .values(
             state=DeliveryState.SENDING,
+            message_id=sa.bindparam("message_id"),
             attempts=table.c.attempts + 1,
             claimed_by=sa.bindparam("claimer"),
             claimed_at=sa.bindparam("now"),
@@ -225,17 +226,6 @@ _MARK_SENDING_PG = sa.text(
     "FROM unnest(CAST(:ids AS bigint[]), CAST(:message_ids AS varchar[])) AS given(id, message_id) "
     "WHERE deliveries.id = given.id AND deliveries.state = 'pending' RETURNING deliveries.id"
 ).bindparams(sa.bindparam("now", type_=sa.DateTime(timezone=True)))
-
-
-@functools.cache
-def _set_message_ids() -> sa.Update:
-    """Each claimed row's own Message-ID: one short parameter set per row (an id and a string)."""
-    table: sa.Table = Delivery.__table__  # type: ignore[assignment]
-    return (
-        sa.update(table)
-        .where(table.c.id == sa.bindparam("row_id"))
-        .values(message_id=sa.bindparam("message_id"))
-    )
 
 
 def claim(
@@ -295,8 +285,15 @@ def claim(
         values = {"ids": ids, "message_ids": [c.message_id for c in claimed], "claimer": claimer, "now": now}
         mine = set(connection.scalars(_MARK_SENDING_PG, values))
         return claimed if len(mine) == len(claimed) else [c for c in claimed if c.delivery_id in mine]
-    result = connection.execute(_mark_sending(), {"ids": ids, "claimer": claimer, "now": now})
-    if result.rowcount != len(claimed):
+    changed = execute_many(
+        connection,
+        _mark_sending(),
+        [
+            {"row_id": c.delivery_id, "message_id": c.message_id, "claimer": claimer, "now": now}
+            for c in claimed
+        ],
+    )
+    if changed != len(claimed):
         held = set(
             session.scalars(
                 sa.select(Delivery.id).where(
@@ -307,11 +304,6 @@ def claim(
             )
         )
         claimed = [c for c in claimed if c.delivery_id in held]
-    execute_many(
-        connection,
-        _set_message_ids(),
-        [{"row_id": c.delivery_id, "message_id": c.message_id} for c in claimed],
-    )
     return claimed
 
 

@@ -118,6 +118,7 @@ class _Connection:
         self.sock: socket.socket = client.sock
         self.timeout = timeout
         self.inbox = bytearray()
+        self.asked = False  # written to since the last read: the answer is not here yet
         self.used = False  # has carried a transaction: the server may have closed it while idle
         self.closed = False
         self.esmtp = bool(client.does_esmtp)
@@ -160,6 +161,7 @@ def _send(connection: _Connection, data: bytes) -> Conversation[None]:
     view = memoryview(data)
     total, sent = len(data), 0
     deadline = 0.0
+    connection.asked = True
     while sent < total:
         try:
             sent += sock.send(view[sent:])
@@ -173,9 +175,16 @@ def _send(connection: _Connection, data: bytes) -> Conversation[None]:
 
 
 def _receive(connection: _Connection) -> Conversation[None]:
-    """Append what the server sent next to the connection's inbox."""
+    """Append what the server sent next to the connection's inbox. Right after a write the answer
+    cannot be there yet: wait for it before reading (a read first would only find nothing, one
+    system call a reply for nothing) unless TLS holds decrypted bytes the poller cannot see."""
     sock = connection.sock
     deadline = 0.0
+    if connection.asked:
+        connection.asked = False
+        if not (isinstance(sock, ssl.SSLSocket) and sock.pending()):
+            deadline = time.monotonic() + connection.timeout
+            yield Wait(sock, READ, deadline)
     while True:
         try:
             data = sock.recv(65536)
