@@ -167,8 +167,27 @@ def execute_many(
         result = connection.execute(statement, list(rows))
         return int(getattr(result, "rowcount", 0) or 0)
     sql, plan = direct
-    values = [tuple(process(row.get(name, fixed)) for name, fixed, process in plan) for row in rows]
-    return int(connection.exec_driver_sql(sql, values).rowcount)
+    return int(connection.exec_driver_sql(sql, _processed(plan, rows)).rowcount)
+
+
+def _processed(plan: list[_Bind], rows: Sequence[Mapping[str, Any]]) -> list[tuple[Any, ...]]:
+    """Each row's values through their bind processors; a value that is the very object the row
+    before had in that place is not processed again (the ledger gives every row of a chunk the same
+    ``now``, and SQLite's date formatting costs microseconds a row)."""
+    last: list[Any] = [_UNSEEN] * len(plan)
+    made: list[Any] = [None] * len(plan)
+    values = []
+    for row in rows:
+        for place, (name, fixed, process) in enumerate(plan):
+            value = row.get(name, fixed)
+            if value is not last[place]:
+                last[place] = value
+                made[place] = process(value)
+        values.append(tuple(made))
+    return values
+
+
+_UNSEEN = object()
 
 
 _Bind = tuple[str, Any, Callable[[Any], Any]]  # parameter name, the statement's own value, bind processor
