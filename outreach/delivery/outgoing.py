@@ -8,6 +8,7 @@ can forge one for someone else's address.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -48,6 +49,10 @@ class CampaignRow(Protocol):
     language: str
 
 
+# What is between a template's braces (the prose around them may say "topics" as well).
+_JINJA_CODE = re.compile(r"\{[{%](.*?)[%}]\}", re.DOTALL)
+
+
 @dataclass(frozen=True)
 class CampaignContent:
     """What composing needs of a campaign row, as plain values (it crosses into sending processes)."""
@@ -64,6 +69,15 @@ class CampaignContent:
     bounce_address: str = ""  # [events] return_path: the VERP base; "" sends from from_address
     language: str = ""  # the default edition's (the templates above)
     editions: tuple[EditionContent, ...] = ()  # the other language editions
+
+    @property
+    def uses_topics(self) -> bool:
+        """Whether a template of any edition may look at the reader's topics (``subscriber.topics``,
+        or a ``::: only topic=`` section): only then does a claim read them, one query a chunk."""
+        sources = [self.subject_source, self.html_source, self.text_source]
+        for edition in self.editions:
+            sources += [edition.subject_source, edition.html_source, edition.text_source]
+        return any("topics" in code for source in sources for code in _JINJA_CODE.findall(source))
 
     @property
     def choice(self) -> EditionChoice:

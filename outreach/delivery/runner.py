@@ -174,11 +174,13 @@ class CampaignRunner:
         self._status_at = 0.0
         self._failure: DeliveryError | None = None
         self.editions: EditionChoice | None = None  # the campaign's languages, known once it runs
+        self.uses_topics = True  # whether claims read each reader's topics (known once it runs)
 
     def run(self, wait_for_retries: bool = True) -> Progress:
         campaign, counts, editions = self._recover()
         content = CampaignContent.of(campaign, self.return_path, editions)
         self.editions = content.choice
+        self.uses_topics = content.uses_topics
         self.messages = CampaignMessages(
             content, self.base_url, self.secret, self.signer, unsubscribe_mailto=self.unsubscribe_mailto
         )
@@ -335,6 +337,7 @@ class CampaignRunner:
                         domain,
                         self.secret,
                         editions=self.editions,
+                        with_topics=self.uses_topics,
                     )
                     self.pace.take(len(claimed))
         if returned:
