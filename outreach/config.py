@@ -160,9 +160,10 @@ class Delivery(_Section):
     batch_size: int = 500
     max_consecutive_errors: int = 20
     max_attempts: int = 5
-    # 1: the runner's process sends, with the transport's `concurrency` threads (one connection each).
-    # N > 1: the same threads spread over up to N sending processes, never more than one per core
-    # (composing holds the GIL; connections are threads either way); the ledger stays in the runner.
+    # 1: the runner's process sends: for SMTP one loop drives the transport's `concurrency`
+    # connections, for the other transports one thread per connection. N > 1: the connections spread
+    # over up to N sending processes, never more than one per core (composing holds the GIL;
+    # connections are never processes); the ledger stays in the runner.
     # Worth it when composing is the limit (DKIM signing); docs/performance.md has the figures.
     processes: int = Field(default=1, ge=1)
 
