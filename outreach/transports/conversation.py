@@ -178,8 +178,10 @@ class Multiplexer:
     def _once(self, limit: float | None = None) -> None:
         waiting = self._waiting
         timeout = limit
+        first = 0.0  # the earliest deadline of those waiting now: none can pass before it
         if waiting:
-            due = max(0.0, min(t.deadline for t in waiting) - time.monotonic())
+            first = min(t.deadline for t in waiting)
+            due = max(0.0, first - time.monotonic())
             timeout = due if limit is None else min(due, limit)
         if timeout is not None:
             timeout *= 1000
@@ -194,12 +196,13 @@ class Multiplexer:
             task.waiting = False
             waiting.discard(task)
             self._step(task, None, None)
-        if waiting:
+        if first and waiting:
             now = time.monotonic()
-            for task in [t for t in waiting if t.deadline <= now]:
-                task.waiting = False
-                waiting.discard(task)
-                self._step(task, None, TimeoutError("no answer in time"))
+            if now >= first:
+                for task in [t for t in waiting if t.deadline <= now]:
+                    task.waiting = False
+                    waiting.discard(task)
+                    self._step(task, None, TimeoutError("no answer in time"))
 
     def _run_calls(self) -> None:
         with contextlib.suppress(BlockingIOError, OSError):
