@@ -146,7 +146,8 @@ def _left(receipts: ChunkReceipts, claimed: Claimed) -> SendResult:
 
 
 class SendingThreads:
-    """``count`` threads of this process; the default, and the only choice for the memory transport."""
+    """``count`` threads of this process, one connection (or request) each: for the transports that
+    cannot be multiplexed (the HTTP APIs, maildir, the memory transport, which only this allows)."""
 
     def __init__(
         self, messages: CampaignMessages, transport: Transport, count: int, clock: Callable[[], datetime]
