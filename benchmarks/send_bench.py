@@ -311,7 +311,8 @@ def send_round(folder: Path, campaign_id: int, name: str, workers: int = 1) -> d
     """Run one campaign in ``workers`` new interpreters at once, as ``outreach send`` (or ``outreach
     worker``) does: every round pays for starting its sending processes. Samples the summed resident
     memory of each interpreter's process tree every 50 ms. Returns the rate over the whole send, the
-    peak, the most processes seen and the ledger's counts (from the last worker to finish)."""
+    peak, the most processes seen and the ledger's counts once every worker has finished (read from the
+    database: a worker's own counts are a snapshot taken while the others may still be sending)."""
     command = [sys.executable, __file__, "--send-campaign", str(folder), str(campaign_id), name]
     started = time.perf_counter()
     running = [subprocess.Popen(command, stdout=subprocess.PIPE, text=True) for _ in range(workers)]
@@ -331,13 +332,19 @@ def send_round(folder: Path, campaign_id: int, name: str, workers: int = 1) -> d
     sent = sum(a["sent_now"] for a in answers)
     # one worker alone: its own timing (no interpreter start in it, as before); several: the wall time
     own = answers[0]["seconds"] if workers == 1 else seconds
+    engine = make_engine(project_config(folder).database_url)
+    try:
+        with transaction(engine) as session:
+            counts = ledger.counts(session, campaign_id)
+    finally:
+        engine.dispose()
     return {
         "sent": sent,
         "seconds": own,
         "cpu": sum(a["cpu"] for a in answers),
         "peak": peak,
         "processes": most,
-        "counts": answers[-1]["counts"],
+        "counts": counts,
     }
 
 
@@ -481,7 +488,9 @@ def main() -> int:
                 our_rate = ours["sent"] / ours["seconds"]
                 received = sink.messages() - before
                 our_sink_cpu = cpu_seconds(sink.process.pid) - sink_cpu
-                complete &= ours["counts"]["sent"] == args.recipients == received
+                if not ours["counts"]["sent"] == args.recipients == received:
+                    complete = False
+                    print(f"  not every recipient was sent: {ours['counts']}; sink counted {received}")
                 before, sink_cpu, source_cpu = sink.messages(), cpu_seconds(sink.process.pid), children_cpu()
                 source_seconds = smtp_source(sink.port, args.recipients, size, n)
                 their_rate = args.recipients / source_seconds
@@ -510,7 +519,10 @@ def main() -> int:
                 n = counts[min(1, len(counts) - 1)] if len(counts) > 1 else counts[0]
                 single = send_round(project.folder, project.campaign(f"sink{n}"), f"sink{n}")
                 many = send_round(postgres.folder, postgres.campaign(f"sink{n}"), f"sink{n}", args.workers)
-                complete &= single["counts"]["sent"] == many["counts"]["sent"] == args.recipients
+                for label, result in (("SQLite", single), ("PostgreSQL", many)):
+                    if result["counts"]["sent"] != args.recipients:
+                        complete = False
+                        print(f"  {label}: not every recipient was sent: {result['counts']}", flush=True)
                 single_rate = single["sent"] / single["seconds"]
                 many_rate = many["sent"] / many["seconds"]
                 workers.append(many_rate / single_rate)
