@@ -20,12 +20,13 @@ import socket
 import ssl
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import partial
 from typing import Literal
 
 from outreach.transports.base import (
+    STOPPED,
     Outcome,
     OutgoingMessage,
     Receipts,
@@ -47,7 +48,6 @@ _QUEUE_ID = (
     re.compile(r"^2\.\d\.\d+\s+([A-Za-z0-9]{6,})\s+Message accepted", re.IGNORECASE),  # Sendmail
 )
 _WAIT = re.compile(r"(\d+)\s*(s|secs?|seconds?|m|mins?|minutes?)\b", re.IGNORECASE)
-_Meanwhile = Callable[[], None] | None
 _MAX_LINE = 8192  # as smtplib's: a longer reply line is garbage, not a reply
 _LINE_DOT = re.compile(rb"\n\.")
 
@@ -119,6 +119,9 @@ class _Connection:
         self.timeout = timeout
         self.inbox = bytearray()
         self.asked = False  # written to since the last read: the answer is not here yet
+        # the key of the message whose MAIL, RCPT and DATA went out behind the last message's data
+        # (RFC 2920): its three replies are the next ones to read
+        self.ahead: str | None = None
         self.used = False  # has carried a transaction: the server may have closed it while idle
         self.closed = False
         self.esmtp = bool(client.does_esmtp)
@@ -274,6 +277,11 @@ class SmtpTransport(Transport):
             if held.connection is not None:  # stopped mid-transaction: the session is out of step
                 held.connection.drop()
             raise
+        if held.connection is not None and held.connection.ahead is not None:
+            # the batch stopped with the next envelope sent: the only safe end is to hang up (a 354
+            # may be coming, and ending it with a dot would deliver an empty message)
+            held.connection.drop()
+            held.connection = None
         self._give(held.connection, generation)
 
     def _take(self) -> tuple[_Connection | None, int]:
@@ -292,27 +300,35 @@ class SmtpTransport(Transport):
     def _send_batch(
         self, held: _Held, messages: Sequence[OutgoingMessage], receipts: Receipts
     ) -> Conversation[None]:
-        """One message at a time on one connection: each is announced just before its MAIL FROM and
-        answered as soon as its final reply is read, so at most one message per connection is ever
-        handed over without an answer."""
+        """One message at a time on one connection, each answered as soon as its final reply is read.
+
+        A message is announced (``receipts.handing``) just before the first of its bytes that could
+        lead to a delivery: before its MAIL FROM, or, when its MAIL, RCPT and DATA went out behind the
+        previous message's data (RFC 2920: one write and one read a message instead of two), before
+        its data, once the server has answered them. Either way at most one message per connection is
+        ever handed over without an answer."""
         halt: SendResult | None = None
+        turn = _Turn(messages)
         for index, message in enumerate(messages):
-            if halt is None and not receipts.handing((message,)):
+            connection = held.connection
+            ahead = connection is not None and connection.ahead == message.key
+            if halt is None and not ahead and not receipts.handing((message,)):
                 halt = stopped(message.key)
             if halt is not None:
                 receipts.answered(not_attempted(message, halt))
                 continue
-            following = partial(_compose_next, messages, index + 1)
-            result, stop = yield from self._send_one(held, message, following)
+            turn.index = index
+            hand = _Handing(receipts, message) if ahead else None
+            result, stop = yield from self._send_one(held, message, turn, hand)
             receipts.answered(result)
             if stop:
                 halt = result
 
     def _send_one(
-        self, held: _Held, message: OutgoingMessage, meanwhile: _Meanwhile = None
+        self, held: _Held, message: OutgoingMessage, turn: _Turn, hand: _Handing | None = None
     ) -> Conversation[tuple[SendResult, bool]]:
         """One message's result and whether to stop the batch; ``held`` ends with the connection to
-        go on with (None when it broke)."""
+        go on with (None when it broke). ``hand``: the message is still to be announced."""
         for attempt in range(2):
             connection = held.connection
             if connection is None:
@@ -324,7 +340,7 @@ class SmtpTransport(Transport):
             assert connection is not None
             was_used, connection.used = connection.used, True
             try:
-                result = yield from self._transaction(connection, message, meanwhile)
+                result = yield from self._transaction(connection, message, turn, hand)
             except smtplib.SMTPException as err:  # nothing smtplib should raise here; fail safe, not twice
                 held.connection = None
                 connection.drop()
@@ -334,12 +350,16 @@ class SmtpTransport(Transport):
                 held.connection = None
                 connection.drop()
                 if attempt == 0 and was_used and lost.stage == "MAIL" and not lost.stalled:
-                    continue  # closed while idle in the pool; MAIL FROM got no answer, so nothing was sent
+                    continue  # closed while idle (or behind the last message): nothing of this one was sent
                 if lost.reply is not None:
                     code, text = lost.reply
                     closing = SendResult(message.key, Outcome.RETRY, reply_code(code, text), lost.detail)
                     return _with_retry_after(closing, _retry_after(text)), True
                 return self._lost_result(message, lost), lost.stalled
+            if result.code == STOPPED:
+                if connection.closed:
+                    held.connection = None
+                return result, True
             if result.code.startswith("421"):
                 held.connection = None
                 connection.drop()
@@ -361,14 +381,16 @@ class SmtpTransport(Transport):
     # -- one transaction ------------------------------------------------------------------------------
 
     def _transaction(
-        self, connection: _Connection, message: OutgoingMessage, meanwhile: _Meanwhile = None
+        self, connection: _Connection, message: OutgoingMessage, turn: _Turn, hand: _Handing | None = None
     ) -> Conversation[SendResult]:
         prepared = _prepare(connection, message)
         if isinstance(prepared, SendResult):
             return prepared
         sender, recipient, options = prepared
         if connection.pipelining:
-            return (yield from self._pipelined(connection, message, sender, recipient, options, meanwhile))
+            return (yield from self._pipelined(connection, message, sender, recipient, options, turn, hand))
+        if hand is not None and not hand():
+            return stopped(message.key)
         extra = " " + " ".join(options) if options and connection.esmtp else ""
         code, text = yield from self._command("MAIL", connection, f"MAIL FROM:<{sender}>{extra}\r\n")
         if code == 421:
@@ -381,7 +403,7 @@ class SmtpTransport(Transport):
         code, text = yield from self._command("DATA", connection, "DATA\r\n")
         if code != 354:
             return (yield from self._failed(connection, message, code, text, "DATA"))
-        code, text = yield from self._payload(connection, message, meanwhile)
+        code, text = yield from self._payload(connection, message, turn)
         if code != 250:
             return (yield from self._failed(connection, message, code, text, "end of DATA"))
         return SendResult(message.key, Outcome.SENT, reply_code(code, text), text, _queue_id(text))
@@ -393,13 +415,21 @@ class SmtpTransport(Transport):
         sender: str,
         recipient: str,
         options: Sequence[str],
-        meanwhile: _Meanwhile = None,
+        turn: _Turn,
+        hand: _Handing | None = None,
     ) -> Conversation[SendResult]:
         """MAIL, RCPT and DATA in one write, their three replies read in order (RFC 2920): one round
-        trip instead of three per message. Every reply is read before deciding, so the connection
+        trip instead of three per message; when they already went out behind the previous message's
+        data, only their replies are read. Every reply is read before deciding, so the connection
         stays in step; a 354 after a refused step is ended with an empty message and discarded."""
-        extra = " " + " ".join(options) if options else ""
-        commands = f"MAIL FROM:<{sender}>{extra}\r\nRCPT TO:<{recipient}>\r\nDATA\r\n"
+        if connection.ahead == message.key:
+            connection.ahead = None
+            commands = None
+        else:
+            if hand is not None and not hand():  # a retry on a new connection: announce it first
+                return stopped(message.key)
+            hand = None
+            commands = _envelope(sender, recipient, options)
         mail = yield from self._command("MAIL", connection, commands)
         if mail[0] == 421:
             raise _Lost("MAIL", f"MAIL FROM: {mail[1]}", reply=mail)
@@ -425,7 +455,10 @@ class SmtpTransport(Transport):
             if data[0] == 354:  # the server opened DATA although a step failed: end it empty
                 yield from self._command("DATA", connection, ".\r\n")
             return (yield from self._failed(connection, message, *refused))
-        code, text = yield from self._payload(connection, message, meanwhile)
+        if hand is not None and not hand():
+            connection.drop()  # DATA is open: hanging up is the only way out that delivers nothing
+            return stopped(message.key)
+        code, text = yield from self._payload(connection, message, turn)
         if code != 250:
             return (yield from self._failed(connection, message, code, text, "end of DATA"))
         return SendResult(message.key, Outcome.SENT, reply_code(code, text), text, _queue_id(text))
@@ -451,21 +484,31 @@ class SmtpTransport(Transport):
         return f"{stage}: connection lost ({err})"
 
     def _payload(
-        self, connection: _Connection, message: OutgoingMessage, meanwhile: _Meanwhile = None
+        self, connection: _Connection, message: OutgoingMessage, turn: _Turn
     ) -> Conversation[tuple[int, str]]:
         """Send the dot-stuffed message and read the final reply; a lost reply is uncertain.
-        ``meanwhile`` runs between the two: while the server takes the message in, the next one is
-        composed (the server's work and ours overlap instead of taking turns)."""
+
+        On a pipelining server the next message of the batch is composed first and its MAIL, RCPT and
+        DATA go in the same write, behind the dot (``connection.ahead``); meanwhile, while the server
+        takes the message in, the one after it is composed, so the server's work and ours overlap."""
+        following = turn.following() if connection.pipelining else None
+        envelope = b""
+        if following is not None:
+            prepared = _prepare(connection, following)
+            if not isinstance(prepared, SendResult):
+                envelope = _envelope(*prepared).encode("utf-8")
         data = message.raw if message.dot_free else dot_stuff(message.raw)
         end = b".\r\n" if data.endswith(b"\r\n") else b"\r\n.\r\n"
         try:
             # One write: a separate small write for the final dot costs a system call and a packet.
-            yield from _send(connection, data + end)
+            yield from _send(connection, data + end + envelope)
         except (smtplib.SMTPServerDisconnected, OSError) as err:
             # Not everything reached the server, so the terminating dot did not: nothing was delivered.
             raise _Lost("DATA", f"DATA: connection lost while sending the message ({err})") from err
-        if meanwhile is not None:
-            meanwhile()
+        if envelope:
+            assert following is not None
+            connection.ahead = following.key
+        turn.meanwhile()
         try:
             code, reply = yield from _reply(connection)
         except (smtplib.SMTPServerDisconnected, OSError) as err:
@@ -488,7 +531,7 @@ class SmtpTransport(Transport):
             detail=f"{stage}: {text}",
             retry_after=_retry_after(text) if code == 421 else None,
         )
-        if code != 421:
+        if code != 421 and connection.ahead is None:  # with an envelope ahead, the transaction is over
             try:
                 yield from _exchange(connection, b"RSET\r\n")
             except (smtplib.SMTPException, OSError):
@@ -585,12 +628,50 @@ def _no_delay(client: smtplib.SMTP) -> None:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
 
-def _compose_next(messages: Sequence[OutgoingMessage], index: int) -> None:
-    """Make the batch's message at ``index`` ready (a lazily composed batch composes it now); a
-    message that cannot be composed fails later, in its own turn, not in the current one's."""
-    if index < len(messages):
-        with contextlib.suppress(Exception):
-            messages[index]
+def _envelope(sender: str, recipient: str, options: Sequence[str]) -> str:
+    extra = " " + " ".join(options) if options else ""
+    return f"MAIL FROM:<{sender}>{extra}\r\nRCPT TO:<{recipient}>\r\nDATA\r\n"
+
+
+class _Turn:
+    """Where a batch is: the message after the current one, composed when asked (for its envelope),
+    and the one after that composed meanwhile. A message that cannot be composed fails later, in its
+    own turn, not in the current one's."""
+
+    __slots__ = ("index", "messages")
+
+    def __init__(self, messages: Sequence[OutgoingMessage]) -> None:
+        self.messages = messages
+        self.index = 0
+
+    def following(self) -> OutgoingMessage | None:
+        return self._composed(self.index + 1)
+
+    def meanwhile(self) -> None:
+        """Compose the next message not yet composed (a lazily composed batch keeps what it made)."""
+        if self._composed(self.index + 1) is not None:
+            self._composed(self.index + 2)
+
+    def _composed(self, index: int) -> OutgoingMessage | None:
+        if index >= len(self.messages):
+            return None
+        try:
+            return self.messages[index]
+        except Exception:
+            return None
+
+
+class _Handing:
+    """A message's announcement, made once, at the moment its bytes are about to go."""
+
+    __slots__ = ("message", "receipts")
+
+    def __init__(self, receipts: Receipts, message: OutgoingMessage) -> None:
+        self.receipts = receipts
+        self.message = message
+
+    def __call__(self) -> bool:
+        return self.receipts.handing((self.message,))
 
 
 def _prepare(connection: _Connection, message: OutgoingMessage) -> tuple[str, str, list[str]] | SendResult:

@@ -213,3 +213,74 @@ def test_offloaded_calls_send_back_their_result_or_their_error(driver: str) -> N
     assert len(results) == 2 and "caught refused" in results
     (name,) = (r for r in results if r != "caught refused")
     assert name.startswith("connecting") and name != threading.current_thread().name  # off the loop
+
+
+# -- the next envelope behind the data (RFC 2920) ------------------------------------------------------
+
+
+class StopAt(Collected):
+    """Receipts that say "stop" when the ``at``-th message is about to be handed over."""
+
+    def __init__(self, at: int) -> None:
+        super().__init__()
+        self.at = at
+        self.asked = 0
+
+    def handing(self, messages: Sequence[OutgoingMessage]) -> bool:
+        self.asked += 1
+        return self.asked < self.at
+
+
+def test_a_stop_before_the_next_message_delivers_nothing_of_it(smtp_server: SmtpServer) -> None:
+    """On a pipelining server the second message's MAIL, RCPT and DATA went out behind the first's
+    data; it is announced only once DATA is open, and "stop" then hangs up: no empty message, nothing
+    delivered, the connection not pooled. Without PIPELINING it is never announced at all."""
+    transport = _transport(smtp_server, 1)
+    batch = [make_message(n) for n in range(3)]
+    receipts = StopAt(2)
+    run(transport.conversation(batch, receipts))
+    results = receipts.in_order(batch)
+    assert results[0].outcome is Outcome.SENT
+    assert all(r.code == "stopped" and not r.attempted for r in results[1:])
+    assert [rcpts[0] for _, rcpts, _, _ in smtp_server.handler.received] == [batch[0].recipient]
+    assert len(transport._idle) == (0 if smtp_server.handler.pipelining else 1)
+    later, got = make_message(9), Collected()
+    run(transport.conversation([later], got))  # the transport goes on (on a new connection if need be)
+    assert got.in_order([later])[0].outcome is Outcome.SENT
+    transport.close()
+
+
+def test_a_policy_refusal_with_the_next_envelope_sent_hangs_up_and_sends_nothing_more(
+    smtp_server: SmtpServer,
+) -> None:
+    first = make_message(0, "blocked@example.org")
+    smtp_server.handler.faults[first.recipient] = "data:554 5.7.1 Rejected by policy"
+    transport = _transport(smtp_server, 1)
+    batch = [first, make_message(1), make_message(2)]
+    got = Collected()
+    run(transport.conversation(batch, got))
+    results = got.in_order(batch)
+    assert results[0].outcome is Outcome.BLOCKED
+    assert all(not r.attempted for r in results[1:])
+    assert smtp_server.handler.received == []
+    assert len(transport._idle) == (0 if smtp_server.handler.pipelining else 1)
+    transport.close()
+
+
+def test_a_refused_message_leaves_the_next_one_in_step(smtp_server: SmtpServer) -> None:
+    """A 552 at the end of one message's data, with the next envelope already behind it: no RSET
+    (it would land in the next message's data), the next message goes through whole."""
+    big = make_message(0, "big@example.org")
+    smtp_server.handler.faults[big.recipient] = "data:552 5.3.4 Message too big"
+    transport = _transport(smtp_server, 1)
+    batch = [big, make_message(1), make_message(2)]
+    got = Collected()
+    run(transport.conversation(batch, got))
+    transport.close()
+    results = got.in_order(batch)
+    assert results[0].outcome is Outcome.REJECTED
+    assert [r.outcome for r in results[1:]] == [Outcome.SENT, Outcome.SENT]
+    arrived = {rcpts[0]: raw for _, rcpts, raw, _ in smtp_server.handler.received}
+    assert set(arrived) == {batch[1].recipient, batch[2].recipient}
+    for message in batch[1:]:  # each arrived exactly as composed: nothing of a stray command in it
+        assert arrived[message.recipient].replace(b"\r\n", b"\n") == message.raw.replace(b"\r\n", b"\n")
