@@ -212,6 +212,7 @@ class SendingLoop:
         self._unanswered: set[Future[Sent]] = set()  # submitted, not yet answered
         self._lock = threading.Lock()
         self._sending = 0
+        self._finished: list[Future[Sent]] = []  # answered, not yet returned by ``wait`` (not threaded)
         self._broken: BaseException | None = None
         self._thread: threading.Thread | None = None
         if threaded:
@@ -238,12 +239,14 @@ class SendingLoop:
             return wait(futures, timeout, FIRST_COMPLETED).done
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
-            done = {future for future in futures if future.done()}
-            if done:
-                return done
+            if self._finished:  # answered since the last look (asking every future costs a lock each)
+                done = {future for future in self._finished if future in futures}
+                if done:
+                    self._finished = [future for future in self._finished if future not in done]
+                    return done
             left = None if deadline is None else deadline - time.monotonic()
             if left is not None and left <= 0:
-                return done
+                return set()
             if not self._guarded(partial(self._loop.turn, left)):
                 return {future for future in futures if future.done()}
 
@@ -315,6 +318,8 @@ class SendingLoop:
         with self._lock:
             self._unanswered.discard(future)
         future.set_result(sent)
+        if self._thread is None:
+            self._finished.append(future)
 
 
 def failure(text: str, campaign_id: int) -> DeliveryError:
