@@ -1,9 +1,11 @@
 """SMTP: a pool of reused connections to one relay, each reply classified by its RFC 3463 code.
 
 One message has one envelope recipient, so a refused RCPT is that message's outcome and nothing else's.
-``deliver`` takes one connection from the pool for the whole batch (threads never share one), connecting,
-securing (STARTTLS or implicit TLS) and authenticating lazily; a connection that breaks is dropped and
-replaced on the next need.
+A batch is a conversation on one connection taken from the pool (``conversation``: a generator over a
+non-blocking socket, so one thread can drive many; ``deliver`` drives one in the calling thread),
+connecting, securing (STARTTLS or implicit TLS) and authenticating lazily on a helper thread; a
+connection that breaks is dropped and replaced on the next need. On a pipelining server the next
+message's envelope goes in the same write as this message's data (RFC 2920).
 
 Never sending twice matters more than never failing: nothing is retried inside the transport once the
 message's bytes may have reached the server. The only internal retry is reconnecting when a pooled,

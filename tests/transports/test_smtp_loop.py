@@ -250,16 +250,23 @@ def test_a_stop_before_the_next_message_delivers_nothing_of_it(smtp_server: Smtp
     transport.close()
 
 
-def test_a_policy_refusal_with_the_next_envelope_sent_hangs_up_and_sends_nothing_more(
-    smtp_server: SmtpServer,
-) -> None:
-    first = make_message(0, "blocked@example.org")
-    smtp_server.handler.faults[first.recipient] = "data:554 5.7.1 Rejected by policy"
-    transport = _transport(smtp_server, 1)
+def _first_refused(
+    server: SmtpServer, reply: str
+) -> tuple[SmtpTransport, list[OutgoingMessage], list[SendResult]]:
+    """A batch of three on one connection whose first message gets ``reply`` at the end of its data."""
+    first = make_message(0, "first@example.org")
+    server.handler.faults[first.recipient] = f"data:{reply}"
+    transport = _transport(server, 1)
     batch = [first, make_message(1), make_message(2)]
     got = Collected()
     run(transport.conversation(batch, got))
-    results = got.in_order(batch)
+    return transport, batch, got.in_order(batch)
+
+
+def test_a_policy_refusal_with_the_next_envelope_sent_hangs_up_and_sends_nothing_more(
+    smtp_server: SmtpServer,
+) -> None:
+    transport, _, results = _first_refused(smtp_server, "554 5.7.1 Rejected by policy")
     assert results[0].outcome is Outcome.BLOCKED
     assert all(not r.attempted for r in results[1:])
     assert smtp_server.handler.received == []
@@ -270,14 +277,8 @@ def test_a_policy_refusal_with_the_next_envelope_sent_hangs_up_and_sends_nothing
 def test_a_refused_message_leaves_the_next_one_in_step(smtp_server: SmtpServer) -> None:
     """A 552 at the end of one message's data, with the next envelope already behind it: no RSET
     (it would land in the next message's data), the next message goes through whole."""
-    big = make_message(0, "big@example.org")
-    smtp_server.handler.faults[big.recipient] = "data:552 5.3.4 Message too big"
-    transport = _transport(smtp_server, 1)
-    batch = [big, make_message(1), make_message(2)]
-    got = Collected()
-    run(transport.conversation(batch, got))
+    transport, batch, results = _first_refused(smtp_server, "552 5.3.4 Message too big")
     transport.close()
-    results = got.in_order(batch)
     assert results[0].outcome is Outcome.REJECTED
     assert [r.outcome for r in results[1:]] == [Outcome.SENT, Outcome.SENT]
     arrived = {rcpts[0]: raw for _, rcpts, raw, _ in smtp_server.handler.received}
