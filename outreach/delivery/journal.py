@@ -139,13 +139,13 @@ class ChunkReceipts:
             _append(self.segment, "".join(self._unwritten))
         self._unwritten.clear()
 
-    def results(self, messages: Sequence[OutgoingMessage]) -> list[SendResult]:
-        """One result per message, in order; one the transport left unanswered is uncertain if it was
-        handed over and not attempted if it never was."""
-        return [self.answers.get(m.key) or self._left(m) for m in messages]
+    def results(self, keys: Sequence[str]) -> list[SendResult]:
+        """One result per message key, in order; one the transport left unanswered is uncertain if it
+        was handed over and not attempted if it never was."""
+        return [self.answers.get(key) or self._left(key) for key in keys]
 
-    def _left(self, message: OutgoingMessage) -> SendResult:
-        return unanswered(message.key) if message.key in self.handed else stopped(message.key)
+    def _left(self, key: str) -> SendResult:
+        return unanswered(key) if key in self.handed else stopped(key)
 
 
 def _answer_line(result: SendResult, attempts: int) -> str:

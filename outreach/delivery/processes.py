@@ -27,7 +27,7 @@ import subprocess
 import sys
 import threading
 from collections.abc import Callable, Collection
-from concurrent.futures import FIRST_COMPLETED, Future, wait
+from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,7 +35,7 @@ import outreach
 from outreach.delivery import wire
 from outreach.delivery.claims import Claimed
 from outreach.delivery.outgoing import CampaignContent, Signer
-from outreach.delivery.senders import Sent
+from outreach.delivery.senders import Sent, first_done
 from outreach.delivery.sending_process import Chunk, Start
 from outreach.transports.base import TransportFactory
 
@@ -220,7 +220,7 @@ class ProcessSenders:
         return child.submit(self._number, chunk, segment)
 
     def wait(self, futures: Collection[Future[Sent]], timeout: float | None) -> set[Future[Sent]]:
-        return wait(futures, timeout, FIRST_COMPLETED).done
+        return first_done(futures, timeout)
 
     def stop(self) -> None:
         for child in self.children:

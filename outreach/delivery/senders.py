@@ -65,6 +65,12 @@ def compose_and_deliver(
     return hand.ended(None)
 
 
+def first_done(futures: Collection[Future[Sent]], timeout: float | None) -> set[Future[Sent]]:
+    """The chunks among ``futures`` that are done, waiting up to ``timeout`` seconds for one (the
+    ``wait`` of the senders whose chunks finish on other threads)."""
+    return wait(futures, timeout, FIRST_COMPLETED).done
+
+
 def all_stopped(chunk: Sequence[Claimed]) -> list[SendResult]:
     return [stopped(str(claimed.delivery_id)) for claimed in chunk]
 
@@ -90,8 +96,10 @@ class InHand:
         results say what had happened up to that point, and the error what went wrong)."""
         receipts = self.receipts
         receipts.flush()
-        results = [receipts.answers.get(str(c.delivery_id)) or _left(receipts, c) for c in self.chunk]
-        return results, problem(error) if error is not None else ""
+        keys = [str(claimed.delivery_id) for claimed in self.chunk]
+        if error is None:
+            return receipts.results(keys), ""
+        return [receipts.answers.get(key) or _left(receipts, key) for key in keys], problem(error)
 
 
 class Composed(Sequence[OutgoingMessage]):
@@ -137,8 +145,8 @@ def problem(err: BaseException) -> str:
     return str(err) if isinstance(err, OutreachError) else f"{type(err).__name__}: {err}"
 
 
-def _left(receipts: ChunkReceipts, claimed: Claimed) -> SendResult:
-    key = str(claimed.delivery_id)
+def _left(receipts: ChunkReceipts, key: str) -> SendResult:
+    """An unanswered message of a chunk whose sending failed: uncertain if it was handed over."""
     if key in receipts.handed:
         detail = "sending failed after it was handed over; it may have been delivered"
         return SendResult(key, Outcome.RETRY, "error", detail, uncertain=True)
@@ -163,7 +171,7 @@ class SendingThreads:
         return self.executor.submit(self._send, chunk, segment)
 
     def wait(self, futures: Collection[Future[Sent]], timeout: float | None) -> set[Future[Sent]]:
-        return wait(futures, timeout, FIRST_COMPLETED).done
+        return first_done(futures, timeout)
 
     def _send(self, chunk: list[Claimed], segment: Path | None) -> Sent:
         return compose_and_deliver(
@@ -236,7 +244,7 @@ class SendingLoop:
         """The chunks among ``futures`` that are done, waiting at most ``timeout`` seconds for one
         (and, when not threaded, sending meanwhile)."""
         if self._thread is not None or self._broken is not None:
-            return wait(futures, timeout, FIRST_COMPLETED).done
+            return first_done(futures, timeout)
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
             if self._finished:  # answered since the last look (asking every future costs a lock each)

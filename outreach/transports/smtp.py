@@ -22,7 +22,7 @@ import socket
 import ssl
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
 from typing import Literal
@@ -50,6 +50,8 @@ _QUEUE_ID = (
     re.compile(r"^2\.\d\.\d+\s+([A-Za-z0-9]{6,})\s+Message accepted", re.IGNORECASE),  # Sendmail
 )
 _WAIT = re.compile(r"(\d+)\s*(s|secs?|seconds?|m|mins?|minutes?)\b", re.IGNORECASE)
+# A message's announcement (``receipts.handing``) still to be made, once its bytes are about to go
+_Hand = Callable[[], bool] | None
 _MAX_LINE = 8192  # as smtplib's: a longer reply line is garbage, not a reply
 _LINE_DOT = re.compile(rb"\n\.")
 
@@ -320,14 +322,14 @@ class SmtpTransport(Transport):
                 receipts.answered(not_attempted(message, halt))
                 continue
             turn.index = index
-            hand = _Handing(receipts, message) if ahead else None
+            hand = partial(receipts.handing, (message,)) if ahead else None
             result, stop = yield from self._send_one(held, message, turn, hand)
             receipts.answered(result)
             if stop:
                 halt = result
 
     def _send_one(
-        self, held: _Held, message: OutgoingMessage, turn: _Turn, hand: _Handing | None = None
+        self, held: _Held, message: OutgoingMessage, turn: _Turn, hand: _Hand = None
     ) -> Conversation[tuple[SendResult, bool]]:
         """One message's result and whether to stop the batch; ``held`` ends with the connection to
         go on with (None when it broke). ``hand``: the message is still to be announced."""
@@ -383,7 +385,7 @@ class SmtpTransport(Transport):
     # -- one transaction ------------------------------------------------------------------------------
 
     def _transaction(
-        self, connection: _Connection, message: OutgoingMessage, turn: _Turn, hand: _Handing | None = None
+        self, connection: _Connection, message: OutgoingMessage, turn: _Turn, hand: _Hand = None
     ) -> Conversation[SendResult]:
         prepared = _prepare(connection, message)
         if isinstance(prepared, SendResult):
@@ -418,7 +420,7 @@ class SmtpTransport(Transport):
         recipient: str,
         options: Sequence[str],
         turn: _Turn,
-        hand: _Handing | None = None,
+        hand: _Hand = None,
     ) -> Conversation[SendResult]:
         """MAIL, RCPT and DATA in one write, their three replies read in order (RFC 2920): one round
         trip instead of three per message; when they already went out behind the previous message's
@@ -661,19 +663,6 @@ class _Turn:
             return self.messages[index]
         except Exception:
             return None
-
-
-class _Handing:
-    """A message's announcement, made once, at the moment its bytes are about to go."""
-
-    __slots__ = ("message", "receipts")
-
-    def __init__(self, receipts: Receipts, message: OutgoingMessage) -> None:
-        self.receipts = receipts
-        self.message = message
-
-    def __call__(self) -> bool:
-        return self.receipts.handing((self.message,))
 
 
 def _prepare(connection: _Connection, message: OutgoingMessage) -> tuple[str, str, list[str]] | SendResult:
